@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class DemoConfig(AppConfig):
+    name = "backend.demo"
+    label = "demo"
+    verbose_name = "Demo business objects"
+    default_auto_field = "django.db.models.BigAutoField"

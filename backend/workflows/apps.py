@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class WorkflowsConfig(AppConfig):
+    name = "backend.workflows"
+    label = "workflows"
+    verbose_name = "Workflows"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from backend.workflows.services.registration import connect_auto_start
+
+        connect_auto_start()

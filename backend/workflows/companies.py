@@ -1,0 +1,64 @@
+"""Answer which company a user acts for.
+
+As in django-dynamic-workflows, a company is itself a user. A user belongs to at most one
+company through ``CompanyMembership``; a user without one acts as their own company.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+_CACHE_ATTRIBUTE = "_workflow_company_id"
+
+
+def get_company_id_for_user(user: Any) -> int | None:
+    """Return the id of the company ``user`` acts for (None for anonymous users)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is not None:
+        return cached
+    from backend.workflows.models import CompanyMembership
+
+    company_id = (
+        CompanyMembership.objects.filter(user_id=user.pk).values_list("company_id", flat=True).first()
+    )
+    if company_id is None:
+        company_id = user.pk
+    setattr(user, _CACHE_ATTRIBUTE, company_id)
+    return company_id
+
+
+def get_company_for_user(user: Any) -> Any:
+    """Return the company (a user) that ``user`` acts for."""
+    company_id = get_company_id_for_user(user)
+    if company_id is None:
+        return None
+    if company_id == user.pk:
+        return user
+    return get_user_model().objects.get(pk=company_id)
+
+
+def company_ids_for_users(user_ids: list[int]) -> dict[int, int]:
+    """Return ``{user_id: company_id}`` for many users in one query."""
+    from backend.workflows.models import CompanyMembership
+
+    mapping = {user_id: user_id for user_id in user_ids}
+    for user_id, company_id in CompanyMembership.objects.filter(user_id__in=user_ids).values_list(
+        "user_id", "company_id"
+    ):
+        mapping[user_id] = company_id
+    return mapping
+
+
+def company_user_ids(company_id: int) -> set[int]:
+    """Return the ids of every user acting for ``company_id`` (members and the company)."""
+    from backend.workflows.models import CompanyMembership
+
+    members = set(
+        CompanyMembership.objects.filter(company_id=company_id).values_list("user_id", flat=True)
+    )
+    members.add(company_id)
+    return members

@@ -1,0 +1,72 @@
+"""Enumerations shared by the engine, the admin and the GraphQL schema."""
+
+from django.db import models
+
+
+class AttachmentStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+LIVE_STATUSES = (AttachmentStatus.NOT_STARTED, AttachmentStatus.IN_PROGRESS)
+FINISHED_STATUSES = (
+    AttachmentStatus.COMPLETED,
+    AttachmentStatus.REJECTED,
+    AttachmentStatus.CANCELLED,
+)
+
+
+class EventType(models.TextChoices):
+    ATTACHED = "attached", "Attached"
+    STARTED = "started", "Started"
+    CHECKED_IN = "checked_in", "Checked in"
+    APPROVED = "approved", "Approved"
+    STAGE_MOVED = "stage_moved", "Stage moved"
+    PIPELINE_MOVED = "pipeline_moved", "Pipeline moved"
+    DELEGATED = "delegated", "Delegated"
+    RESUBMISSION_REQUESTED = "resubmission_requested", "Resubmission requested"
+    REJECTED = "rejected", "Rejected"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    ACTION_FAILED = "action_failed", "Action failed"
+
+
+class ApprovalType(models.TextChoices):
+    """Who approves: a named user or the members of a role."""
+
+    USER = "user", "User"
+    ROLE = "role", "Role"
+
+
+class RoleSelectionStrategy(models.TextChoices):
+    """How the members of a role share a step (the subset approval_workflow implements)."""
+
+    ANYONE = "anyone", "Anyone"
+    CONSENSUS = "consensus", "Consensus"
+    ROUND_ROBIN = "round_robin", "Round robin"
+    QUORUM = "quorum", "Quorum"
+    MAJORITY = "majority", "Majority"
+    PERCENTAGE = "percentage", "Percentage"
+
+
+class ApprovalBehaviour(models.TextChoices):
+    """What an approver has to do to complete a step."""
+
+    APPROVE = "approve", "Approve"
+    SUBMIT = "submit", "Submit a form"
+    CHECK_IN_VERIFY = "check_in_verify", "Check in, then verify"
+    MOVE = "move", "Move"
+
+
+class ErrorCode(models.TextChoices):
+    UNAUTHENTICATED = "UNAUTHENTICATED", "Unauthenticated"
+    NOT_FOUND = "NOT_FOUND", "Not found"
+    PERMISSION_DENIED = "PERMISSION_DENIED", "Permission denied"
+    NOT_AN_APPROVER = "NOT_AN_APPROVER", "Not an approver"
+    INVALID_STATE = "INVALID_STATE", "Invalid state"
+    VALIDATION_ERROR = "VALIDATION_ERROR", "Validation error"
+    FORM_REQUIRED = "FORM_REQUIRED", "Form required"
+    CONFLICT = "CONFLICT", "Conflict"

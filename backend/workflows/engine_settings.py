@@ -1,0 +1,62 @@
+"""Read the ``DJANGO_WORKFLOW_ENGINE`` settings dict with defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
+
+DEFAULTS: dict[str, Any] = {
+    "DEPARTMENT_MODEL": None,
+    "FORM_MODEL": "workflows.DynamicForm",
+    "ENABLED_MODELS": [],
+    "DEFAULT_STATUS_FIELD": "workflow_status",
+    "MODEL_WORKFLOW_MAPPINGS": {},
+    "AUTO_START_WORKFLOWS": {},
+    "PERMISSIONS": {
+        "REQUIRE_PERMISSION_TO_START": False,
+        "REQUIRE_PERMISSION_TO_APPROVE": False,
+    },
+}
+
+
+def engine_setting(name: str) -> Any:
+    """Return one key of ``DJANGO_WORKFLOW_ENGINE``, falling back to its default."""
+    configured = getattr(settings, "DJANGO_WORKFLOW_ENGINE", {}) or {}
+    if name == "PERMISSIONS":
+        return {**DEFAULTS["PERMISSIONS"], **(configured.get("PERMISSIONS") or {})}
+    return configured.get(name, DEFAULTS.get(name))
+
+
+def model_label(model: type[models.Model] | models.Model) -> str:
+    """Return ``app_label.ModelName`` for a model class or instance."""
+    meta = model._meta
+    return f"{meta.app_label}.{meta.object_name}"
+
+
+def lookup_by_label(mapping: dict[str, Any], model: type[models.Model]) -> Any:
+    """Find ``model`` in a settings dict keyed by model label (case-insensitive) or ``default``."""
+    wanted = model_label(model).lower()
+    for key, value in mapping.items():
+        if key.lower() == wanted:
+            return value
+    return mapping.get("default")
+
+
+def department_model() -> type[models.Model] | None:
+    """Return the model configured as ``DEPARTMENT_MODEL``, if any."""
+    label = engine_setting("DEPARTMENT_MODEL")
+    return apps.get_model(label) if label else None
+
+
+def enabled_model_labels() -> set[str]:
+    """Return the lower-cased labels of ``ENABLED_MODELS``."""
+    return {label.lower() for label in engine_setting("ENABLED_MODELS") or []}
+
+
+def is_model_enabled(model: type[models.Model]) -> bool:
+    """Tell whether workflows may be attached to ``model`` (every model when the list is empty)."""
+    labels = enabled_model_labels()
+    return not labels or model_label(model).lower() in labels

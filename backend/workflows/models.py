@@ -1,0 +1,314 @@
+"""Workflow templates, their running attachments, configuration and the audit trail.
+
+A workflow is a tree: Workflow -> Pipeline -> Stage. Attaching a workflow to a business
+object clones the tree (unless asked not to) so that editing a template never changes an
+attachment that is already running.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+from backend.workflows.constants import (
+    LIVE_STATUSES,
+    ApprovalType,
+    AttachmentStatus,
+    EventType,
+)
+
+
+class CompanyMembership(models.Model):
+    """Tie a user to the company (itself a user, as in django-dynamic-workflows) they act for."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="company_membership",
+    )
+    company = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="company_members",
+    )
+
+    class Meta:
+        verbose_name = "company membership"
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.company}"
+
+
+class DynamicForm(models.Model):
+    """A form an approver fills in; ``schema`` lists its fields (``{"fields": [...]}``)."""
+
+    company = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="workflow_forms",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    schema = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def required_fields(self) -> list[str]:
+        """Return the names of the fields marked ``required`` in the schema."""
+        fields = self.schema.get("fields", []) if isinstance(self.schema, dict) else []
+        return [
+            str(item["name"])
+            for item in fields
+            if isinstance(item, dict) and item.get("name") and item.get("required")
+        ]
+
+
+class Workflow(models.Model):
+    company = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="workflow_company",
+    )
+    name_en = models.CharField(max_length=200)
+    name_ar = models.CharField(max_length=200, blank=True)
+    slug = models.SlugField(max_length=100, blank=True, db_index=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    # Clones made when a workflow is attached are hidden: they are run copies, not templates.
+    is_hidden = models.BooleanField(default=False, db_index=True)
+    cloned_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="clones",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["company", "is_hidden", "-id"])]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+
+class Pipeline(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="pipelines")
+    name_en = models.CharField(max_length=200)
+    name_ar = models.CharField(max_length=200, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    department_content_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    department_id = models.CharField(max_length=64, blank=True, default="")
+    department = GenericForeignKey("department_content_type", "department_id")
+    cloned_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+
+class Stage(models.Model):
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name_en = models.CharField(max_length=200)
+    name_ar = models.CharField(max_length=200, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    color = models.CharField(max_length=20, blank=True, default="#3498db")
+    # A list of approval dicts with the seed's keys (see backend.workflows.approval_config).
+    approvals = models.JSONField(default=list, blank=True)
+    cloned_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    @property
+    def stage_info(self) -> dict[str, Any]:
+        """Return the seed's ``stage_info`` shape: colour plus the approvals list."""
+        return {"color": self.color, "approvals": list(self.approvals or [])}
+
+    @property
+    def role_approvals(self) -> list[dict[str, Any]]:
+        """Return the role-based approvals of this stage."""
+        return [a for a in self.approvals or [] if a.get("approval_type") == ApprovalType.ROLE]
+
+
+class WorkflowConfiguration(models.Model):
+    """How the engine treats one business model."""
+
+    content_type = models.OneToOneField(
+        ContentType, on_delete=models.CASCADE, related_name="workflow_configuration"
+    )
+    is_enabled = models.BooleanField(default=True)
+    auto_start_workflow = models.BooleanField(default=False)
+    default_workflow = models.ForeignKey(
+        Workflow, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status_field = models.CharField(max_length=100, blank=True)
+    stage_field = models.CharField(max_length=100, blank=True)
+    completion_status_value = models.CharField(max_length=100, blank=True)
+    rejection_status_value = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Configuration for {self.content_type.app_label}.{self.content_type.model}"
+
+
+class WorkflowAttachment(models.Model):
+    """A workflow running on one business object."""
+
+    company = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="+",
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.CharField(max_length=255)
+    target = GenericForeignKey("content_type", "object_id")
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="attachments")
+    current_pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    current_stage = models.ForeignKey(
+        Stage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=AttachmentStatus.choices,
+        default=AttachmentStatus.NOT_STARTED,
+        db_index=True,
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Highest approval_workflow step number used so far; new stages are numbered after it.
+    last_step_number = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("start_workflow", "Can attach and start workflows"),
+            ("approve_workflow", "Can act on approval steps"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"],
+                condition=Q(status__in=LIVE_STATUSES),
+                name="one_live_attachment_per_object",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"]),
+            models.Index(fields=["company", "status", "-id"]),
+            models.Index(fields=["status", "completed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} on {self.content_type.model}#{self.object_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+class WorkflowEvent(models.Model):
+    """One row of the append-only audit trail: a transition of an attachment."""
+
+    attachment = models.ForeignKey(
+        WorkflowAttachment, on_delete=models.CASCADE, related_name="events"
+    )
+    company = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    event_type = models.CharField(max_length=40, choices=EventType.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    from_stage = models.ForeignKey(
+        Stage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_stage = models.ForeignKey(
+        Stage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.TextField(blank=True)
+    form_data = models.JSONField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True, default="")
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["actor", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="one_event_per_idempotency_key",
+            )
+        ]
+        indexes = [models.Index(fields=["attachment", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} on attachment {self.attachment_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Workflow events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)

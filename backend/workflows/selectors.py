@@ -1,0 +1,164 @@
+"""Reads: workflow structure, attachments, progress and pending approvals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, QuerySet
+
+from backend.workflows import approvals
+from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus
+from backend.workflows.models import Stage, Workflow, WorkflowAttachment
+
+
+def ordered_stages(workflow_id: int) -> list[Stage]:
+    """Return the stages of a workflow in running order, each with its pipeline loaded.
+
+    Pipelines without stages contribute nothing, so they are skipped when a workflow runs.
+    """
+    return list(
+        Stage.objects.filter(pipeline__workflow_id=workflow_id)
+        .select_related("pipeline")
+        .order_by("pipeline__order", "pipeline_id", "order", "id")
+    )
+
+
+def sort_stages(stages: list[Stage]) -> list[Stage]:
+    """Sort already-loaded stages (with pipelines) into running order."""
+    return sorted(
+        stages, key=lambda s: (s.pipeline.order, s.pipeline_id, s.order, s.pk or 0)
+    )
+
+
+def stage_position(stages: list[Stage], stage_id: int | None) -> int | None:
+    """Return the index of ``stage_id`` in ``stages``, or None."""
+    if stage_id is None:
+        return None
+    for index, stage in enumerate(stages):
+        if stage.pk == stage_id:
+            return index
+    return None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an attachment has come: stages fully approved out of all stages."""
+
+    completed_stages: int
+    total_stages: int
+
+    @property
+    def percentage(self) -> float:
+        if not self.total_stages:
+            return 0.0
+        return round(100.0 * self.completed_stages / self.total_stages, 2)
+
+
+def compute_progress(attachment: WorkflowAttachment, stages: list[Stage]) -> Progress:
+    """Return the progress of ``attachment``: 0 % at start, 100 % only once completed."""
+    total = len(stages)
+    if attachment.status == AttachmentStatus.COMPLETED:
+        return Progress(total, total)
+    position = stage_position(stages, attachment.current_stage_id)
+    return Progress(position or 0, total)
+
+
+def compute_next_stage(attachment: WorkflowAttachment, stages: list[Stage]) -> Stage | None:
+    """Return the stage after the current one; None once the attachment is finished."""
+    if attachment.status not in LIVE_STATUSES:
+        return None
+    if attachment.status == AttachmentStatus.NOT_STARTED:
+        return stages[0] if stages else None
+    position = stage_position(stages, attachment.current_stage_id)
+    if position is None or position + 1 >= len(stages):
+        return None
+    return stages[position + 1]
+
+
+def attachments_for_object(obj: Model) -> QuerySet[WorkflowAttachment]:
+    """Return the attachments of ``obj``, newest first."""
+    content_type = ContentType.objects.get_for_model(obj)
+    return WorkflowAttachment.objects.filter(
+        content_type=content_type, object_id=str(obj.pk)
+    ).order_by("-id")
+
+
+def get_workflow_attachment(obj: Model) -> WorkflowAttachment | None:
+    """Return the live attachment of ``obj``, else its most recent one, else None."""
+    found = list(
+        attachments_for_object(obj).select_related(
+            "workflow", "current_stage", "current_pipeline", "started_by"
+        )[:5]
+    )
+    for attachment in found:
+        if attachment.status in LIVE_STATUSES:
+            return attachment
+    return found[0] if found else None
+
+
+def get_current_stage(obj: Model) -> Stage | None:
+    """Return the stage ``obj`` is waiting in, or None."""
+    attachment = get_workflow_attachment(obj)
+    return attachment.current_stage if attachment else None
+
+
+def get_workflow_progress(workflow: Workflow | None, obj: Model) -> dict[str, Any]:
+    """Return the seed's progress dict for ``obj`` (``workflow`` is accepted for compatibility)."""
+    attachment = get_workflow_attachment(obj)
+    if attachment is None:
+        return {
+            "current_stage": None,
+            "current_pipeline": None,
+            "status": AttachmentStatus.NOT_STARTED.value,
+            "progress_percentage": 0,
+            "started_at": None,
+            "completed_at": None,
+            "next_stage": None,
+        }
+    stages = ordered_stages(attachment.workflow_id)
+    progress = compute_progress(attachment, stages)
+    next_stage = compute_next_stage(attachment, stages)
+    return {
+        "current_stage": attachment.current_stage.name_en if attachment.current_stage else None,
+        "current_pipeline": (
+            attachment.current_pipeline.name_en if attachment.current_pipeline else None
+        ),
+        "status": attachment.status,
+        "current_status": attachment.status,
+        "progress_percentage": progress.percentage,
+        "completed_stages": progress.completed_stages,
+        "total_stages": progress.total_stages,
+        "started_at": attachment.started_at,
+        "completed_at": attachment.completed_at,
+        "next_stage": next_stage.name_en if next_stage else None,
+    }
+
+
+def user_requires_action(obj: Model, user: Any) -> bool:
+    """Tell whether ``user`` holds a current approval step on ``obj``."""
+    content_type = ContentType.objects.get_for_model(obj)
+    return approvals.current_row_for_user(content_type.pk, str(obj.pk), user) is not None
+
+
+def pending_approvals_queryset(user: Any) -> QuerySet[WorkflowAttachment]:
+    """Return the in-progress attachments of the user's company where the user can act now."""
+    company_id = get_company_id_for_user(user)
+    return (
+        WorkflowAttachment.objects.filter(
+            company_id=company_id, status=AttachmentStatus.IN_PROGRESS
+        )
+        .filter(approvals.user_can_act_on_attachment(user))
+        .order_by("-id")
+    )
+
+
+def get_pending_approvals_for_user(user: Any) -> list[WorkflowAttachment]:
+    """Return the attachments waiting for ``user``'s decision, newest first."""
+    return list(
+        pending_approvals_queryset(user).select_related(
+            "workflow", "current_stage", "current_pipeline", "content_type"
+        )
+    )

@@ -1,0 +1,78 @@
+"""The engine's public Python API: every write, plus the seed's read helpers, in one import path.
+
+    from backend.workflows.services import attach_workflow_to_object, approve_stage
+"""
+
+from backend.workflows.selectors import (
+    get_current_stage,
+    get_pending_approvals_for_user,
+    get_workflow_attachment,
+    get_workflow_progress,
+    user_requires_action,
+)
+from backend.workflows.services.building import (
+    add_pipeline,
+    add_stage,
+    clone_workflow,
+    create_workflow,
+    delete_workflow,
+    remove_pipeline,
+    remove_stage,
+    reorder_stages,
+    set_pipeline_department,
+    update_pipeline,
+    update_stage,
+    update_workflow,
+)
+from backend.workflows.services.registration import (
+    get_auto_start_workflow_for_object,
+    is_model_workflow_enabled,
+    register_model_for_workflow,
+)
+from backend.workflows.services.running import (
+    approve_stage,
+    attach_workflow_to_object,
+    cancel_workflow,
+    check_in_stage,
+    delegate_stage,
+    reject_stage,
+    request_resubmission,
+    start_workflow,
+    verify_stage,
+)
+
+# The seed's name for starting a workflow on an object.
+start_workflow_for_object = start_workflow
+
+__all__ = [
+    "add_pipeline",
+    "add_stage",
+    "approve_stage",
+    "attach_workflow_to_object",
+    "cancel_workflow",
+    "check_in_stage",
+    "clone_workflow",
+    "create_workflow",
+    "delegate_stage",
+    "delete_workflow",
+    "get_auto_start_workflow_for_object",
+    "get_current_stage",
+    "get_pending_approvals_for_user",
+    "get_workflow_attachment",
+    "get_workflow_progress",
+    "is_model_workflow_enabled",
+    "register_model_for_workflow",
+    "reject_stage",
+    "remove_pipeline",
+    "remove_stage",
+    "reorder_stages",
+    "request_resubmission",
+    "set_pipeline_department",
+    "start_workflow",
+    "start_workflow_for_object",
+    "update_pipeline",
+    "update_stage",
+    "update_workflow",
+    "user_requires_action",
+    "verify_stage",
+]

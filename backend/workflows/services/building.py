@@ -1,0 +1,459 @@
+"""Build and edit workflow templates: workflows, pipelines, stages and their approvals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Max
+
+from backend.workflows.approval_config import validate_approvals
+from backend.workflows.engine_settings import department_model
+from backend.workflows.exceptions import (
+    InvalidStateError,
+    NotFoundError,
+    WorkflowValidationError,
+)
+from backend.workflows.models import Pipeline, Stage, Workflow
+from backend.workflows.selectors import sort_stages
+
+DEFAULT_STAGE_COLOR = "#3498db"
+MAX_STAGES_PER_PIPELINE = 50
+MAX_PIPELINES_PER_WORKFLOW = 50
+WORKFLOW_FIELDS = ("name_en", "name_ar", "description", "is_active", "slug")
+PIPELINE_FIELDS = ("name_en", "name_ar", "order")
+STAGE_FIELDS = ("name_en", "name_ar", "color", "order")
+
+
+def _require_name(value: Any, field: str) -> str:
+    name = (value or "").strip() if isinstance(value, str) else ""
+    if not name:
+        raise WorkflowValidationError(f"{field} is required.", field=field)
+    if len(name) > 200:
+        raise WorkflowValidationError(f"{field} is longer than 200 characters.", field=field)
+    return name
+
+
+def _company_id(company: Any) -> int | None:
+    if company is None:
+        return None
+    return company if isinstance(company, int) else company.pk
+
+
+def _ensure_editable(workflow: Workflow) -> None:
+    if workflow.is_hidden:
+        raise InvalidStateError(
+            "This workflow is the running copy of an attachment and cannot be edited; "
+            "edit its template instead."
+        )
+
+
+def _resolve_department(department: Any, department_id: Any, company_id: int | None, field: str):
+    """Return ``(content_type, id)`` for a department given as an object or an id."""
+    if department is None and department_id in (None, ""):
+        return None, ""
+    model = department_model()
+    if model is None:
+        raise WorkflowValidationError(
+            "DJANGO_WORKFLOW_ENGINE['DEPARTMENT_MODEL'] is not configured.", field=field
+        )
+    if department is not None:
+        if not isinstance(department, model):
+            raise WorkflowValidationError(
+                f"department must be a {model._meta.label} instance.", field=field
+            )
+        instance = department
+    else:
+        instance = model.objects.filter(pk=department_id).first()
+        if instance is None:
+            raise WorkflowValidationError(f"Department {department_id} does not exist.", field=field)
+    owner = getattr(instance, "company_id", None)
+    if company_id is not None and owner is not None and owner != company_id:
+        raise WorkflowValidationError(
+            f"Department {instance.pk} does not belong to this company.", field=field
+        )
+    return ContentType.objects.get_for_model(model), str(instance.pk)
+
+
+def _stage_objects(
+    pipeline: Pipeline,
+    *,
+    stages: Iterable[dict[str, Any]] | None,
+    number_of_stages: int | None,
+    company_id: int | None,
+    field: str,
+    first_order: int = 1,
+) -> list[Stage]:
+    built: list[Stage] = []
+    if stages is not None:
+        stages = list(stages)
+        if len(stages) > MAX_STAGES_PER_PIPELINE:
+            raise WorkflowValidationError(
+                f"A pipeline may have at most {MAX_STAGES_PER_PIPELINE} stages.", field=field
+            )
+        for index, data in enumerate(stages):
+            where = f"{field}[{index}]"
+            built.append(
+                Stage(
+                    pipeline=pipeline,
+                    name_en=_require_name(data.get("name_en"), f"{where}.name_en"),
+                    name_ar=data.get("name_ar") or "",
+                    color=data.get("color") or DEFAULT_STAGE_COLOR,
+                    order=data.get("order") or first_order + index,
+                    approvals=validate_approvals(
+                        data.get("approvals"),
+                        company_id=company_id,
+                        field_prefix=f"{where}.approvals",
+                    ),
+                )
+            )
+        return built
+    count = number_of_stages or 0
+    if not isinstance(count, int) or count < 0 or count > MAX_STAGES_PER_PIPELINE:
+        raise WorkflowValidationError(
+            f"number_of_stages must be between 0 and {MAX_STAGES_PER_PIPELINE}.", field=field
+        )
+    for index in range(count):
+        number = first_order + index
+        built.append(
+            Stage(
+                pipeline=pipeline,
+                name_en=f"Stage {number}",
+                name_ar=f"المرحلة {number}",
+                color=DEFAULT_STAGE_COLOR,
+                order=number,
+                approvals=[],
+            )
+        )
+    return built
+
+
+def _build_pipelines(
+    workflow: Workflow, pipelines: Iterable[dict[str, Any]], *, first_order: int = 1
+) -> list[Pipeline]:
+    company_id = workflow.company_id
+    pipelines = list(pipelines)
+    if len(pipelines) > MAX_PIPELINES_PER_WORKFLOW:
+        raise WorkflowValidationError(
+            f"A workflow may have at most {MAX_PIPELINES_PER_WORKFLOW} pipelines.",
+            field="pipelines",
+        )
+    new_pipelines: list[Pipeline] = []
+    stage_specs: list[tuple[int, dict[str, Any]]] = []
+    for index, data in enumerate(pipelines):
+        where = f"pipelines[{index}]"
+        if data.get("stages") is not None and data.get("number_of_stages"):
+            raise WorkflowValidationError(
+                "Give either stages or number_of_stages, not both.", field=where
+            )
+        content_type, department_id = _resolve_department(
+            data.get("department"), data.get("department_id"), company_id, f"{where}.department_id"
+        )
+        new_pipelines.append(
+            Pipeline(
+                workflow=workflow,
+                name_en=_require_name(data.get("name_en"), f"{where}.name_en"),
+                name_ar=data.get("name_ar") or "",
+                order=data.get("order") or first_order + index,
+                department_content_type=content_type,
+                department_id=department_id,
+            )
+        )
+        stage_specs.append((index, data))
+    # Validate every stage before writing anything, then insert in two bulk queries.
+    pending_stages: list[tuple[int, list[Stage]]] = []
+    for index, data in stage_specs:
+        pending_stages.append(
+            (
+                index,
+                _stage_objects(
+                    new_pipelines[index],
+                    stages=data.get("stages"),
+                    number_of_stages=data.get("number_of_stages"),
+                    company_id=company_id,
+                    field=f"pipelines[{index}].stages",
+                ),
+            )
+        )
+    Pipeline.objects.bulk_create(new_pipelines)
+    all_stages: list[Stage] = []
+    for index, stages in pending_stages:
+        for stage in stages:
+            stage.pipeline = new_pipelines[index]
+        all_stages.extend(stages)
+    Stage.objects.bulk_create(all_stages)
+    return new_pipelines
+
+
+@transaction.atomic
+def create_workflow(
+    *,
+    company: Any,
+    name_en: str,
+    name_ar: str = "",
+    created_by: Any = None,
+    description: str = "",
+    is_active: bool = True,
+    slug: str = "",
+    pipelines: Iterable[dict[str, Any]] | None = None,
+) -> Workflow:
+    """Create a workflow template with its pipelines and stages in one transaction."""
+    workflow = Workflow(
+        company_id=_company_id(company),
+        name_en=_require_name(name_en, "name_en"),
+        name_ar=name_ar or "",
+        description=description or "",
+        is_active=is_active,
+        slug=slug or "",
+        created_by=created_by,
+    )
+    workflow.save()
+    if pipelines:
+        _build_pipelines(workflow, pipelines)
+    return workflow
+
+
+@transaction.atomic
+def update_workflow(*, workflow: Workflow, **fields: Any) -> Workflow:
+    """Change a template's names, description, slug or active flag."""
+    _ensure_editable(workflow)
+    unknown = set(fields) - set(WORKFLOW_FIELDS)
+    if unknown:
+        raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name == "name_en":
+            value = _require_name(value, "name_en")
+        setattr(workflow, name, value)
+    workflow.save()
+    return workflow
+
+
+@transaction.atomic
+def delete_workflow(*, workflow: Workflow) -> None:
+    """Delete a template that no attachment runs directly."""
+    _ensure_editable(workflow)
+    if workflow.attachments.exists():
+        raise InvalidStateError("Attachments run this workflow directly; it cannot be deleted.")
+    workflow.delete()
+
+
+def clone_structure(
+    template: Workflow,
+    *,
+    hidden: bool,
+    created_by: Any = None,
+    name_en: str | None = None,
+    name_ar: str | None = None,
+) -> tuple[Workflow, list[Stage]]:
+    """Deep-copy a workflow (pipelines, stages, approvals); return the copy and its ordered stages.
+
+    Costs five queries whatever the size: two reads and three bulk inserts.
+    """
+    pipelines = list(template.pipelines.all())
+    stages = list(Stage.objects.filter(pipeline__workflow_id=template.pk))
+    clone = Workflow.objects.create(
+        company_id=template.company_id,
+        name_en=name_en or f"{template.name_en} (Copy)",
+        name_ar=name_ar if name_ar is not None else (f"{template.name_ar} (نسخة)" if template.name_ar else ""),
+        slug="" if hidden else template.slug,
+        description=template.description,
+        is_active=template.is_active,
+        is_hidden=hidden,
+        cloned_from=template,
+        created_by=created_by,
+    )
+    copies = {
+        pipeline.pk: Pipeline(
+            workflow=clone,
+            name_en=pipeline.name_en,
+            name_ar=pipeline.name_ar,
+            order=pipeline.order,
+            department_content_type_id=pipeline.department_content_type_id,
+            department_id=pipeline.department_id,
+            cloned_from=pipeline,
+        )
+        for pipeline in pipelines
+    }
+    Pipeline.objects.bulk_create(list(copies.values()))
+    stage_copies = [
+        Stage(
+            pipeline=copies[stage.pipeline_id],
+            name_en=stage.name_en,
+            name_ar=stage.name_ar,
+            order=stage.order,
+            color=stage.color,
+            approvals=list(stage.approvals or []),
+            cloned_from=stage,
+        )
+        for stage in stages
+    ]
+    Stage.objects.bulk_create(stage_copies)
+    return clone, sort_stages(stage_copies)
+
+
+@transaction.atomic
+def clone_workflow(
+    *, workflow: Workflow, created_by: Any = None, name_en: str | None = None, name_ar: str | None = None
+) -> Workflow:
+    """Copy a template into a new, independent template (``cloned_from`` points back)."""
+    clone, _ = clone_structure(
+        workflow, hidden=False, created_by=created_by, name_en=name_en, name_ar=name_ar
+    )
+    return clone
+
+
+@transaction.atomic
+def add_pipeline(
+    *,
+    workflow: Workflow,
+    name_en: str,
+    name_ar: str = "",
+    department: Any = None,
+    department_id: Any = None,
+    order: int | None = None,
+    number_of_stages: int | None = None,
+    stages: list[dict[str, Any]] | None = None,
+) -> Pipeline:
+    """Add a pipeline (placed last unless ``order`` is given) with optional stages."""
+    _ensure_editable(workflow)
+    if order is None:
+        order = (workflow.pipelines.aggregate(m=Max("order"))["m"] or 0) + 1
+    (pipeline,) = _build_pipelines(
+        workflow,
+        [
+            {
+                "name_en": name_en,
+                "name_ar": name_ar,
+                "department": department,
+                "department_id": department_id,
+                "order": order,
+                "number_of_stages": number_of_stages,
+                "stages": stages,
+            }
+        ],
+    )
+    return pipeline
+
+
+@transaction.atomic
+def update_pipeline(
+    *, pipeline: Pipeline, department: Any = None, department_id: Any = None, clear_department: bool = False, **fields: Any
+) -> Pipeline:
+    """Change a pipeline's names, order or department."""
+    _ensure_editable(pipeline.workflow)
+    unknown = set(fields) - set(PIPELINE_FIELDS)
+    if unknown:
+        raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name == "name_en":
+            value = _require_name(value, "name_en")
+        setattr(pipeline, name, value)
+    if clear_department:
+        pipeline.department_content_type, pipeline.department_id = None, ""
+    elif department is not None or department_id not in (None, ""):
+        pipeline.department_content_type, pipeline.department_id = _resolve_department(
+            department, department_id, pipeline.workflow.company_id, "department_id"
+        )
+    pipeline.save()
+    return pipeline
+
+
+@transaction.atomic
+def remove_pipeline(*, pipeline: Pipeline) -> None:
+    """Delete a pipeline and its stages from a template."""
+    _ensure_editable(pipeline.workflow)
+    pipeline.delete()
+
+
+@transaction.atomic
+def add_stage(
+    *,
+    pipeline: Pipeline,
+    name_en: str,
+    name_ar: str = "",
+    color: str = DEFAULT_STAGE_COLOR,
+    approvals: list[dict[str, Any]] | None = None,
+    order: int | None = None,
+) -> Stage:
+    """Add a stage to a pipeline (placed last unless ``order`` is given)."""
+    _ensure_editable(pipeline.workflow)
+    if pipeline.stages.count() >= MAX_STAGES_PER_PIPELINE:
+        raise WorkflowValidationError(
+            f"A pipeline may have at most {MAX_STAGES_PER_PIPELINE} stages.", field="pipelineId"
+        )
+    if order is None:
+        order = (pipeline.stages.aggregate(m=Max("order"))["m"] or 0) + 1
+    stage = Stage(
+        pipeline=pipeline,
+        name_en=_require_name(name_en, "name_en"),
+        name_ar=name_ar or "",
+        color=color or DEFAULT_STAGE_COLOR,
+        order=order,
+        approvals=validate_approvals(approvals, company_id=pipeline.workflow.company_id),
+    )
+    stage.save()
+    return stage
+
+
+@transaction.atomic
+def update_stage(
+    *, stage: Stage, approvals: list[dict[str, Any]] | None = None, **fields: Any
+) -> Stage:
+    """Change a stage's names, colour, order or approvals (validated before saving)."""
+    _ensure_editable(stage.pipeline.workflow)
+    unknown = set(fields) - set(STAGE_FIELDS)
+    if unknown:
+        raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name == "name_en":
+            value = _require_name(value, "name_en")
+        setattr(stage, name, value)
+    if approvals is not None:
+        stage.approvals = validate_approvals(
+            approvals, company_id=stage.pipeline.workflow.company_id
+        )
+    stage.save()
+    return stage
+
+
+@transaction.atomic
+def remove_stage(*, stage: Stage) -> None:
+    """Delete a stage from a template."""
+    _ensure_editable(stage.pipeline.workflow)
+    stage.delete()
+
+
+@transaction.atomic
+def reorder_stages(*, pipeline: Pipeline, stage_ids: list[int]) -> list[Stage]:
+    """Set the order of a pipeline's stages to the order of ``stage_ids`` (every stage, once)."""
+    _ensure_editable(pipeline.workflow)
+    stages = {stage.pk: stage for stage in pipeline.stages.all()}
+    wanted = [int(stage_id) for stage_id in stage_ids]
+    if sorted(wanted) != sorted(stages) or len(set(wanted)) != len(wanted):
+        unknown = set(wanted) - set(stages)
+        if unknown:
+            raise NotFoundError(
+                f"Stage {sorted(unknown)[0]} is not part of this pipeline.", field="stageIds"
+            )
+        raise WorkflowValidationError(
+            "stage_ids must list every stage of the pipeline exactly once.", field="stageIds"
+        )
+    for position, stage_id in enumerate(wanted, start=1):
+        stages[stage_id].order = position
+    Stage.objects.bulk_update(stages.values(), ["order"])
+    return [stages[stage_id] for stage_id in wanted]
+
+
+def set_pipeline_department(*, pipeline: Pipeline, department: Any) -> Pipeline:
+    """Point a pipeline at a department (``None`` clears it)."""
+    if department is None:
+        return update_pipeline(pipeline=pipeline, clear_department=True)
+    return update_pipeline(pipeline=pipeline, department=department)

@@ -1,0 +1,157 @@
+"""Register business models with the engine and auto-start workflows on creation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldError, ValidationError
+from django.db import models, transaction
+from django.db.models.signals import post_save
+
+from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.engine_settings import engine_setting, lookup_by_label
+from backend.workflows.exceptions import WorkflowValidationError
+from backend.workflows.models import Workflow, WorkflowConfiguration
+
+logger = logging.getLogger(__name__)
+
+# Fields looked at, in order, to find who created an object (its starter and company).
+CREATOR_FIELDS = ("created_by", "requester", "owner", "user")
+
+
+@transaction.atomic
+def register_model_for_workflow(
+    model: type[models.Model],
+    *,
+    auto_start: bool = False,
+    status_field: str | None = None,
+    stage_field: str = "",
+    completion_status_value: str = "",
+    rejection_status_value: str = "",
+    default_workflow: Workflow | None = None,
+    is_enabled: bool = True,
+) -> WorkflowConfiguration:
+    """Create or update the engine's configuration for ``model``."""
+    field_names = {f.name for f in model._meta.concrete_fields}
+    if status_field is None:
+        default = engine_setting("DEFAULT_STATUS_FIELD")
+        status_field = default if default in field_names else ""
+    for name, value in (("status_field", status_field), ("stage_field", stage_field)):
+        if value and value not in field_names:
+            raise WorkflowValidationError(
+                f"{model._meta.label} has no field '{value}'.", field=name
+            )
+    configuration, _ = WorkflowConfiguration.objects.update_or_create(
+        content_type=ContentType.objects.get_for_model(model),
+        defaults={
+            "is_enabled": is_enabled,
+            "auto_start_workflow": auto_start,
+            "status_field": status_field,
+            "stage_field": stage_field,
+            "completion_status_value": completion_status_value,
+            "rejection_status_value": rejection_status_value,
+            "default_workflow": default_workflow,
+        },
+    )
+    return configuration
+
+
+def is_model_workflow_enabled(model: type[models.Model]) -> bool:
+    """Tell whether ``model`` is registered and enabled."""
+    return WorkflowConfiguration.objects.filter(
+        content_type=ContentType.objects.get_for_model(model), is_enabled=True
+    ).exists()
+
+
+def object_creator(obj: models.Model) -> Any:
+    """Return the user who created ``obj`` (``created_by``, ``requester``, ``owner`` or ``user``)."""
+    for name in CREATOR_FIELDS:
+        user = getattr(obj, name, None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user
+    return None
+
+
+def _matches(obj: models.Model, conditions: dict[str, Any]) -> bool:
+    if not conditions:
+        return True
+    try:
+        return type(obj)._default_manager.filter(pk=obj.pk, **conditions).exists()
+    except (FieldError, ValidationError, ValueError, TypeError) as error:
+        logger.error("Invalid AUTO_START_WORKFLOWS conditions %r: %s", conditions, error)
+        return False
+
+
+def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow | None:
+    """Return the workflow to start for a newly created ``obj``, if any applies.
+
+    ``AUTO_START_WORKFLOWS`` picks a workflow by slug in the creator's company when the
+    object matches its Django-lookup ``conditions``; otherwise a registered model's
+    ``default_workflow`` is used when its configuration has ``auto_start_workflow``.
+    """
+    rule = lookup_by_label(engine_setting("AUTO_START_WORKFLOWS") or {}, type(obj))
+    company_id = get_company_id_for_user(user)
+    if rule:
+        if not _matches(obj, rule.get("conditions") or {}):
+            return None
+        return (
+            Workflow.objects.filter(
+                company_id=company_id,
+                slug=rule.get("workflow_slug"),
+                is_hidden=False,
+                is_active=True,
+            )
+            .order_by("-id")
+            .first()
+        )
+    configuration = (
+        WorkflowConfiguration.objects.filter(
+            content_type=ContentType.objects.get_for_model(obj),
+            is_enabled=True,
+            auto_start_workflow=True,
+        )
+        .select_related("default_workflow")
+        .first()
+    )
+    workflow = configuration.default_workflow if configuration else None
+    if workflow is not None and workflow.company_id == company_id and workflow.is_active:
+        return workflow
+    return None
+
+
+def auto_start_on_create(sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    """Attach and start the matching workflow when an enabled object is created."""
+    if not created or raw:
+        return
+    from backend.workflows.services.running import attach_workflow_to_object
+
+    user = object_creator(instance)
+    if user is None:
+        return
+    workflow = get_auto_start_workflow_for_object(instance, user)
+    if workflow is not None:
+        attach_workflow_to_object(obj=instance, workflow=workflow, user=user, auto_start=True)
+
+
+def connect_auto_start() -> None:
+    """Listen for creations of every model named in ``AUTO_START_WORKFLOWS`` or ``ENABLED_MODELS``.
+
+    Business models belong to the host project, so creation is observed with ``post_save``;
+    this is the engine's one use of signals. The workflow is attached inside the creating
+    transaction, so a failure to start rolls the creation back with it.
+    """
+    labels = set(engine_setting("ENABLED_MODELS") or []) | {
+        label for label in (engine_setting("AUTO_START_WORKFLOWS") or {}) if label != "default"
+    }
+    for label in labels:
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            logger.error("DJANGO_WORKFLOW_ENGINE names an unknown model: %s", label)
+            continue
+        post_save.connect(
+            auto_start_on_create, sender=model, dispatch_uid=f"workflow-auto-start-{label}"
+        )

@@ -1,0 +1,47 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from backend.demo.models import PurchaseRequest
+
+
+def make_purchase_request(scenario, *, title="Laptops", amount="2500.00", requester=None):
+    return PurchaseRequest.objects.create(
+        title=title,
+        amount=Decimal(amount),
+        description="",
+        requester=requester or scenario.user("requester"),
+    )
+
+
+@contextmanager
+def assert_max_queries(limit: int):
+    """Fail with every captured SQL statement when more than ``limit`` queries ran."""
+    with CaptureQueriesContext(connection) as context:
+        yield context
+    if len(context.captured_queries) > limit:
+        statements = "\n".join(
+            f"{i}. {q['sql']}" for i, q in enumerate(context.captured_queries, 1)
+        )
+        raise AssertionError(
+            f"Expected at most {limit} queries, ran {len(context.captured_queries)}:\n{statements}"
+        )
+
+
+def approvers_of(attachment):
+    """Return the usernames holding a current step of an attachment, sorted."""
+    from approval_workflow.models import ApprovalInstance
+
+    return sorted(
+        ApprovalInstance.objects.filter(
+            flow__content_type_id=attachment.content_type_id,
+            flow__object_id=attachment.object_id,
+            status="current",
+        ).values_list("assigned_to__username", flat=True)
+    )
