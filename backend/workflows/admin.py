@@ -1,0 +1,157 @@
+"""Django admin for templates, configurations, running attachments and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from backend.workflows.approval_config import validate_approvals
+from backend.workflows.exceptions import WorkflowError
+from backend.workflows.models import (
+    CompanyMembership,
+    DynamicForm,
+    Pipeline,
+    Stage,
+    Workflow,
+    WorkflowAttachment,
+    WorkflowConfiguration,
+    WorkflowEvent,
+)
+from backend.workflows.selectors import compute_progress, ordered_stages
+
+
+class StageAdminForm(forms.ModelForm):
+    """Validate the approvals JSON with the engine's rules before saving."""
+
+    class Meta:
+        model = Stage
+        fields = ("pipeline", "name_en", "name_ar", "order", "color", "approvals")
+
+    def clean_approvals(self) -> Any:
+        approvals = self.cleaned_data.get("approvals") or []
+        pipeline = self.cleaned_data.get("pipeline") or getattr(self.instance, "pipeline", None)
+        company_id = pipeline.workflow.company_id if pipeline else None
+        try:
+            return validate_approvals(approvals, company_id=company_id)
+        except WorkflowError as error:
+            raise ValidationError(f"{error.field}: {error.message}" if error.field else error.message) from error
+
+
+class PipelineInline(admin.TabularInline):
+    model = Pipeline
+    extra = 0
+    fields = ("name_en", "name_ar", "order", "department_content_type", "department_id")
+    show_change_link = True
+
+
+class StageInline(admin.StackedInline):
+    model = Stage
+    form = StageAdminForm
+    extra = 0
+    fields = ("name_en", "name_ar", "order", "color", "approvals")
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = ("name_en", "company", "slug", "is_active", "is_hidden", "cloned_from", "created_at")
+    list_filter = ("is_active", "is_hidden", "created_at")
+    search_fields = ("name_en", "name_ar", "slug", "description")
+    raw_id_fields = ("company", "cloned_from", "created_by")
+    inlines = [PipelineInline]
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    list_display = ("name_en", "workflow", "order")
+    search_fields = ("name_en", "name_ar", "workflow__name_en")
+    list_filter = ("workflow__is_hidden",)
+    raw_id_fields = ("workflow", "cloned_from")
+    inlines = [StageInline]
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):
+    form = StageAdminForm
+    list_display = ("name_en", "pipeline", "order", "color")
+    search_fields = ("name_en", "name_ar", "pipeline__name_en")
+    raw_id_fields = ("pipeline",)
+
+
+@admin.register(WorkflowConfiguration)
+class WorkflowConfigurationAdmin(admin.ModelAdmin):
+    list_display = (
+        "content_type",
+        "is_enabled",
+        "auto_start_workflow",
+        "status_field",
+        "completion_status_value",
+        "rejection_status_value",
+    )
+    list_filter = ("is_enabled", "auto_start_workflow")
+
+
+class WorkflowEventInline(admin.TabularInline):
+    model = WorkflowEvent
+    extra = 0
+    can_delete = False
+    fields = ("occurred_at", "event_type", "actor", "from_stage", "to_stage", "reason")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WorkflowAttachment)
+class WorkflowAttachmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "workflow", "content_type", "object_id", "status", "current_stage", "started_at")
+    list_filter = ("status", "content_type", "started_at")
+    search_fields = ("object_id", "workflow__name_en")
+    list_select_related = ("workflow", "content_type", "current_stage")
+    inlines = [WorkflowEventInline]
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields] + ["progress"]
+
+    @admin.display(description="Progress")
+    def progress(self, obj: WorkflowAttachment) -> str:
+        progress = compute_progress(obj, ordered_stages(obj.workflow_id))
+        return f"{progress.percentage:.0f}% ({progress.completed_stages}/{progress.total_stages} stages)"
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WorkflowEvent)
+class WorkflowEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "occurred_at", "event_type", "attachment", "actor", "from_stage", "to_stage")
+    list_filter = ("event_type", "occurred_at")
+    search_fields = ("reason",)
+    list_select_related = ("attachment", "actor", "from_stage", "to_stage")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CompanyMembership)
+class CompanyMembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "company")
+    search_fields = ("user__username", "company__username")
+    raw_id_fields = ("user", "company")
+
+
+@admin.register(DynamicForm)
+class DynamicFormAdmin(admin.ModelAdmin):
+    list_display = ("name", "company")
+    search_fields = ("name",)
