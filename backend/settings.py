@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "channels",
     "strawberry_django",
     "approval_workflow",
+    "backend.accounts",
     "backend.workflows",
     "backend.demo",
 ]

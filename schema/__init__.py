@@ -1,0 +1,5 @@
+"""The WorkflowQL GraphQL schema."""
+
+from schema.schema import schema
+
+__all__ = ["schema"]

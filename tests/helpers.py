@@ -45,3 +45,26 @@ def approvers_of(attachment):
             status="current",
         ).values_list("assigned_to__username", flat=True)
     )
+
+
+def api_token_for(user) -> str:
+    """Create an API token for ``user`` and return the raw token."""
+    from backend.accounts.tokens import create_api_token
+
+    return create_api_token(user=user, name="test")[1]
+
+
+def graphql(client, query: str, variables: dict | None = None, *, user=None, token: str | None = None):
+    """POST a GraphQL document as ``user`` (through a bearer token) and return the JSON body."""
+    headers = {}
+    if user is not None and token is None:
+        token = api_token_for(user)
+    if token is not None:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    response = client.post(
+        "/graphql",
+        data={"query": query, "variables": variables or {}},
+        content_type="application/json",
+        **headers,
+    )
+    return response.json()

@@ -28,6 +28,7 @@ from approval_workflow.utils import ApprovalRepository
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, Model, OuterRef, Q
+from django.utils import timezone
 
 from backend.workflows.approval_config import role_model
 from backend.workflows.constants import ApprovalBehaviour, ApprovalType
@@ -173,7 +174,9 @@ def get_flow(content_type_id: int, object_id: str) -> ApprovalFlow | None:
 def current_row_for_user(content_type_id: int, object_id: str, user: Any) -> ApprovalInstance | None:
     """Return the open approval row ``user`` may act on for an object, if any."""
     return (
-        ApprovalInstance.objects.select_related("flow", "assigned_to")
+        # The package's save() reads assigned_role_content_type (and advance_flow the flow and
+        # assignee): loading them here saves a query on every decision.
+        ApprovalInstance.objects.select_related("flow", "assigned_to", "assigned_role_content_type")
         .filter(
             flow__content_type_id=content_type_id,
             flow__object_id=object_id,
@@ -206,6 +209,11 @@ def user_had_row_for_stage(flow_id: int, stage_id: int, user: Any) -> bool:
 def has_open_rows(flow_id: int) -> bool:
     """Tell whether any step of the flow is still pending or current."""
     return ApprovalInstance.objects.filter(flow_id=flow_id, status__in=OPEN_STATUSES).exists()
+
+
+def open_rows_exist(flow_id: int) -> Exists:
+    """Return ``has_open_rows`` as an expression, to ride along in another query."""
+    return Exists(ApprovalInstance.objects.filter(flow_id=flow_id, status__in=OPEN_STATUSES))
 
 
 def approve(
@@ -241,22 +249,34 @@ def reject(row: ApprovalInstance, *, user: Any, reason: str) -> None:
         raise InvalidStateError(str(error)) from error
 
 
+def _close_row(row: ApprovalInstance, *, status: str, user: Any, comment: str) -> None:
+    """Record a decision the engine takes on ``row`` itself (delegation, sending back).
+
+    A queryset update, not ``row.save()``: the package's ``save()`` re-reads the row only to
+    log its old status. The in-memory row is updated to match.
+    """
+    row.status, row.action_user, row.comment = status, user, comment
+    row.updated_at = timezone.now()
+    ApprovalInstance.objects.filter(pk=row.pk).update(
+        status=status, action_user=user, comment=comment, updated_at=row.updated_at
+    )
+
+
 def delegate(row: ApprovalInstance, *, user: Any, to_user: Any, reason: str) -> ApprovalInstance:
     """Hand ``row`` to ``to_user``, keeping its role, strategy and quorum settings."""
     extra = dict(row.extra_fields or {})
     for key in ("checked_in", "checked_in_by", "checked_in_at"):
         extra.pop(key, None)
     extra["delegated_from"] = user.pk
-    row.status = ApprovalStatus.DELEGATED
-    row.action_user = user
-    row.comment = reason
-    row.save(update_fields=["status", "action_user", "comment", "updated_at"])
+    _close_row(row, status=ApprovalStatus.DELEGATED, user=user, comment=reason)
+    # Related objects, not ids: the package's save() reads the flow and the role content type
+    # (to log and to fill defaults) and would load each again.
     return ApprovalInstance.objects.create(
-        flow_id=row.flow_id,
+        flow=row.flow,
         step_number=row.step_number,
         status=ApprovalStatus.CURRENT,
         assigned_to=to_user,
-        assigned_role_content_type_id=row.assigned_role_content_type_id,
+        assigned_role_content_type=row.assigned_role_content_type,
         assigned_role_object_id=row.assigned_role_object_id,
         role_selection_strategy=row.role_selection_strategy,
         approval_type=row.approval_type,
@@ -269,10 +289,7 @@ def delegate(row: ApprovalInstance, *, user: Any, to_user: Any, reason: str) -> 
 
 def close_for_resubmission(row: ApprovalInstance, *, user: Any, reason: str) -> None:
     """Mark ``row`` as sent back for resubmission and cancel every other open row of its flow."""
-    row.status = ApprovalStatus.NEEDS_RESUBMISSION
-    row.action_user = user
-    row.comment = reason
-    row.save(update_fields=["status", "action_user", "comment", "updated_at"])
+    _close_row(row, status=ApprovalStatus.NEEDS_RESUBMISSION, user=user, comment=reason)
     cancel_open_rows(row.flow_id)
 
 

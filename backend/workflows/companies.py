@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Subquery
 
 _CACHE_ATTRIBUTE = "_workflow_company_id"
 
@@ -27,6 +28,32 @@ def get_company_id_for_user(user: Any) -> int | None:
     )
     if company_id is None:
         company_id = user.pk
+    setattr(user, _CACHE_ATTRIBUTE, company_id)
+    return company_id
+
+
+def cached_company_id(user: Any) -> int | None:
+    """Return the company id already known for this user object, without a query."""
+    return getattr(user, _CACHE_ATTRIBUTE, None)
+
+
+def company_id_subquery(user_id: Any) -> Subquery:
+    """Return SQL giving the membership company of ``user_id`` (a pk or an ``OuterRef``).
+
+    Lets a caller read a user's company inside a query it runs anyway instead of paying a
+    query of its own; the value is NULL for a user who acts as their own company. Hand the
+    value to ``remember_company_id``.
+    """
+    from backend.workflows.models import CompanyMembership
+
+    return Subquery(
+        CompanyMembership.objects.filter(user_id=user_id).values("company_id")[:1]
+    )
+
+
+def remember_company_id(user: Any, membership_company_id: int | None) -> int:
+    """Store on ``user`` the company read through ``company_id_subquery``; return it."""
+    company_id = membership_company_id if membership_company_id is not None else user.pk
     setattr(user, _CACHE_ATTRIBUTE, company_id)
     return company_id
 

@@ -162,3 +162,100 @@ def get_pending_approvals_for_user(user: Any) -> list[WorkflowAttachment]:
             "workflow", "current_stage", "current_pipeline", "content_type"
         )
     )
+
+
+# --------------------------------------------------------------------------- tenant-scoped reads
+
+
+def company_workflows(company_id: int | None) -> QuerySet[Workflow]:
+    """Return the templates of a company (run copies made on attach are never listed)."""
+    return Workflow.objects.filter(company_id=company_id, is_hidden=False)
+
+
+def company_workflow(company_id: int | None, workflow_id: Any) -> Workflow | None:
+    """Return one workflow of a company (template or run copy), or None."""
+    try:
+        return Workflow.objects.filter(company_id=company_id, pk=int(workflow_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def company_attachments(company_id: int | None) -> QuerySet[WorkflowAttachment]:
+    """Return the attachments of a company, newest first."""
+    return WorkflowAttachment.objects.filter(company_id=company_id).order_by("-id")
+
+
+def company_attachment(company_id: int | None, attachment_id: Any) -> WorkflowAttachment | None:
+    """Return one attachment of a company, or None."""
+    try:
+        return company_attachments(company_id).filter(pk=int(attachment_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def company_users(company_id: int | None) -> QuerySet[Any]:
+    """Return the users acting for a company: its members and the company account itself."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return get_user_model().objects.filter(
+        Q(pk=company_id) | Q(company_membership__company_id=company_id)
+    )
+
+
+def company_pipeline(company_id: int | None, pipeline_id: Any) -> Any:
+    """Return a pipeline of one of the company's templates, or None."""
+    from backend.workflows.models import Pipeline
+
+    try:
+        return (
+            Pipeline.objects.select_related("workflow")
+            .filter(workflow__company_id=company_id, pk=int(pipeline_id))
+            .first()
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def company_stage(company_id: int | None, stage_id: Any) -> Stage | None:
+    """Return a stage of one of the company's workflows, or None."""
+    try:
+        return (
+            Stage.objects.select_related("pipeline__workflow")
+            .filter(pipeline__workflow__company_id=company_id, pk=int(stage_id))
+            .first()
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def company_target(company_id: int | None, model_label: str, object_id: Any) -> Model | None:
+    """Return a business object by ``app_label.modelname`` and pk, if its creator is of the company.
+
+    Objects whose model names no creator field are never reachable this way.
+    """
+    from backend.workflows.companies import get_company_id_for_user
+    from backend.workflows.services.registration import object_creator
+
+    app_label, _, model_name = str(model_label).lower().partition(".")
+    content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
+    model = content_type.model_class() if content_type else None
+    if model is None:
+        return None
+    obj = model._default_manager.filter(pk=object_id).first()
+    if obj is None:
+        return None
+    creator = object_creator(obj)
+    if creator is None or get_company_id_for_user(creator) != company_id:
+        return None
+    return obj
+
+
+def can_manage_workflows(user: Any, company_id: int | None) -> bool:
+    """Tell whether ``user`` may build and edit the templates of ``company_id``."""
+    return bool(
+        user.is_superuser
+        or user.pk == company_id
+        or user.is_staff
+        or user.has_perm("workflows.change_workflow")
+    )

@@ -127,7 +127,7 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
     return attachment
 
 
-def lock_attachment_by_id(attachment_id: Any, user: Any) -> Model:
+def attachment_target_for_user(attachment_id: Any, user: Any) -> Model:
     """Return the business object of an attachment the user's company owns (for id-based callers)."""
     _require_user(user)
     attachment = (

@@ -1,0 +1,199 @@
+"""Query root: every read is scoped to the viewer's company through backend selectors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+import strawberry_django
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+from strawberry.types import Info
+from strawberry_django.relay import DjangoListConnection
+
+from backend.workflows import selectors
+from backend.workflows.exceptions import NotFoundError, UnauthenticatedError, WorkflowError
+from backend.workflows.filters import (
+    WorkflowAttachmentFilterSet,
+    WorkflowFilterSet,
+    apply_filterset,
+)
+from schema.context import context_of
+from schema.errors import query_error
+from schema.types import AttachmentStatusEnum, RoleType, UserType, WorkflowAttachmentType, WorkflowType
+
+MAX_PAGE_SIZE = 100
+
+
+def viewer_company_id(info: Info, requested: strawberry.ID | None = None) -> int:
+    """Return the company the viewer acts for (a superuser may name another); or raise."""
+    context = context_of(info)
+    if not context.is_authenticated:
+        raise query_error(UnauthenticatedError("Sign in to use the API."))
+    if requested is not None and context.user.is_superuser:
+        return int(requested)
+    assert context.company_id is not None
+    return context.company_id
+
+
+@strawberry.type(name="Company", description="A tenant; as in django-dynamic-workflows, a company is a user account.")
+class CompanyType:
+    id: strawberry.ID = strawberry.field(description="Company id.")
+    name: str = strawberry.field(description="Company name.")
+
+
+@strawberry.type(name="Viewer", description="The signed-in user, their company and roles.")
+class ViewerType:
+    user: UserType = strawberry.field(description="The user.")
+    company: CompanyType = strawberry.field(description="The company they act for.")
+    roles: list[RoleType] = strawberry.field(description="Roles (groups) they belong to.")
+
+
+@strawberry.input(name="WorkflowFilter", description="Filters for workflows.")
+class WorkflowFilterInput:
+    name_contains: str | None = strawberry.field(default=None, description="Part of the English name.")
+    is_active: bool | None = strawberry.field(default=None, description="Active or inactive only.")
+    department_id: strawberry.ID | None = strawberry.field(default=None, description="Has a pipeline of this department.")
+    created_after: datetime | None = strawberry.field(default=None, description="Created at or after.")
+    created_before: datetime | None = strawberry.field(default=None, description="Created at or before.")
+
+
+@strawberry.enum(name="WorkflowOrder", description="Sort order of workflow lists.")
+class WorkflowOrder(Enum):
+    NEWEST = "-id"
+    OLDEST = "id"
+    NAME = "name_en"
+
+
+@strawberry.input(name="WorkflowAttachmentFilter", description="Filters for attachments.")
+class WorkflowAttachmentFilterInput:
+    status: list[AttachmentStatusEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Any of these statuses."
+    )
+    workflow_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Running this workflow (a template matches its copies)."
+    )
+    model: str | None = strawberry.field(default=None, description="app_label.modelname of the object.")
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Waiting in this stage (a template stage matches its copies)."
+    )
+    started_by_id: strawberry.ID | None = strawberry.field(default=None, description="Started by this user.")
+
+
+def _filter_data(value: Any) -> dict[str, Any]:
+    if value is None or value is strawberry.UNSET:
+        return {}
+    data = {}
+    for key, item in vars(value).items():
+        if item is None or item is strawberry.UNSET:
+            continue
+        if isinstance(item, list):
+            item = [getattr(v, "value", v) for v in item]
+        data[key] = item
+    return data
+
+
+def _filtered(filterset: Any, data: dict[str, Any], queryset: QuerySet) -> QuerySet:
+    try:
+        return apply_filterset(filterset, data, queryset)
+    except WorkflowError as error:
+        raise query_error(error) from error
+
+
+@strawberry.type
+class Query:
+    @strawberry_django.field(description="The signed-in user, or null for anonymous callers.")
+    def me(self, info: Info) -> ViewerType | None:
+        context = context_of(info)
+        if not context.is_authenticated:
+            return None
+        user = context.user
+        company = selectors.company_users(context.company_id).filter(pk=context.company_id).first()
+        return ViewerType(
+            user=UserType.from_user(user),  # type: ignore[arg-type]
+            company=CompanyType(
+                id=strawberry.ID(str(context.company_id)),
+                name=(company.first_name or company.username) if company else "",
+            ),
+            roles=[RoleType(id=strawberry.ID(str(g.pk)), name=g.name) for g in user.groups.all()],
+        )
+
+    @strawberry_django.connection(
+        DjangoListConnection[WorkflowType],
+        description="Workflow templates of the viewer's company (running copies are never listed).",
+        max_results=MAX_PAGE_SIZE,
+    )
+    def workflows(
+        self,
+        info: Info,
+        filter: WorkflowFilterInput | None = None,
+        order: WorkflowOrder | None = WorkflowOrder.NEWEST,
+        company_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Superusers only: list another company's workflows."),
+        ] = None,
+    ) -> list[WorkflowType]:
+        company_id_value = viewer_company_id(info, company_id)
+        queryset = _filtered(
+            WorkflowFilterSet, _filter_data(filter), selectors.company_workflows(company_id_value)
+        )
+        return queryset.order_by((order or WorkflowOrder.NEWEST).value, "-id")  # type: ignore[return-value]
+
+    @strawberry_django.field(description="One workflow of the viewer's company.")
+    def workflow(self, info: Info, id: strawberry.ID) -> WorkflowType:
+        company_id = viewer_company_id(info)
+        workflow = selectors.company_workflow(company_id, id)
+        if workflow is None:
+            raise query_error(NotFoundError("Workflow not found.", field="id"))
+        return workflow  # type: ignore[return-value]
+
+    @strawberry_django.field(description="One workflow attachment of the viewer's company.")
+    def workflow_attachment(self, info: Info, id: strawberry.ID) -> WorkflowAttachmentType:
+        company_id = viewer_company_id(info)
+        attachment = selectors.company_attachment(company_id, id)
+        if attachment is None:
+            raise query_error(NotFoundError("Workflow attachment not found.", field="id"))
+        return attachment  # type: ignore[return-value]
+
+    @strawberry_django.field(
+        description="The live (else latest) attachment of a business object, e.g. model: \"demo.purchaserequest\"."
+    )
+    def workflow_attachment_for(
+        self, info: Info, model: str, object_id: strawberry.ID
+    ) -> WorkflowAttachmentType | None:
+        company_id = viewer_company_id(info)
+        app_label, _, model_name = model.lower().partition(".")
+        content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
+        if content_type is None:
+            raise query_error(NotFoundError(f"Unknown model {model!r}.", field="model"))
+        attachments = list(
+            selectors.company_attachments(company_id).filter(
+                content_type=content_type, object_id=str(object_id)
+            )[:5]
+        )
+        live = [a for a in attachments if a.is_live]
+        return (live or attachments or [None])[0]  # type: ignore[return-value]
+
+    @strawberry_django.connection(
+        DjangoListConnection[WorkflowAttachmentType],
+        description="Attachments of the viewer's company, newest first.",
+        max_results=MAX_PAGE_SIZE,
+    )
+    def workflow_attachments(
+        self, info: Info, filter: WorkflowAttachmentFilterInput | None = None
+    ) -> list[WorkflowAttachmentType]:
+        company_id = viewer_company_id(info)
+        return _filtered(  # type: ignore[return-value]
+            WorkflowAttachmentFilterSet, _filter_data(filter), selectors.company_attachments(company_id)
+        )
+
+    @strawberry_django.connection(
+        DjangoListConnection[WorkflowAttachmentType],
+        description="The viewer's inbox: attachments whose current step the viewer can act on, newest first.",
+        max_results=MAX_PAGE_SIZE,
+    )
+    def my_pending_approvals(self, info: Info) -> list[WorkflowAttachmentType]:
+        viewer_company_id(info)
+        return selectors.pending_approvals_queryset(context_of(info).user)  # type: ignore[return-value]

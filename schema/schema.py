@@ -1,0 +1,54 @@
+"""Assemble the schema with its security limits and the query optimizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry import Schema
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+from schema.errors import MaskUnexpectedErrors
+from schema.mutations import Mutation
+from schema.queries import Query
+
+MAX_QUERY_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
+
+
+def introspection_enabled() -> bool:
+    """Introspection and field suggestions are for development unless a setting allows them."""
+    return bool(getattr(settings, "GRAPHQL_INTROSPECTION", settings.DEBUG))
+
+
+def build_schema(*, introspection: bool | None = None) -> Schema:
+    """Build the schema; ``introspection`` overrides the setting (the SDL export uses it)."""
+    allow = introspection_enabled() if introspection is None else introspection
+    # Factories, so every request gets fresh extension instances.
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaskUnexpectedErrors,
+        lambda: DjangoOptimizerExtension(enable_only_optimization=False),
+    ]
+    if not allow:
+        extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not allow),
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,509 @@
+"""GraphQL object types. Plain relations are fetched by the optimizer; computed fields by DataLoaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+import strawberry_django
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from backend.workflows.constants import (
+    ApprovalBehaviour,
+    ApprovalType,
+    AttachmentStatus,
+    EventType,
+    RoleSelectionStrategy,
+)
+from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAttachment, WorkflowEvent
+from backend.workflows.selectors import compute_next_stage, compute_progress
+from schema.context import context_of
+
+
+def _enum(choices: Any, name: str, description: str) -> Any:
+    return strawberry.enum(
+        Enum(name, {value.upper(): value for value in choices.values}),  # type: ignore[misc]
+        name=name,
+        description=description,
+    )
+
+
+AttachmentStatusEnum = _enum(AttachmentStatus, "AttachmentStatus", "Where a workflow attachment stands.")
+EventTypeEnum = _enum(EventType, "WorkflowEventType", "What happened to an attachment.")
+ApprovalTypeEnum = _enum(ApprovalType, "ApprovalType", "Who approves: a user or a role's members.")
+StrategyEnum = _enum(
+    RoleSelectionStrategy, "RoleSelectionStrategy", "How the members of a role share a step."
+)
+BehaviourEnum = _enum(ApprovalBehaviour, "ApprovalBehaviour", "What an approver does to complete a step.")
+
+
+@strawberry.enum(name="AvailableAction", description="A decision the viewer may take now.")
+class AvailableAction(Enum):
+    START = "start"
+    APPROVE = "approve"
+    CHECK_IN = "check_in"
+    VERIFY = "verify"
+    REJECT = "reject"
+    DELEGATE = "delegate"
+    REQUEST_RESUBMISSION = "request_resubmission"
+    CANCEL = "cancel"
+
+
+@strawberry.type(name="User", description="A person (or company account) of the viewer's company.")
+class UserType:
+    id: strawberry.ID = strawberry.field(description="User id.")
+    username: str = strawberry.field(description="Login name.")
+    display_name: str = strawberry.field(description="Full name, or the username.")
+    email: str = strawberry.field(description="E-mail address.")
+
+    @classmethod
+    def from_user(cls, user: Any) -> UserType | None:
+        if user is None:
+            return None
+        return cls(
+            id=strawberry.ID(str(user.pk)),
+            username=user.username,
+            display_name=user.get_full_name() or user.first_name or user.username,
+            email=user.email or "",
+        )
+
+
+@strawberry.type(name="Role", description="A role (a Django group) whose members approve together.")
+class RoleType:
+    id: strawberry.ID = strawberry.field(description="Role id.")
+    name: str = strawberry.field(description="Role name.")
+
+
+@strawberry.type(name="Form", description="A form an approver must fill in.")
+class FormType:
+    id: strawberry.ID = strawberry.field(description="Form id.")
+    name: str = strawberry.field(description="Form name.")
+    schema: JSON = strawberry.field(description="Field definitions: {fields: [{name, required}]}.")
+
+
+@strawberry.type(name="Department", description="The department a pipeline belongs to.")
+class DepartmentType:
+    id: strawberry.ID = strawberry.field(description="Department id.")
+    name: str = strawberry.field(description="Department name.")
+
+
+@strawberry.type(name="Approval", description="One approval requirement of a stage.")
+class ApprovalItemType:
+    approval_type: ApprovalTypeEnum = strawberry.field(description="user or role.")  # type: ignore[valid-type]
+    approval_type_display: str = strawberry.field(description="Readable approval type.")
+    role_selection_strategy: StrategyEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="How the role's members share the step (role approvals only)."
+    )
+    strategy_display: str | None = strawberry.field(description="Readable strategy.")
+    behaviour: BehaviourEnum = strawberry.field(description="What the approver must do.")  # type: ignore[valid-type]
+    quorum_count: int | None = strawberry.field(description="Approvals needed (quorum strategy).")
+    percentage_required: float | None = strawberry.field(
+        description="Share of members needed (percentage strategy)."
+    )
+    user_id: strawberry.Private[int | None]
+    role_id: strawberry.Private[int | None]
+    form_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The approving user (user approvals).")
+    async def user(self, info: Info) -> UserType | None:
+        if self.user_id is None:
+            return None
+        return UserType.from_user(await context_of(info).loaders.user_by_id.load(self.user_id))
+
+    @strawberry.field(description="The approving role (role approvals).")
+    async def role(self, info: Info) -> RoleType | None:
+        if self.role_id is None:
+            return None
+        role = await context_of(info).loaders.role_by_id.load(self.role_id)
+        return RoleType(id=strawberry.ID(str(role.pk)), name=str(role)) if role else None
+
+    @strawberry.field(description="The form the approver must fill in, if any.")
+    async def required_form(self, info: Info) -> FormType | None:
+        if self.form_id is None:
+            return None
+        form = await context_of(info).loaders.form_by_id.load(self.form_id)
+        if form is None:
+            return None
+        return FormType(id=strawberry.ID(str(form.pk)), name=form.name, schema=form.schema)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApprovalItemType:
+        strategy = data.get("role_selection_strategy")
+        return cls(
+            approval_type=ApprovalTypeEnum(data["approval_type"]),
+            approval_type_display=ApprovalType(data["approval_type"]).label,
+            role_selection_strategy=StrategyEnum(strategy) if strategy else None,
+            strategy_display=RoleSelectionStrategy(strategy).label if strategy else None,
+            behaviour=BehaviourEnum(data.get("behaviour", ApprovalBehaviour.APPROVE)),
+            quorum_count=data.get("quorum_count"),
+            percentage_required=data.get("percentage_required"),
+            user_id=data.get("approval_user"),
+            role_id=data.get("user_role"),
+            form_id=data.get("required_form"),
+        )
+
+
+@strawberry_django.type(Stage, name="Stage", description="One approval step of a pipeline.")
+class StageType:
+    id: strawberry.ID = strawberry_django.field(description="Stage id.")
+    name_en: str = strawberry_django.field(description="English name.")
+    name_ar: str = strawberry_django.field(description="Arabic name.")
+    order: int = strawberry_django.field(description="Position within the pipeline.")
+    color: str = strawberry_django.field(description="Display colour, e.g. #3498db.")
+
+    @strawberry_django.field(description="Number of approvals configured.")
+    def approvals_count(self) -> int:
+        return len(self.approvals or [])  # type: ignore[attr-defined]
+
+    @strawberry_django.field(description="The approvals configured on this stage, in order.")
+    def approvals(self) -> list[ApprovalItemType]:
+        return [ApprovalItemType.from_dict(item) for item in self.approvals or []]  # type: ignore[attr-defined]
+
+    @strawberry_django.field(description="The template stage this copy was cloned from.")
+    def cloned_from_id(self) -> strawberry.ID | None:
+        value = self.cloned_from_id  # type: ignore[attr-defined]
+        return strawberry.ID(str(value)) if value else None
+
+
+@strawberry_django.type(Pipeline, name="Pipeline", description="A department or phase of a workflow.")
+class PipelineType:
+    id: strawberry.ID = strawberry_django.field(description="Pipeline id.")
+    name_en: str = strawberry_django.field(description="English name.")
+    name_ar: str = strawberry_django.field(description="Arabic name.")
+    order: int = strawberry_django.field(description="Position within the workflow.")
+    stages: list[StageType] = strawberry_django.field(description="Stages in running order.")
+
+    @strawberry_django.field(description="Number of stages.", prefetch_related=["stages"])
+    def stages_count(self) -> int:
+        return len(self.stages.all())  # type: ignore[attr-defined]
+
+    @strawberry_django.field(description="The department this pipeline belongs to.")
+    async def department(self, info: Info) -> DepartmentType | None:
+        content_type_id = self.department_content_type_id  # type: ignore[attr-defined]
+        if not content_type_id or not self.department_id:  # type: ignore[attr-defined]
+            return None
+        department = await context_of(info).loaders.department_by_key.load(
+            (content_type_id, str(self.department_id))  # type: ignore[attr-defined]
+        )
+        if department is None:
+            return None
+        return DepartmentType(id=strawberry.ID(str(department.pk)), name=str(department))
+
+
+@strawberry.type(name="PipelineBreakdown", description="Counts for one pipeline of a workflow.")
+class PipelineBreakdownType:
+    pipeline_name: str = strawberry.field(description="Pipeline name (English).")
+    pipeline_order: int = strawberry.field(description="Pipeline position.")
+    stages_count: int = strawberry.field(description="Number of stages.")
+    approvals_count: int = strawberry.field(description="Number of approvals over its stages.")
+
+
+@strawberry.type(name="WorkflowSummary", description="Totals over a workflow's structure.")
+class WorkflowSummaryType:
+    total_pipelines: int = strawberry.field(description="Number of pipelines.")
+    total_stages: int = strawberry.field(description="Number of stages.")
+    total_approvals: int = strawberry.field(description="Number of approvals over all stages.")
+    pipeline_breakdown: list[PipelineBreakdownType] = strawberry.field(
+        description="Counts per pipeline, in order."
+    )
+
+
+@strawberry_django.type(Workflow, name="Workflow", description="A workflow template (or an attachment's running copy).")
+class WorkflowType:
+    id: strawberry.ID = strawberry_django.field(description="Workflow id.")
+    name_en: str = strawberry_django.field(description="English name.")
+    name_ar: str = strawberry_django.field(description="Arabic name.")
+    slug: str = strawberry_django.field(description="Identifier used by auto-start settings.")
+    description: str = strawberry_django.field(description="Free text description.")
+    is_active: bool = strawberry_django.field(description="Whether it can be attached.")
+    is_hidden: bool = strawberry_django.field(description="True for an attachment's running copy.")
+    created_at: datetime = strawberry_django.field(description="Creation time.")
+    modified_at: datetime = strawberry_django.field(description="Last change.")
+    pipelines: list[PipelineType] = strawberry_django.field(description="Pipelines in order.")
+
+    @strawberry_django.field(description="The template this workflow was cloned from.")
+    def cloned_from_id(self) -> strawberry.ID | None:
+        value = self.cloned_from_id  # type: ignore[attr-defined]
+        return strawberry.ID(str(value)) if value else None
+
+    @strawberry_django.field(description="Number of pipelines.", prefetch_related=["pipelines"])
+    def pipelines_count(self) -> int:
+        return len(self.pipelines.all())  # type: ignore[attr-defined]
+
+    @strawberry_django.field(
+        description="Number of stages over all pipelines.", prefetch_related=["pipelines__stages"]
+    )
+    def total_stages_count(self) -> int:
+        return sum(len(p.stages.all()) for p in self.pipelines.all())  # type: ignore[attr-defined]
+
+    @strawberry_django.field(
+        description="Totals over pipelines, stages and approvals.",
+        prefetch_related=["pipelines__stages"],
+    )
+    def summary(self) -> WorkflowSummaryType:
+        breakdown = [
+            PipelineBreakdownType(
+                pipeline_name=p.name_en,
+                pipeline_order=p.order,
+                stages_count=len(p.stages.all()),
+                approvals_count=sum(len(s.approvals or []) for s in p.stages.all()),
+            )
+            for p in self.pipelines.all()  # type: ignore[attr-defined]
+        ]
+        return WorkflowSummaryType(
+            total_pipelines=len(breakdown),
+            total_stages=sum(b.stages_count for b in breakdown),
+            total_approvals=sum(b.approvals_count for b in breakdown),
+            pipeline_breakdown=breakdown,
+        )
+
+
+@strawberry.type(name="Progress", description="Stages fully approved out of all stages.")
+class ProgressType:
+    percentage: float = strawberry.field(description="0 at start, 100 only once completed.")
+    completed_stages: int = strawberry.field(description="Stages fully approved.")
+    total_stages: int = strawberry.field(description="All stages of the running workflow.")
+
+
+@strawberry.type(name="Target", description="The business object a workflow runs on.")
+class TargetType:
+    model: str = strawberry.field(description="app_label.modelname, e.g. demo.purchaserequest.")
+    object_id: strawberry.ID = strawberry.field(description="Primary key of the object.")
+    display: str = strawberry.field(description="The object's text representation.")
+
+
+@strawberry.type(name="CurrentApprover", description="Someone who can act on the current step.")
+class CurrentApproverType:
+    user: UserType = strawberry.field(description="The approver.")
+    role: RoleType | None = strawberry.field(description="The role they act for, if any.")
+    is_delegated: bool = strawberry.field(description="True when the step was delegated to them.")
+    is_checked_in: bool = strawberry.field(description="True after a check-in on a check-in/verify step.")
+    behaviour: BehaviourEnum = strawberry.field(description="What they must do.")  # type: ignore[valid-type]
+
+
+def _event_type(event: WorkflowEvent) -> WorkflowEventType:
+    return WorkflowEventType.from_model(event)
+
+
+@strawberry_django.type(
+    WorkflowAttachment, name="WorkflowAttachment", description="A workflow running on one business object."
+)
+class WorkflowAttachmentType:
+    id: strawberry.ID = strawberry_django.field(description="Attachment id.")
+    workflow: WorkflowType = strawberry_django.field(description="The running copy of the workflow.")
+    current_pipeline: PipelineType | None = strawberry_django.field(description="Pipeline of the current stage.")
+    current_stage: StageType | None = strawberry_django.field(description="The stage waiting for approval.")
+    started_at: datetime | None = strawberry_django.field(description="When it started.")
+    completed_at: datetime | None = strawberry_django.field(
+        description="When it finished (completed, rejected or cancelled)."
+    )
+    metadata: JSON = strawberry_django.field(description="Free metadata given at attach time.")
+    created_at: datetime = strawberry_django.field(description="When it was attached.")
+
+    @strawberry_django.field(description="Current status.")
+    def status(self) -> AttachmentStatusEnum:  # type: ignore[valid-type]
+        return AttachmentStatusEnum(self.status)  # type: ignore[attr-defined]
+
+    @strawberry_django.field(description="Who started it.", select_related=["started_by"])
+    def started_by(self) -> UserType | None:
+        return UserType.from_user(self.started_by)  # type: ignore[attr-defined]
+
+    @strawberry_django.field(description="Progress through the stages.")
+    async def progress(self, info: Info) -> ProgressType:
+        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
+        progress = compute_progress(self, stages)  # type: ignore[arg-type]
+        return ProgressType(
+            percentage=progress.percentage,
+            completed_stages=progress.completed_stages,
+            total_stages=progress.total_stages,
+        )
+
+    @strawberry_django.field(description="The stage after the current one; null once finished.")
+    async def next_stage(self, info: Info) -> StageType | None:
+        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
+        return compute_next_stage(self, stages)  # type: ignore[arg-type,return-value]
+
+    @strawberry_django.field(description="The business object.")
+    async def target(self, info: Info) -> TargetType:
+        obj = await context_of(info).loaders.target_by_attachment.load(
+            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+        )
+        content_type = await _content_type(self.content_type_id)  # type: ignore[attr-defined]
+        return TargetType(
+            model=f"{content_type.app_label}.{content_type.model}",
+            object_id=strawberry.ID(self.object_id),  # type: ignore[attr-defined]
+            display=str(obj) if obj is not None else "(deleted)",
+        )
+
+    @strawberry_django.field(description="Everyone who can act on the current step now.")
+    async def current_approvers(self, info: Info) -> list[CurrentApproverType]:
+        if self.status != AttachmentStatus.IN_PROGRESS:  # type: ignore[attr-defined]
+            return []
+        context = context_of(info)
+        rows = await context.loaders.current_rows_by_attachment.load(
+            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+        )
+        result = []
+        for row in rows:
+            if row.assigned_to is None:
+                continue
+            extra = row.extra_fields or {}
+            role = None
+            if row.assigned_role_object_id:
+                role_object = await context.loaders.role_by_id.load(int(row.assigned_role_object_id))
+                if role_object is not None:
+                    role = RoleType(id=strawberry.ID(str(role_object.pk)), name=str(role_object))
+            result.append(
+                CurrentApproverType(
+                    user=UserType.from_user(row.assigned_to),  # type: ignore[arg-type]
+                    role=role,
+                    is_delegated="delegated_from" in extra,
+                    is_checked_in=bool(extra.get("checked_in")),
+                    behaviour=BehaviourEnum(extra.get("behaviour", ApprovalBehaviour.APPROVE)),
+                )
+            )
+        return result
+
+    @strawberry_django.field(description="What the viewer may do on this attachment now.")
+    async def available_actions(self, info: Info) -> list[AvailableAction]:
+        context = context_of(info)
+        user = context.user
+        if user is None or not user.is_authenticated:
+            return []
+        status = self.status  # type: ignore[attr-defined]
+        actions: list[AvailableAction] = []
+        if status == AttachmentStatus.NOT_STARTED:
+            actions.append(AvailableAction.START)
+        if status == AttachmentStatus.IN_PROGRESS:
+            rows = await context.loaders.current_rows_by_attachment.load(
+                (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+            )
+            mine = next((r for r in rows if r.assigned_to_id == user.pk), None)
+            if mine is not None:
+                extra = mine.extra_fields or {}
+                if extra.get("behaviour") == ApprovalBehaviour.CHECK_IN_VERIFY:
+                    actions.append(
+                        AvailableAction.VERIFY if extra.get("checked_in") else AvailableAction.CHECK_IN
+                    )
+                else:
+                    actions.append(AvailableAction.APPROVE)
+                actions += [
+                    AvailableAction.REJECT,
+                    AvailableAction.DELEGATE,
+                    AvailableAction.REQUEST_RESUBMISSION,
+                ]
+        if status in (AttachmentStatus.NOT_STARTED, AttachmentStatus.IN_PROGRESS) and (
+            user.is_superuser or user.pk in (self.started_by_id, self.company_id)  # type: ignore[attr-defined]
+        ):
+            actions.append(AvailableAction.CANCEL)
+        return actions
+
+    @strawberry_django.field(description="The audit trail, oldest first.")
+    async def events(
+        self,
+        info: Info,
+        first: int | None = strawberry.UNSET,
+        after: strawberry.ID | None = strawberry.UNSET,
+    ) -> WorkflowEventConnection:
+        events = await context_of(info).loaders.events_by_attachment.load(self.pk)  # type: ignore[attr-defined]
+        return WorkflowEventConnection.slice(events, first=first, after=after)
+
+
+async def _content_type(content_type_id: int) -> Any:
+    from asgiref.sync import sync_to_async
+    from django.contrib.contenttypes.models import ContentType
+
+    return await sync_to_async(ContentType.objects.get_for_id)(content_type_id)
+
+
+def _stage_ref(stage: Stage | None) -> StageRefType | None:
+    if stage is None:
+        return None
+    return StageRefType(id=strawberry.ID(str(stage.pk)), name_en=stage.name_en, name_ar=stage.name_ar)
+
+
+@strawberry.type(name="StageRef", description="A stage named in an event.")
+class StageRefType:
+    id: strawberry.ID = strawberry.field(description="Stage id.")
+    name_en: str = strawberry.field(description="English name.")
+    name_ar: str = strawberry.field(description="Arabic name.")
+
+
+@strawberry.type(name="PipelineRef", description="A pipeline named in an event.")
+class PipelineRefType:
+    id: strawberry.ID = strawberry.field(description="Pipeline id.")
+    name_en: str = strawberry.field(description="English name.")
+
+
+def _pipeline_ref(pipeline: Pipeline | None) -> PipelineRefType | None:
+    if pipeline is None:
+        return None
+    return PipelineRefType(id=strawberry.ID(str(pipeline.pk)), name_en=pipeline.name_en)
+
+
+@strawberry.type(name="WorkflowEvent", description="One row of an attachment's audit trail.")
+class WorkflowEventType:
+    id: strawberry.ID = strawberry.field(description="Event id (increasing).")
+    type: EventTypeEnum = strawberry.field(description="What happened.")  # type: ignore[valid-type]
+    attachment_id: strawberry.ID = strawberry.field(description="The attachment it happened to.")
+    from_stage: StageRefType | None = strawberry.field(description="Stage before.")
+    to_stage: StageRefType | None = strawberry.field(description="Stage after.")
+    from_pipeline: PipelineRefType | None = strawberry.field(description="Pipeline before.")
+    to_pipeline: PipelineRefType | None = strawberry.field(description="Pipeline after.")
+    actor: UserType | None = strawberry.field(description="Who acted.")
+    delegate: UserType | None = strawberry.field(description="Who received a delegation.")
+    reason: str = strawberry.field(description="Reason or comment.")
+    form_data: JSON | None = strawberry.field(description="Form data submitted with an approval.")
+    details: JSON = strawberry.field(description="Extra details (e.g. a failed action).")
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+
+    @classmethod
+    def from_model(cls, event: WorkflowEvent) -> WorkflowEventType:
+        return cls(
+            id=strawberry.ID(str(event.pk)),
+            type=EventTypeEnum(event.event_type),
+            attachment_id=strawberry.ID(str(event.attachment_id)),
+            from_stage=_stage_ref(event.from_stage),
+            to_stage=_stage_ref(event.to_stage),
+            from_pipeline=_pipeline_ref(event.from_pipeline),
+            to_pipeline=_pipeline_ref(event.to_pipeline),
+            actor=UserType.from_user(event.actor),
+            delegate=UserType.from_user(event.delegate),
+            reason=event.reason,
+            form_data=event.form_data,
+            details=event.details or {},
+            occurred_at=event.occurred_at,
+        )
+
+
+@strawberry.type(name="EventPageInfo", description="Where a page of audit events ends.")
+class PageInfoType:
+    has_next_page: bool = strawberry.field(description="More items follow.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
+
+
+@strawberry.type(name="WorkflowEventConnection", description="A page of audit events.")
+class WorkflowEventConnection:
+    total_count: int = strawberry.field(description="All events of the attachment.")
+    nodes: list[WorkflowEventType] = strawberry.field(description="The events of this page.")
+    page_info: PageInfoType = strawberry.field(description="Pagination data.")
+
+    @classmethod
+    def slice(cls, events: list[WorkflowEvent], *, first: Any, after: Any) -> WorkflowEventConnection:
+        limit = 100 if first in (None, strawberry.UNSET) else max(0, min(int(first), 100))
+        start = 0
+        if after not in (None, strawberry.UNSET):
+            after_id = int(after)
+            start = next((i for i, e in enumerate(events) if e.pk > after_id), len(events))
+        page = events[start : start + limit]
+        return cls(
+            total_count=len(events),
+            nodes=[WorkflowEventType.from_model(e) for e in page],
+            page_info=PageInfoType(
+                has_next_page=start + limit < len(events),
+                end_cursor=str(page[-1].pk) if page else None,
+            ),
+        )

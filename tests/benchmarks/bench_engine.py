@@ -1,0 +1,325 @@
+"""Benchmark the engine's decisions: SQL query count and median time per operation.
+
+Run from the project root (the file is not collected by pytest)::
+
+    .venv/bin/python -m tests.benchmarks.bench_engine
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python -m tests.benchmarks.bench_engine
+    .venv/bin/python -m tests.benchmarks.bench_engine --runs 30 --only sqlite --sql
+
+SQLite is always measured (in a temporary file); PostgreSQL too when ``DATABASE_URL`` is a
+postgres URL. Each backend runs in a child process with ``backend.settings_test`` and its own
+throwaway database (``setup_databases`` with a unique test database name, dropped afterwards),
+so the developer's database, and the ``test_*`` databases of a concurrent pytest run, are
+never touched.
+
+The scenario is the seed's Purchase Request workflow (``backend.demo.scenario.build_company``):
+Initial Review [role, round robin] -> Budget Approval [role, anyone] -> Final Finance Sign-off
+[user: CFO] | Executive Approval [role, consensus of 2]. For every run a new purchase request is
+brought to the right position (not measured); then only the measured service call runs inside
+``CaptureQueriesContext``. No test transaction is open, so every service opens its own real
+transaction and the counts are what production sees (no savepoints). The actor is re-read
+before each run so per-request lookups (company membership) are counted as a request would pay.
+``--sql`` prints the statements of the last run of each operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+RESULT_MARKER = "BENCH-RESULT "
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+# --------------------------------------------------------------------------- child process
+
+
+def _setup_django(test_db_name: str) -> Any:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_databases
+
+    # A name of our own, so neither the developer's database nor pytest's test_* database is used.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
+    return setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+
+
+class Bench:
+    """The Purchase Request scenario plus helpers that bring a new request to a position."""
+
+    def __init__(self) -> None:
+        from backend.demo.scenario import build_company, register_demo_models
+
+        register_demo_models()
+        self.scenario = build_company("bench", display_name="Bench")
+        self.workflow = self.scenario.workflow
+        self.counter = 0
+
+    # -- helpers (never measured)
+
+    def user(self, name: str) -> Any:
+        from django.contrib.auth import get_user_model
+
+        # A fresh instance, like request.user: per-request caches start empty.
+        return get_user_model().objects.get(pk=self.scenario.user(name).pk)
+
+    def new_request(self) -> Any:
+        from backend.demo.models import PurchaseRequest
+
+        self.counter += 1
+        return PurchaseRequest.objects.create(
+            title=f"Bench {self.counter}",
+            amount=Decimal("2500.00"),
+            requester=self.scenario.user("requester"),
+        )
+
+    def reload(self, request: Any) -> Any:
+        return type(request).objects.get(pk=request.pk)
+
+    def holders(self, request: Any) -> list[Any]:
+        """Return the users holding a current step of ``request`` (fresh instances)."""
+        from approval_workflow.models import ApprovalInstance
+        from django.contrib.auth import get_user_model
+        from django.contrib.contenttypes.models import ContentType
+
+        ids = ApprovalInstance.objects.filter(
+            flow__content_type=ContentType.objects.get_for_model(request),
+            flow__object_id=str(request.pk),
+            status="current",
+        ).values_list("assigned_to_id", flat=True)
+        return list(get_user_model().objects.filter(pk__in=list(ids)).order_by("username"))
+
+    FORMS = (
+        {"budget_code": "BDG-1"},
+        {"allocated_budget": "5000"},
+        {"finance_ref": "FIN-1"},
+        None,
+    )
+
+    def started(self, stages_done: int = 0) -> Any:
+        """Return a new request attached and started, with ``stages_done`` stages approved."""
+        from backend.workflows.services import approve_stage, attach_workflow_to_object
+
+        request = self.new_request()
+        attach_workflow_to_object(obj=request, workflow=self.workflow, user=self.user("requester"))
+        for index in range(stages_done):
+            approve_stage(obj=request, user=self.holders(request)[0], form_data=self.FORMS[index])
+        return self.reload(request)
+
+    # -- operations: each returns (prepared state, measured callable)
+
+    def op_attach_start(self) -> Callable[[], Any]:
+        from backend.workflows.services import attach_workflow_to_object
+
+        request, user = self.new_request(), self.user("requester")
+        return lambda: attach_workflow_to_object(obj=request, workflow=self.workflow, user=user)
+
+    def op_approve_stage_move(self) -> Callable[[], Any]:
+        from backend.workflows.services import approve_stage
+
+        request = self.started(0)
+        user = self.holders(request)[0]
+        return lambda: approve_stage(obj=request, user=user, form_data=self.FORMS[0])
+
+    def op_approve_pipeline_move(self) -> Callable[[], Any]:
+        from backend.workflows.services import approve_stage
+
+        request = self.started(2)
+        user = self.user("cfo")
+        return lambda: approve_stage(obj=request, user=user, form_data=self.FORMS[2])
+
+    def op_approve_consensus_share(self) -> Callable[[], Any]:
+        from backend.workflows.services import approve_stage
+
+        request = self.started(3)
+        user = self.user("executive1")
+        return lambda: approve_stage(obj=request, user=user)
+
+    def op_approve_final(self) -> Callable[[], Any]:
+        from backend.workflows.services import approve_stage
+
+        request = self.started(3)
+        approve_stage(obj=request, user=self.user("executive1"))
+        request, user = self.reload(request), self.user("executive2")
+        return lambda: approve_stage(obj=request, user=user)
+
+    def op_reject(self) -> Callable[[], Any]:
+        from backend.workflows.services import reject_stage
+
+        request = self.started(1)
+        user = self.user("budget_manager1")
+        return lambda: reject_stage(obj=request, user=user, reason="Over budget")
+
+    def op_delegate(self) -> Callable[[], Any]:
+        from backend.workflows.services import delegate_stage
+
+        request = self.started(0)
+        user = self.holders(request)[0]
+        other = next(
+            self.user(name)
+            for name in ("finance_reviewer1", "finance_reviewer2")
+            if self.scenario.user(name).pk != user.pk
+        )
+        return lambda: delegate_stage(obj=request, user=user, to_user=other.pk, reason="Away")
+
+    def op_resubmission(self) -> Callable[[], Any]:
+        from backend.workflows.selectors import get_workflow_attachment, ordered_stages
+        from backend.workflows.services import request_resubmission
+
+        request = self.started(1)
+        first_stage = ordered_stages(get_workflow_attachment(request).workflow_id)[0]
+        user = self.user("budget_manager1")
+        return lambda: request_resubmission(
+            obj=request, user=user, stage=first_stage.pk, reason="Add the quote"
+        )
+
+
+OPERATIONS: list[tuple[str, str]] = [
+    ("attach+start (clone 2 pipelines / 4 stages)", "op_attach_start"),
+    ("approve, stage move (round robin -> next)", "op_approve_stage_move"),
+    ("approve, pipeline move (CFO -> Executive)", "op_approve_pipeline_move"),
+    ("approve, consensus share (no move)", "op_approve_consensus_share"),
+    ("approve, final (completion)", "op_approve_final"),
+    ("reject (Budget Approval, anyone)", "op_reject"),
+    ("delegate (Initial Review)", "op_delegate"),
+    ("request_resubmission (Budget -> Initial)", "op_resubmission"),
+]
+
+
+def run_child(runs: int, show_sql: bool) -> dict[str, Any]:
+    name = f"bench_workflowql_{os.getpid()}"
+    if os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite"):
+        name = str(Path(tempfile.gettempdir()) / f"{name}.sqlite3")
+    old_config = _setup_django(name)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext, teardown_databases
+
+    results: dict[str, Any] = {"vendor": connection.vendor, "operations": []}
+    try:
+        bench = Bench()
+        for label, method in OPERATIONS:
+            counts, times, sql = [], [], []
+            for run in range(runs + 1):  # run 0 warms caches and is discarded
+                action = getattr(bench, method)()
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    action()
+                    elapsed = time.perf_counter() - started
+                if run:
+                    counts.append(len(captured.captured_queries))
+                    times.append(elapsed * 1000)
+                    sql = [q["sql"] for q in captured.captured_queries]
+            results["operations"].append(
+                {
+                    "label": label,
+                    "queries_min": min(counts),
+                    "queries_max": max(counts),
+                    "median_ms": statistics.median(times),
+                    "sql": sql if show_sql else [],
+                }
+            )
+    finally:
+        connection.close()
+        teardown_databases(old_config, verbosity=0)
+    return results
+
+
+# --------------------------------------------------------------------------- parent process
+
+
+def _spawn(database_url: str, runs: int, show_sql: bool) -> dict[str, Any]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "tests.benchmarks.bench_engine", "--child", "--runs", str(runs)]
+    if show_sql:
+        command.append("--sql")
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    for line in completed.stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            return json.loads(line[len(RESULT_MARKER):])
+    sys.stderr.write(completed.stdout + completed.stderr)
+    raise SystemExit(f"benchmark child for {database_url.split(':')[0]} failed")
+
+
+def _queries(op: dict[str, Any]) -> str:
+    if op["queries_min"] == op["queries_max"]:
+        return str(op["queries_min"])
+    return f"{op['queries_min']}-{op['queries_max']}"
+
+
+def print_table(results: list[dict[str, Any]], runs: int) -> None:
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    header = ["operation"]
+    for result in results:
+        header += [f"{names.get(result['vendor'], result['vendor'])} queries", "median ms"]
+    rows = []
+    for index, (label, _) in enumerate(OPERATIONS):
+        row = [label]
+        for result in results:
+            op = result["operations"][index]
+            row += [_queries(op), f"{op['median_ms']:.1f}"]
+        rows.append(row)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ) + " |"
+
+    print(f"Engine benchmark: median of {runs} runs per operation (after one warm-up run)")
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
+    for result in results:
+        for op in result["operations"]:
+            if op["sql"]:
+                print(f"\n-- {names.get(result['vendor'])}: {op['label']} ({len(op['sql'])} queries)")
+                for number, statement in enumerate(op["sql"], 1):
+                    print(f"{number:3}. {statement}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="measured runs per operation")
+    parser.add_argument("--only", choices=("sqlite", "postgres"), help="measure one backend")
+    parser.add_argument("--sql", action="store_true", help="print the SQL of each operation")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+    if args.child:
+        result = run_child(args.runs, args.sql)
+        print(RESULT_MARKER + json.dumps(result))
+        return
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    with tempfile.TemporaryDirectory(prefix="bench-workflowql-") as tmp:
+        targets = []
+        if args.only != "postgres":
+            # Settings point at this (never created) file; the child works on its own test file.
+            targets.append(f"sqlite:///{tmp}/unused.sqlite3")
+        if args.only != "sqlite" and database_url.startswith(("postgres://", "postgresql://")):
+            targets.append(database_url)
+        elif args.only == "postgres":
+            raise SystemExit("--only postgres needs DATABASE_URL=postgres://...")
+        results = [_spawn(url, args.runs, args.sql) for url in targets]
+    print_table(results, args.runs)
+
+
+if __name__ == "__main__":
+    main()
