@@ -14,16 +14,21 @@ from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus
 from backend.workflows.models import Stage, Workflow, WorkflowAttachment
 
 
+def ordered_stages_queryset(workflow_id: int) -> QuerySet[Stage]:
+    """Return the query behind ``ordered_stages`` (for callers that annotate it)."""
+    return (
+        Stage.objects.filter(pipeline__workflow_id=workflow_id)
+        .select_related("pipeline")
+        .order_by("pipeline__order", "pipeline_id", "order", "id")
+    )
+
+
 def ordered_stages(workflow_id: int) -> list[Stage]:
     """Return the stages of a workflow in running order, each with its pipeline loaded.
 
     Pipelines without stages contribute nothing, so they are skipped when a workflow runs.
     """
-    return list(
-        Stage.objects.filter(pipeline__workflow_id=workflow_id)
-        .select_related("pipeline")
-        .order_by("pipeline__order", "pipeline_id", "order", "id")
-    )
+    return list(ordered_stages_queryset(workflow_id))
 
 
 def sort_stages(stages: list[Stage]) -> list[Stage]:

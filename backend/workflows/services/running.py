@@ -13,12 +13,17 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, OuterRef
 from django.utils import timezone
 
 from backend.workflows import approvals
 from backend.workflows.approval_config import role_member_field
-from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.companies import (
+    cached_company_id,
+    company_id_subquery,
+    get_company_id_for_user,
+    remember_company_id,
+)
 from backend.workflows.constants import (
     LIVE_STATUSES,
     ApprovalBehaviour,
@@ -47,7 +52,7 @@ from backend.workflows.models import (
     WorkflowConfiguration,
     WorkflowEvent,
 )
-from backend.workflows.selectors import ordered_stages, stage_position
+from backend.workflows.selectors import ordered_stages, ordered_stages_queryset, stage_position
 from backend.workflows.services.building import clone_structure
 
 MAX_REASON_LENGTH = 5000
@@ -106,15 +111,26 @@ def _replayed(user: Any, idempotency_key: str | None) -> WorkflowAttachment | No
 
 
 def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> WorkflowAttachment:
-    """Lock and return the live attachment of ``obj`` for ``user``'s company."""
+    """Lock and return the live attachment of ``obj`` for ``user``'s company.
+
+    One query locks the row and also reads the current stage and pipeline, the model's
+    ``WorkflowConfiguration`` (used on completion and rejection) and, unless this user object
+    already knows it, the user's company. Only the attachment row is locked (``of=self``).
+    """
     content_type = ContentType.objects.get_for_model(obj)
-    attachments = list(
+    queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
-        .select_related("current_stage", "current_pipeline")
+        .select_related(
+            "current_stage", "current_pipeline", "content_type__workflow_configuration"
+        )
         .filter(content_type=content_type, object_id=str(obj.pk))
-        .order_by("-id")[:2]
     )
-    company_id = get_company_id_for_user(user)
+    company_id = cached_company_id(user)
+    if company_id is None:
+        queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
+    attachments = list(queryset.order_by("-id")[:2])
+    if attachments and company_id is None:
+        company_id = remember_company_id(user, attachments[0].actor_company_id)
     attachments = [a for a in attachments if a.company_id == company_id or user.is_superuser]
     if not attachments:
         raise NotFoundError("No workflow is attached to this object.")
@@ -208,11 +224,20 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
     return form_data or None
 
 
+def _configuration(attachment: WorkflowAttachment) -> WorkflowConfiguration | None:
+    """Return the configuration of the attachment's model, read with the lock when it was."""
+    if WorkflowAttachment.content_type.is_cached(attachment):
+        content_type = attachment.content_type
+        if ContentType.workflow_configuration.is_cached(content_type):
+            # select_related caches None when the model has no configuration; the accessor
+            # then raises RelatedObjectDoesNotExist, an AttributeError.
+            return getattr(content_type, "workflow_configuration", None)
+    return WorkflowConfiguration.objects.filter(content_type_id=attachment.content_type_id).first()
+
+
 def _apply_object_status(attachment: WorkflowAttachment, obj: Model, outcome: str) -> None:
     """Write the configured completion or rejection value into the object's status field."""
-    configuration = WorkflowConfiguration.objects.filter(
-        content_type_id=attachment.content_type_id
-    ).first()
+    configuration = _configuration(attachment)
     if configuration is None:
         return
     field_name = configuration.status_field
@@ -333,12 +358,13 @@ def attach_workflow_to_object(
                 raise ConflictError(
                     "This object already has a live workflow; cancel it before attaching another."
                 )
-            template_stages = ordered_stages(workflow.pk)
-            _check_runnable(template_stages)
             if disable_clone:
-                running, stages = workflow, template_stages
+                running, stages = workflow, ordered_stages(workflow.pk)
             else:
+                # The clone returns its stages in running order, so the template is read once;
+                # an unrunnable template fails the check below and the copy is rolled back.
                 running, stages = clone_structure(workflow, hidden=True, created_by=user)
+            _check_runnable(stages)
             attachment = WorkflowAttachment(
                 company_id=workflow.company_id,
                 content_type=content_type,
@@ -346,9 +372,11 @@ def attach_workflow_to_object(
                 workflow=running,
                 metadata=metadata or {},
             )
-            attachment.save()
             if auto_start:
+                # _start saves the attachment: one INSERT of the started row, not INSERT + UPDATE.
                 _start(attachment, obj, user, stages=stages, replace_flow=bool(earlier))
+            else:
+                attachment.save()
             return attachment
     except IntegrityError as error:
         raise ConflictError(
@@ -378,11 +406,26 @@ def start_workflow(*, obj: Model, user: Any) -> WorkflowAttachment:
 # --------------------------------------------------------------------------- decisions
 
 
+def _stages_if_stage_finished(attachment: WorkflowAttachment, flow_id: int) -> list[Stage] | None:
+    """After an approval: None while the flow still has an open step, else the ordered stages.
+
+    One query instead of two (an EXISTS, then the stages to move on with): the open-step test
+    rides along as an annotation that has the same value on every stage row.
+    """
+    stages = list(
+        ordered_stages_queryset(attachment.workflow_id).annotate(
+            flow_is_open=approvals.open_rows_exist(flow_id)
+        )
+    )
+    if not stages:  # every stage was removed from the workflow: ask the flow directly
+        return None if approvals.has_open_rows(flow_id) else []
+    return None if stages[0].flow_is_open else stages
+
+
 def _advance(
-    attachment: WorkflowAttachment, obj: Model, user: Any, flow: Any
+    attachment: WorkflowAttachment, obj: Model, user: Any, flow: Any, stages: list[Stage]
 ) -> list[WorkflowEvent]:
     """Move past a fully approved stage: next stage, next pipeline's first stage, or complete."""
-    stages = ordered_stages(attachment.workflow_id)
     position = stage_position(stages, attachment.current_stage_id)
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
     if position is not None and position + 1 < len(stages):
@@ -492,8 +535,9 @@ def _approve(
             form_data=form_data,
         )
     ]
-    if not approvals.has_open_rows(step.row.flow_id):
-        events.extend(_advance(attachment, obj, user, step.row.flow))
+    stages = _stages_if_stage_finished(attachment, step.row.flow_id)
+    if stages is not None:
+        events.extend(_advance(attachment, obj, user, step.row.flow, stages))
     _finish_decision(attachment, events, idempotency_key)
     return attachment
 
@@ -621,9 +665,14 @@ def _resolve_user(value: Any, field_name: str) -> Any:
     if isinstance(value, User):
         return value
     try:
-        return User.objects.get(pk=int(value))
+        # The user's company is read in the same query: callers check it next.
+        user = User.objects.annotate(
+            membership_company_id=company_id_subquery(OuterRef("pk"))
+        ).get(pk=int(value))
     except (TypeError, ValueError, User.DoesNotExist):
         raise NotFoundError("User not found.", field=field_name) from None
+    remember_company_id(user, user.membership_company_id)
+    return user
 
 
 @transaction.atomic
