@@ -1,4 +1,8 @@
-"""ASGI entry point: ``backend.asgi:application``."""
+"""ASGI entry point (composition root): ``backend.asgi:application``.
+
+HTTP goes to Django (GraphQL at /graphql is a Django view, so it never joins the channel
+layer); WebSockets at /graphql speak graphql-transport-ws through the Strawberry consumer.
+"""
 
 import os
 
@@ -6,4 +10,20 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
-application = get_asgi_application()
+# Django must be set up before the schema (and its models) are imported.
+django_application = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from schema.consumers import websocket_consumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_application,
+        "websocket": AuthMiddlewareStack(
+            URLRouter([re_path(r"^graphql/?$", websocket_consumer())])
+        ),
+    }
+)

@@ -17,6 +17,9 @@ class RequestContext:
     user: Any
     company_id: int | None
     loaders: Loaders = field(default_factory=Loaders)
+    # WebSocket connections only: the consumer and the connection_init payload.
+    ws: Any = None
+    connection_params: dict[str, Any] | None = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -17,7 +17,7 @@ from strawberry.dataloader import DataLoader
 
 from backend.workflows import approvals
 from backend.workflows.approval_config import form_model, role_model
-from backend.workflows.models import Stage, WorkflowEvent
+from backend.workflows.models import Stage, WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import sort_stages
 
 AttachmentKey = tuple[int, str]  # (content_type_id, object_id)
@@ -93,6 +93,9 @@ class Loaders:
     role_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(role_model())))
     form_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(form_model())))
     department_by_key: DataLoader = field(default_factory=lambda: _loader(_targets))
+    attachment_by_id: DataLoader = field(
+        default_factory=lambda: _loader(_by_ids(WorkflowAttachment))
+    )
     events_by_attachment: DataLoader = field(
         default_factory=lambda: _loader(_events_by_attachment)
     )

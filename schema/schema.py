@@ -19,6 +19,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from schema.errors import MaskUnexpectedErrors
 from schema.mutations import Mutation
 from schema.queries import Query
+from schema.subscriptions import Subscription
 
 MAX_QUERY_DEPTH = 10
 MAX_ALIASES = 30
@@ -46,6 +47,7 @@ def build_schema(*, introspection: bool | None = None) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not allow),
     )

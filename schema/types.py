@@ -234,14 +234,15 @@ class WorkflowType:
         return len(self.pipelines.all())  # type: ignore[attr-defined]
 
     @strawberry_django.field(
-        description="Number of stages over all pipelines.", prefetch_related=["pipelines__stages"]
+        description="Number of stages over all pipelines.",
+        prefetch_related=["pipelines", "pipelines__stages"],
     )
     def total_stages_count(self) -> int:
         return sum(len(p.stages.all()) for p in self.pipelines.all())  # type: ignore[attr-defined]
 
     @strawberry_django.field(
         description="Totals over pipelines, stages and approvals.",
-        prefetch_related=["pipelines__stages"],
+        prefetch_related=["pipelines", "pipelines__stages"],
     )
     def summary(self) -> WorkflowSummaryType:
         breakdown = [
@@ -444,7 +445,65 @@ def _pipeline_ref(pipeline: Pipeline | None) -> PipelineRefType | None:
     return PipelineRefType(id=strawberry.ID(str(pipeline.pk)), name_en=pipeline.name_en)
 
 
-@strawberry.type(name="WorkflowEvent", description="One row of an attachment's audit trail.")
+@strawberry.type(name="EventAttachment", description="The state of an attachment, as an event reports it.")
+class EventAttachmentType:
+    id: strawberry.ID = strawberry.field(description="Attachment id.")
+    status: AttachmentStatusEnum = strawberry.field(description="Status.")  # type: ignore[valid-type]
+    current_stage: StageRefType | None = strawberry.field(description="Current stage.")
+    current_pipeline: PipelineRefType | None = strawberry.field(description="Current pipeline.")
+    progress: ProgressType = strawberry.field(description="Progress through the stages.")
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> EventAttachmentType:
+        stage, pipeline = data.get("current_stage"), data.get("current_pipeline")
+        progress = data["progress"]
+        total, completed = progress["total_stages"], progress["completed_stages"]
+        return cls(
+            id=strawberry.ID(str(data["id"])),
+            status=AttachmentStatusEnum(data["status"]),
+            current_stage=StageRefType(
+                id=strawberry.ID(str(stage["id"])), name_en=stage["name_en"], name_ar=stage["name_ar"]
+            )
+            if stage
+            else None,
+            current_pipeline=PipelineRefType(id=strawberry.ID(str(pipeline["id"])), name_en=pipeline["name_en"])
+            if pipeline
+            else None,
+            progress=ProgressType(
+                percentage=round(100.0 * completed / total, 2) if total else 0.0,
+                completed_stages=completed,
+                total_stages=total,
+            ),
+        )
+
+
+def _user_from_payload(data: dict[str, Any] | None) -> UserType | None:
+    if not data:
+        return None
+    return UserType(
+        id=strawberry.ID(str(data["id"])),
+        username=data["username"],
+        display_name=data["display_name"],
+        email=data["email"],
+    )
+
+
+def _stage_from_payload(data: dict[str, Any] | None) -> StageRefType | None:
+    if not data:
+        return None
+    return StageRefType(id=strawberry.ID(str(data["id"])), name_en=data["name_en"], name_ar=data["name_ar"])
+
+
+def _pipeline_from_payload(data: dict[str, Any] | None) -> PipelineRefType | None:
+    if not data:
+        return None
+    return PipelineRefType(id=strawberry.ID(str(data["id"])), name_en=data["name_en"])
+
+
+@strawberry.type(
+    name="WorkflowEvent",
+    description="One row of an attachment's audit trail; subscriptions push the same shape.",
+)
 class WorkflowEventType:
     id: strawberry.ID = strawberry.field(description="Event id (increasing).")
     type: EventTypeEnum = strawberry.field(description="What happened.")  # type: ignore[valid-type]
@@ -459,6 +518,43 @@ class WorkflowEventType:
     form_data: JSON | None = strawberry.field(description="Form data submitted with an approval.")
     details: JSON = strawberry.field(description="Extra details (e.g. a failed action).")
     occurred_at: datetime = strawberry.field(description="When it happened.")
+    snapshot: strawberry.Private[dict[str, Any] | None] = None
+
+    @strawberry.field(
+        description="The attachment's state right after the event (pushed events), "
+        "or its current state (queried events)."
+    )
+    async def attachment(self, info: Info) -> EventAttachmentType | None:
+        if self.snapshot is not None:
+            return EventAttachmentType.from_snapshot(self.snapshot)
+        from backend.workflows.broadcast import attachment_snapshot
+
+        loaders = context_of(info).loaders
+        attachment = await loaders.attachment_by_id.load(int(self.attachment_id))
+        if attachment is None:
+            return None
+        stages = await loaders.stages_by_workflow.load(attachment.workflow_id)
+        return EventAttachmentType.from_snapshot(attachment_snapshot(attachment, stages))
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> WorkflowEventType:
+        """Build the event from a channel-layer message (no database access)."""
+        return cls(
+            id=strawberry.ID(str(data["id"])),
+            type=EventTypeEnum(data["event_type"]),
+            attachment_id=strawberry.ID(str(data["attachment_id"])),
+            from_stage=_stage_from_payload(data["from_stage"]),
+            to_stage=_stage_from_payload(data["to_stage"]),
+            from_pipeline=_pipeline_from_payload(data["from_pipeline"]),
+            to_pipeline=_pipeline_from_payload(data["to_pipeline"]),
+            actor=_user_from_payload(data["actor"]),
+            delegate=_user_from_payload(data["delegate"]),
+            reason=data["reason"],
+            form_data=data["form_data"],
+            details=data["details"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            snapshot=data["attachment"],
+        )
 
     @classmethod
     def from_model(cls, event: WorkflowEvent) -> WorkflowEventType:

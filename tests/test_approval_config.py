@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from backend.workflows.approval_config import validate_approvals
 from backend.workflows.constants import ErrorCode
 from backend.workflows.exceptions import WorkflowValidationError
-from backend.workflows.models import DynamicForm, Stage
+from backend.workflows.models import Stage
 from backend.workflows.services import add_stage, create_workflow, update_stage
 from tests.database_state import database_state
 
@@ -305,4 +305,3 @@ def test_validate_approvals_normalises_valid_input(acme):
             "required_form": acme.forms["Final Approval Form"].pk,
         },
     ]
-    assert DynamicForm.objects.filter(pk=acme.forms["Final Approval Form"].pk).exists()

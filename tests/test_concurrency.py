@@ -7,6 +7,7 @@ serialises the decisions; on SQLite every transaction takes the write lock when 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from approval_workflow.models import ApprovalInstance
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 
 from backend.demo.models import PurchaseRequest
 from backend.demo.scenario import build_company, register_demo_models
@@ -29,6 +30,10 @@ from tests.purchase_steps import FORM_DATA, start_purchase_request
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 6
+LOST_RACE = (
+    "This step has already been decided or is no longer waiting for you; "
+    "reload the workflow and try again."
+)
 
 
 def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -52,6 +57,24 @@ def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
     return results
+
+
+def events_since(attachment: WorkflowAttachment, count: int) -> list[tuple[str, str, str | None, str | None]]:
+    """Return ``(type, actor, from stage, to stage)`` of the attachment's events after the first ``count``."""
+    events = (
+        WorkflowEvent.objects.filter(attachment=attachment)
+        .select_related("actor", "from_stage", "to_stage")
+        .order_by("id")[count:]
+    )
+    return [
+        (
+            event.event_type,
+            event.actor.username,
+            event.from_stage.name_en if event.from_stage else None,
+            event.to_stage.name_en if event.to_stage else None,
+        )
+        for event in events
+    ]
 
 
 def approve_as(username: str, request_pk: int, form_data: dict[str, Any] | None) -> Callable[[], Any]:
@@ -79,11 +102,13 @@ def test_concurrent_approvals_of_an_anyone_step_advance_it_exactly_once():
         [approve_as(name, request.pk, FORM_DATA["Budget Approval"]) for name in usernames]
     )
 
-    # then: exactly one decision went through, the others lost the race cleanly
+    # then: exactly one decision went through; the others lost the race cleanly
     winners = [i for i, result in enumerate(results) if isinstance(result, WorkflowAttachment)]
     assert len(winners) == 1, results
     losers = [result for i, result in enumerate(results) if i != winners[0]]
-    assert all(type(error) in (ConflictError, InvalidStateError) for error in losers), [type(e).__name__ for e in losers]
+    assert [(type(error), error.message) for error in losers] == [(ConflictError, LOST_RACE)] * (
+        THREADS - 1
+    ), losers
     winner = usernames[winners[0]]
 
     # the attachment moved exactly one stage
@@ -92,20 +117,78 @@ def test_concurrent_approvals_of_an_anyone_step_advance_it_exactly_once():
         "Finance Review",
         "Final Finance Sign-off",
     )
-    new_events = WorkflowEvent.objects.filter(attachment=attachment).order_by("id")[events_before:]
-    assert [(e.event_type, e.actor.username, e.from_stage.name_en) for e in new_events] == [
-        (EventType.APPROVED, winner, "Budget Approval"),
-        (EventType.STAGE_MOVED, winner, "Budget Approval"),
+    assert events_since(attachment, events_before) == [
+        (EventType.APPROVED, winner, "Budget Approval", None),
+        (EventType.STAGE_MOVED, winner, "Budget Approval", "Final Finance Sign-off"),
     ]
-    assert new_events[1].to_stage.name_en == "Final Finance Sign-off"
     # one approved row for Budget Approval, one current row for the CFO, nothing else open
-    rows = approval_rows(attachment)
-    assert rows[1:] == [
+    assert approval_rows(attachment) == [
+        (1, "approved", "race-finance_reviewer1", "Initial Review"),
         (2, "approved", winner, "Budget Approval"),
         (3, "current", "race-cfo", "Final Finance Sign-off"),
     ]
-    assert rows[0][:2] == (1, "approved")
-    assert ApprovalInstance.objects.filter(status__in=("current", "pending")).count() == 1
+
+
+def wait_until_a_transaction_waits_for_a_lock() -> None:
+    """Return once another connection is blocked (PostgreSQL: a lock not granted yet)."""
+    if connection.vendor != "postgresql":
+        time.sleep(1)  # SQLite: the other transaction is waiting in BEGIN IMMEDIATE
+        return
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no transaction started waiting for the lock")
+
+
+def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
+    # given: the CFO approves while a budget manager's approval, which opens the CFO's stage,
+    # still holds the attachment lock
+    register_demo_models()
+    scenario = build_company("queue", display_name="Queue")
+    request, attachment = start_purchase_request(scenario, at_stage="Budget Approval")
+    events_before = WorkflowEvent.objects.filter(attachment=attachment).count()
+    results: list[Any] = []
+
+    def cfo_approves() -> None:
+        try:
+            results.append(approve_as("queue-cfo", request.pk, FORM_DATA["Final Finance Sign-off"])())
+        except Exception as error:  # asserted on below
+            results.append(error)
+        finally:
+            connection.close()
+
+    cfo = threading.Thread(target=cfo_approves)
+    with transaction.atomic():
+        approve_stage(
+            obj=request, user=scenario.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"]
+        )
+        cfo.start()
+        wait_until_a_transaction_waits_for_a_lock()
+    cfo.join(timeout=60)
+
+    # then: the CFO's decision went through once the lock was released, on the new stage
+    assert [type(result) for result in results] == [WorkflowAttachment], results
+    assert events_since(attachment, events_before) == [
+        (EventType.APPROVED, "queue-budget_manager1", "Budget Approval", None),
+        (EventType.STAGE_MOVED, "queue-budget_manager1", "Budget Approval", "Final Finance Sign-off"),
+        (EventType.APPROVED, "queue-cfo", "Final Finance Sign-off", None),
+        (EventType.PIPELINE_MOVED, "queue-cfo", "Final Finance Sign-off", "Executive Approval"),
+        (EventType.STAGE_MOVED, "queue-cfo", "Final Finance Sign-off", "Executive Approval"),
+    ]
+    moved = WorkflowEvent.objects.get(attachment=attachment, event_type=EventType.PIPELINE_MOVED)
+    assert (moved.from_pipeline.name_en, moved.to_pipeline.name_en) == (
+        "Finance Review",
+        "Executive Approval",
+    )
+    assert attachment_state(attachment) == (
+        AttachmentStatus.IN_PROGRESS,
+        "Executive Approval",
+        "Executive Approval",
+    )
 
 
 def test_concurrent_consensus_approvals_all_count_and_complete_the_workflow_once():
@@ -115,15 +198,20 @@ def test_concurrent_consensus_approvals_all_count_and_complete_the_workflow_once
     request, attachment = start_purchase_request(scenario, at_stage="Executive Approval")
     usernames = [f"quorate-executive{n}" for n in range(1, THREADS + 1)]
 
+    events_before = WorkflowEvent.objects.filter(attachment=attachment).count()
+
     # when: every executive approves at the same moment
     results = run_at_once([approve_as(name, request.pk, None) for name in usernames])
 
     # then: every share counted, and the workflow completed exactly once
     assert all(isinstance(result, WorkflowAttachment) for result in results), results
     assert attachment_state(attachment) == (AttachmentStatus.COMPLETED, None, None)
-    types = event_types(attachment)
-    assert types[-(THREADS + 1) :] == [EventType.APPROVED] * THREADS + [EventType.COMPLETED]
-    assert Counter(types)[EventType.COMPLETED] == 1
+    events = events_since(attachment, events_before)
+    assert [event[0] for event in events] == [EventType.APPROVED] * THREADS + [EventType.COMPLETED]
+    assert sorted(event[1] for event in events[:THREADS]) == usernames
+    # every event names the stage it was decided in, whichever thread waited for the lock
+    assert {event[2:] for event in events} == {("Executive Approval", None)}
+    assert Counter(event_types(attachment))[EventType.COMPLETED] == 1
     executive_rows = [row for row in approval_rows(attachment) if row[3] == "Executive Approval"]
     assert sorted(row[2] for row in executive_rows) == usernames
     assert {row[1] for row in executive_rows} == {"approved"}

@@ -197,10 +197,10 @@ def current_rows(flow_id: int) -> list[ApprovalInstance]:
     )
 
 
-def user_had_row_for_stage(flow_id: int, stage_id: int, user: Any) -> bool:
-    """Tell whether ``user`` held or acted on a row of ``stage_id`` in this flow."""
+def user_had_row_for_stages(flow_id: int, stage_ids: list[int], user: Any) -> bool:
+    """Tell whether ``user`` held or acted on a row of one of ``stage_ids`` in this flow."""
     return (
-        ApprovalInstance.objects.filter(flow_id=flow_id, extra_fields__stage_id=stage_id)
+        ApprovalInstance.objects.filter(flow_id=flow_id, extra_fields__stage_id__in=stage_ids)
         .filter(Q(assigned_to_id=user.pk) | Q(action_user_id=user.pk))
         .exists()
     )

@@ -8,6 +8,9 @@ class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from backend.workflows.broadcast import publish_events
+        from backend.workflows.events import add_event_listener
         from backend.workflows.services.registration import connect_auto_start
 
         connect_auto_start()
+        add_event_listener(publish_events)

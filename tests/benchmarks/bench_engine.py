@@ -199,6 +199,36 @@ OPERATIONS: list[tuple[str, str]] = [
 ]
 
 
+class AfterCommitProbe:
+    """Note when the committed events are handed to the listeners (``events.notify_listeners``).
+
+    Everything a service does up to and including its COMMIT is the engine's; the listeners
+    registered by the composition root (the GraphQL subscription broadcast) run afterwards,
+    still inside the call. The probe wraps ``notify_listeners`` (looked up at call time by
+    ``save_events``' on-commit hook) to split queries and time between the two.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        from backend.workflows import events
+
+        self.connection = connection
+        self.events = events
+        self.original = events.notify_listeners
+        self.mark: tuple[float, int] | None = None
+
+    def __enter__(self) -> AfterCommitProbe:
+        def probe(committed: Any) -> None:
+            if self.mark is None:
+                self.mark = (time.perf_counter(), len(self.connection.queries_log))
+            self.original(committed)
+
+        self.events.notify_listeners = probe
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.events.notify_listeners = self.original
+
+
 def run_child(runs: int, show_sql: bool) -> dict[str, Any]:
     name = f"bench_workflowql_{os.getpid()}"
     if os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite"):
@@ -211,24 +241,34 @@ def run_child(runs: int, show_sql: bool) -> dict[str, Any]:
     try:
         bench = Bench()
         for label, method in OPERATIONS:
-            counts, times, sql = [], [], []
+            engine_q, engine_ms, after_q, after_ms, sql = [], [], [], [], []
             for run in range(runs + 1):  # run 0 warms caches and is discarded
                 action = getattr(bench, method)()
-                with CaptureQueriesContext(connection) as captured:
+                with AfterCommitProbe(connection) as probe, CaptureQueriesContext(connection) as captured:
                     started = time.perf_counter()
                     action()
-                    elapsed = time.perf_counter() - started
+                    finished = time.perf_counter()
+                total = len(captured.captured_queries)
+                if probe.mark is None:  # nothing was published
+                    committed_at, in_transaction = finished, total
+                else:
+                    committed_at = probe.mark[0]
+                    in_transaction = probe.mark[1] - captured.initial_queries
                 if run:
-                    counts.append(len(captured.captured_queries))
-                    times.append(elapsed * 1000)
+                    engine_q.append(in_transaction)
+                    engine_ms.append((committed_at - started) * 1000)
+                    after_q.append(total - in_transaction)
+                    after_ms.append((finished - committed_at) * 1000)
                     sql = [q["sql"] for q in captured.captured_queries]
             results["operations"].append(
                 {
                     "label": label,
-                    "queries_min": min(counts),
-                    "queries_max": max(counts),
-                    "median_ms": statistics.median(times),
+                    "queries": [min(engine_q), max(engine_q)],
+                    "median_ms": statistics.median(engine_ms),
+                    "after_commit_queries": [min(after_q), max(after_q)],
+                    "after_commit_median_ms": statistics.median(after_ms),
                     "sql": sql if show_sql else [],
+                    "sql_in_transaction": in_transaction,
                 }
             )
     finally:
@@ -255,23 +295,28 @@ def _spawn(database_url: str, runs: int, show_sql: bool) -> dict[str, Any]:
     raise SystemExit(f"benchmark child for {database_url.split(':')[0]} failed")
 
 
-def _queries(op: dict[str, Any]) -> str:
-    if op["queries_min"] == op["queries_max"]:
-        return str(op["queries_min"])
-    return f"{op['queries_min']}-{op['queries_max']}"
+def _range(values: list[int]) -> str:
+    low, high = values
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def print_table(results: list[dict[str, Any]], runs: int) -> None:
     names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     header = ["operation"]
     for result in results:
-        header += [f"{names.get(result['vendor'], result['vendor'])} queries", "median ms"]
+        name = names.get(result["vendor"], result["vendor"])
+        header += [f"{name} queries", "median ms", "+after commit q", "+ms"]
     rows = []
     for index, (label, _) in enumerate(OPERATIONS):
         row = [label]
         for result in results:
             op = result["operations"][index]
-            row += [_queries(op), f"{op['median_ms']:.1f}"]
+            row += [
+                _range(op["queries"]),
+                f"{op['median_ms']:.1f}",
+                _range(op["after_commit_queries"]),
+                f"{op['after_commit_median_ms']:.1f}",
+            ]
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
@@ -280,7 +325,9 @@ def print_table(results: list[dict[str, Any]], runs: int) -> None:
             str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
         ) + " |"
 
-    print(f"Engine benchmark: median of {runs} runs per operation (after one warm-up run)")
+    print(f"Engine benchmark: median of {runs} runs per operation (after one warm-up run).")
+    print("queries / median ms: the service call up to and including its COMMIT;")
+    print("+after commit: the event listeners run by the same call once committed (broadcast).")
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
@@ -288,7 +335,11 @@ def print_table(results: list[dict[str, Any]], runs: int) -> None:
     for result in results:
         for op in result["operations"]:
             if op["sql"]:
-                print(f"\n-- {names.get(result['vendor'])}: {op['label']} ({len(op['sql'])} queries)")
+                print(
+                    f"\n-- {names.get(result['vendor'])}: {op['label']} "
+                    f"({op['sql_in_transaction']} in the transaction, "
+                    f"{len(op['sql']) - op['sql_in_transaction']} after commit)"
+                )
                 for number, statement in enumerate(op["sql"], 1):
                     print(f"{number:3}. {statement}")
 

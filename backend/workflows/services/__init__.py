@@ -24,6 +24,12 @@ from backend.workflows.services.building import (
     update_stage,
     update_workflow,
 )
+from backend.workflows.services.detailed_data import (
+    get_detailed_workflow_data,
+    get_workflow_approval_summary,
+    get_workflow_pipeline_structure,
+    get_workflow_statistics,
+)
 from backend.workflows.services.registration import (
     get_auto_start_workflow_for_object,
     is_model_workflow_enabled,
@@ -57,9 +63,13 @@ __all__ = [
     "delete_workflow",
     "get_auto_start_workflow_for_object",
     "get_current_stage",
+    "get_detailed_workflow_data",
     "get_pending_approvals_for_user",
+    "get_workflow_approval_summary",
     "get_workflow_attachment",
+    "get_workflow_pipeline_structure",
     "get_workflow_progress",
+    "get_workflow_statistics",
     "is_model_workflow_enabled",
     "register_model_for_workflow",
     "reject_stage",

@@ -135,6 +135,15 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
     if not attachments:
         raise NotFoundError("No workflow is attached to this object.")
     attachment = next((a for a in attachments if a.status in LIVE_STATUSES), attachments[0])
+    # After waiting for the lock, PostgreSQL returns the attachment row as updated by the
+    # transaction it waited for, but outer-joined rows whose key changed come back NULL:
+    # drop those so they load from the new key.
+    for name in ("current_stage", "current_pipeline"):
+        field = WorkflowAttachment._meta.get_field(name)
+        if field.is_cached(attachment) and getattr(
+            field.get_cached_value(attachment), "pk", None
+        ) != getattr(attachment, field.attname):
+            field.delete_cached_value(attachment)
     if attachment.status not in statuses:
         raise InvalidStateError(
             f"The workflow is {attachment.get_status_display().lower()}; "
@@ -162,24 +171,33 @@ def attachment_target_for_user(attachment_id: Any, user: Any) -> Model:
 
 
 def _user_is_entitled(attachment: WorkflowAttachment, flow_id: int | None, user: Any) -> bool:
-    """Tell whether ``user`` was an approver of the current stage (used to tell a lost race)."""
-    stage = attachment.current_stage
-    if stage is None:
+    """Tell whether ``user`` was an approver of the current or an earlier stage of this run.
+
+    Such a user who holds no current step lost a race or acted on a stale view: the stage
+    moved on, or the package deleted the unused shares of an ``anyone`` step.
+    """
+    if attachment.current_stage_id is None:
         return False
-    if flow_id is not None and approvals.user_had_row_for_stage(flow_id, stage.pk, user):
+    stages = ordered_stages(attachment.workflow_id)
+    position = stage_position(stages, attachment.current_stage_id)
+    reached = stages[: position + 1] if position is not None else []
+    if flow_id is not None and approvals.user_had_row_for_stages(
+        flow_id, [stage.pk for stage in reached], user
+    ):
         return True
-    for approval in stage.approvals or []:
-        if approval["approval_type"] == ApprovalType.USER and approval["approval_user"] == user.pk:
-            return True
-        if (
-            approval["approval_type"] == ApprovalType.ROLE
-            and approval.get("role_selection_strategy") != RoleSelectionStrategy.ROUND_ROBIN
-            and get_user_model()
-            .objects.filter(pk=user.pk, **{role_member_field(): approval["user_role"]})
-            .exists()
-        ):
-            return True
-    return False
+    role_ids = set()
+    for stage in reached:
+        for approval in stage.approvals or []:
+            if approval["approval_type"] == ApprovalType.USER:
+                if approval["approval_user"] == user.pk:
+                    return True
+            elif approval.get("role_selection_strategy") != RoleSelectionStrategy.ROUND_ROBIN:
+                role_ids.add(approval["user_role"])
+    return bool(role_ids) and (
+        get_user_model()
+        .objects.filter(pk=user.pk, **{f"{role_member_field()}__in": role_ids})
+        .exists()
+    )
 
 
 def _current_step(attachment: WorkflowAttachment, user: Any) -> approvals.StepInfo:

@@ -1,0 +1,229 @@
+"""Publish committed workflow events to the channel layer for live subscribers.
+
+Registered as an event listener, so it runs only after the transition commits. Each event
+becomes one message with everything a subscriber needs (the audit row plus a snapshot of
+the attachment), sent to three kinds of group:
+
+- ``wf-attachment.<id>``: subscribers of one attachment;
+- ``wf-workflow.<id>``: subscribers of a template (its running copies publish here too);
+- ``wf-inbox.<user id>``: users whose pending approvals changed.
+
+A failing or slow channel layer never affects the decision, which has already committed:
+the failure is logged and counted, and a client that reconnects with ``since:`` replays
+what it missed from the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from backend.workflows import approvals
+from backend.workflows.models import Stage, WorkflowAttachment, WorkflowEvent
+from backend.workflows.selectors import compute_progress, ordered_stages
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "workflow.event"
+INBOX_MESSAGE_TYPE = "workflow.inbox"
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+class PublishStatistics:
+    """Counts of published messages and failures (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.published = 0
+        self.failed = 0
+
+    def record(self, *, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self.published += 1
+            else:
+                self.failed += 1
+
+
+statistics = PublishStatistics()
+
+
+def attachment_group(attachment_id: int) -> str:
+    return f"wf-attachment.{attachment_id}"
+
+
+def workflow_group(workflow_id: int) -> str:
+    return f"wf-workflow.{workflow_id}"
+
+
+def inbox_group(user_id: int) -> str:
+    return f"wf-inbox.{user_id}"
+
+
+def _user(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "display_name": user.get_full_name() or user.first_name or user.username,
+        "email": user.email or "",
+    }
+
+
+def _stage(stage: Stage | None) -> dict[str, Any] | None:
+    if stage is None:
+        return None
+    return {"id": stage.pk, "name_en": stage.name_en, "name_ar": stage.name_ar, "color": stage.color}
+
+
+def _pipeline(pipeline: Any) -> dict[str, Any] | None:
+    if pipeline is None:
+        return None
+    return {"id": pipeline.pk, "name_en": pipeline.name_en}
+
+
+def attachment_snapshot(attachment: WorkflowAttachment, stages: list[Stage]) -> dict[str, Any]:
+    """Describe an attachment's state (as events carry it)."""
+    progress = compute_progress(attachment, stages)
+    by_id = {stage.pk: stage for stage in stages}
+    stage = by_id.get(attachment.current_stage_id) if attachment.current_stage_id else None
+    return {
+        "id": attachment.pk,
+        "status": attachment.status,
+        "current_stage": _stage(stage),
+        "current_pipeline": _pipeline(stage.pipeline if stage else None),
+        "progress": {
+            "completed_stages": progress.completed_stages,
+            "total_stages": progress.total_stages,
+        },
+    }
+
+
+def serialize_event(
+    event: WorkflowEvent,
+    *,
+    snapshot: dict[str, Any],
+    previous_id: int | None,
+    workflow_ids: list[int],
+) -> dict[str, Any]:
+    """Turn an audit row into the message subscribers receive."""
+    return {
+        "id": event.pk,
+        "event_type": event.event_type,
+        "attachment_id": event.attachment_id,
+        "company_id": event.company_id,
+        "workflow_ids": workflow_ids,
+        "previous_id": previous_id,
+        "actor": _user(event.actor),
+        "delegate": _user(event.delegate),
+        "from_stage": _stage(event.from_stage),
+        "to_stage": _stage(event.to_stage),
+        "from_pipeline": _pipeline(event.from_pipeline),
+        "to_pipeline": _pipeline(event.to_pipeline),
+        "reason": event.reason,
+        "form_data": event.form_data,
+        "details": event.details or {},
+        "occurred_at": event.occurred_at.isoformat(),
+        "attachment": snapshot,
+    }
+
+
+def _messages(events: Sequence[WorkflowEvent]) -> list[tuple[str, dict[str, Any]]]:
+    """Build ``(group, message)`` pairs for a batch of events (a few queries per batch)."""
+    sends: list[tuple[str, dict[str, Any]]] = []
+    by_attachment: dict[int, list[WorkflowEvent]] = {}
+    for event in events:
+        by_attachment.setdefault(event.attachment_id, []).append(event)
+    for attachment_id, batch in by_attachment.items():
+        attachment = (
+            WorkflowAttachment.objects.select_related("workflow").filter(pk=attachment_id).first()
+        )
+        if attachment is None:
+            continue
+        stages = ordered_stages(attachment.workflow_id)
+        snapshot = attachment_snapshot(attachment, stages)
+        workflow_ids = [attachment.workflow_id]
+        if attachment.workflow.cloned_from_id:
+            workflow_ids.append(attachment.workflow.cloned_from_id)
+        previous = (
+            WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__lt=batch[0].pk)
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        for event in batch:
+            message = {"type": MESSAGE_TYPE, "event": serialize_event(
+                event, snapshot=snapshot, previous_id=previous, workflow_ids=workflow_ids
+            )}
+            previous = event.pk
+            sends.append((attachment_group(attachment_id), message))
+            for workflow_id in workflow_ids:
+                sends.append((workflow_group(workflow_id), message))
+        sends.extend(_inbox_messages(attachment, batch))
+    return sends
+
+
+def _inbox_messages(
+    attachment: WorkflowAttachment, batch: list[WorkflowEvent]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Tell users whose pending approvals gained or lost this attachment."""
+    before: set[int] = set()
+    for event in batch:
+        before.update(event.details.get("approvers_before", []) if event.details else [])
+        if event.actor_id:
+            before.add(event.actor_id)
+    after = {
+        row.assigned_to_id
+        for row in approvals.open_rows_for_objects(attachment.content_type_id, [attachment.object_id])
+        if row.assigned_to_id is not None
+    } if attachment.status == "in_progress" else set()
+    last = batch[-1]
+    sends = []
+    for user_id in sorted(before | after):
+        change = "entered" if user_id in after and user_id not in before else (
+            "left" if user_id in before and user_id not in after else None
+        )
+        if change is None:
+            continue
+        sends.append(
+            (
+                inbox_group(user_id),
+                {
+                    "type": INBOX_MESSAGE_TYPE,
+                    "change": change,
+                    "user_id": user_id,
+                    "attachment_id": attachment.pk,
+                    "company_id": attachment.company_id,
+                    "event_id": last.pk,
+                    "event_type": last.event_type,
+                },
+            )
+        )
+    return sends
+
+
+async def _send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, message in sends:
+        await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+
+
+def publish_events(events: Sequence[WorkflowEvent]) -> None:
+    """Send committed events to their groups; log and count failures, never raise."""
+    layer = get_channel_layer()
+    if layer is None or not events:
+        return
+    try:
+        sends = _messages(events)
+        async_to_sync(_send_all)(layer, sends)
+    except Exception:  # a broken channel layer must not break the committed decision
+        statistics.record(ok=False)
+        logger.exception("Publishing %d workflow event(s) failed", len(events))
+        return
+    statistics.record(ok=True)

@@ -1,0 +1,182 @@
+"""Subscription root: live workflow events over graphql-transport-ws.
+
+Each subscription joins its channel-layer group *before* reading the audit trail, so with
+``since:`` it replays what the client missed and continues live with no gap and no
+duplicate. Events carry the id of the previous event of their attachment; when a message
+arrives before an earlier one (two processes publishing), the missing events are read from
+the audit trail first, so each attachment's events are delivered in commit order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from enum import Enum
+from typing import Any
+
+import strawberry
+from asgiref.sync import sync_to_async
+from django.db.models import Max, Q
+from strawberry.types import Info
+
+from backend.workflows import selectors
+from backend.workflows.broadcast import (
+    INBOX_MESSAGE_TYPE,
+    MESSAGE_TYPE,
+    attachment_group,
+    inbox_group,
+    workflow_group,
+)
+from backend.workflows.exceptions import NotFoundError, UnauthenticatedError, WorkflowValidationError
+from backend.workflows.models import WorkflowEvent
+from schema.context import RequestContext, context_of
+from schema.dataloaders import Loaders
+from schema.errors import query_error
+from schema.types import WorkflowEventType
+
+REPLAY_LIMIT = 1000
+
+
+def _viewer(info: Info) -> RequestContext:
+    context = context_of(info)
+    if not context.is_authenticated:
+        raise query_error(UnauthenticatedError("Sign in to subscribe."))
+    return context
+
+
+def _since(value: strawberry.ID | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise query_error(WorkflowValidationError("since must be an event id.", field="since")) from None
+
+
+def _load_events(scope: Q, after: int, up_to: int | None = None) -> list[WorkflowEvent]:
+    queryset = WorkflowEvent.objects.filter(scope, pk__gt=after)
+    if up_to is not None:
+        queryset = queryset.filter(pk__lte=up_to)
+    return list(
+        queryset.select_related(
+            "actor", "delegate", "from_stage", "to_stage", "from_pipeline", "to_pipeline"
+        ).order_by("pk")[:REPLAY_LIMIT]
+    )
+
+
+def _watermark(scope: Q) -> int:
+    return WorkflowEvent.objects.filter(scope).aggregate(m=Max("pk"))["m"] or 0
+
+
+async def _stream(
+    info: Info,
+    *,
+    group: str,
+    scope: Q,
+    since: int | None,
+    company_id: int,
+    accept: Callable[[dict[str, Any]], bool],
+) -> AsyncGenerator[WorkflowEventType, None]:
+    context = _viewer(info)
+    async with context.ws.listen_to_channel(MESSAGE_TYPE, groups=[group]) as messages:
+        watermark = await sync_to_async(_watermark)(scope)
+        last_seen: dict[int, int] = {}
+        if since is not None:
+            for event in await sync_to_async(_load_events)(scope, since):
+                last_seen[event.attachment_id] = event.pk
+                context.loaders = Loaders()
+                yield WorkflowEventType.from_model(event)
+        async for message in messages:
+            data = message["event"]
+            if data["company_id"] != company_id or not accept(data):
+                continue
+            attachment_id = data["attachment_id"]
+            seen = max(last_seen.get(attachment_id, 0), watermark if since is None else since)
+            if data["id"] <= seen:
+                continue  # already delivered (replayed, or caught up earlier)
+            previous = data.get("previous_id")
+            if previous is not None and previous > seen:
+                missed = await sync_to_async(_load_events)(
+                    Q(attachment_id=attachment_id), seen, data["id"] - 1
+                )
+                for event in missed:
+                    last_seen[attachment_id] = event.pk
+                    context.loaders = Loaders()
+                    yield WorkflowEventType.from_model(event)
+            last_seen[attachment_id] = data["id"]
+            context.loaders = Loaders()
+            yield WorkflowEventType.from_payload(data)
+
+
+@strawberry.enum(name="InboxChangeKind", description="Whether an attachment entered or left an inbox.")
+class InboxChangeKind(Enum):
+    ENTERED = "entered"
+    LEFT = "left"
+
+
+@strawberry.type(name="InboxChange", description="An item entered or left the viewer's pending approvals.")
+class InboxChangeType:
+    change: InboxChangeKind = strawberry.field(description="Entered or left.")
+    attachment_id: strawberry.ID = strawberry.field(description="The attachment concerned.")
+    event_id: strawberry.ID = strawberry.field(description="The event that caused the change.")
+    event_type: str = strawberry.field(description="Its type, e.g. approved.")
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Events of one attachment; with `since` (an event id), first replays the missed ones."
+    )
+    async def attachment_events(
+        self, info: Info, attachment_id: strawberry.ID, since: strawberry.ID | None = None
+    ) -> AsyncGenerator[WorkflowEventType, None]:
+        context = _viewer(info)
+        attachment = await sync_to_async(selectors.company_attachment)(context.company_id, attachment_id)
+        if attachment is None:
+            raise query_error(NotFoundError("Workflow attachment not found.", field="attachmentId"))
+        async for event in _stream(
+            info,
+            group=attachment_group(attachment.pk),
+            scope=Q(attachment_id=attachment.pk),
+            since=_since(since),
+            company_id=context.company_id,  # type: ignore[arg-type]
+            accept=lambda data: data["attachment_id"] == attachment.pk,
+        ):
+            yield event
+
+    @strawberry.subscription(
+        description="Events of every attachment running a workflow template (or one of its copies)."
+    )
+    async def workflow_events(
+        self, info: Info, workflow_id: strawberry.ID, since: strawberry.ID | None = None
+    ) -> AsyncGenerator[WorkflowEventType, None]:
+        context = _viewer(info)
+        workflow = await sync_to_async(selectors.company_workflow)(context.company_id, workflow_id)
+        if workflow is None:
+            raise query_error(NotFoundError("Workflow not found.", field="workflowId"))
+        scope = Q(attachment__workflow_id=workflow.pk) | Q(attachment__workflow__cloned_from_id=workflow.pk)
+        scope &= Q(company_id=context.company_id)
+        async for event in _stream(
+            info,
+            group=workflow_group(workflow.pk),
+            scope=scope,
+            since=_since(since),
+            company_id=context.company_id,  # type: ignore[arg-type]
+            accept=lambda data: workflow.pk in data["workflow_ids"],
+        ):
+            yield event
+
+    @strawberry.subscription(description="An item entered or left the viewer's pending approvals.")
+    async def my_inbox_changed(self, info: Info) -> AsyncGenerator[InboxChangeType, None]:
+        context = _viewer(info)
+        async with context.ws.listen_to_channel(
+            INBOX_MESSAGE_TYPE, groups=[inbox_group(context.user.pk)]
+        ) as messages:
+            async for message in messages:
+                if message["company_id"] != context.company_id or message["user_id"] != context.user.pk:
+                    continue
+                yield InboxChangeType(
+                    change=InboxChangeKind(message["change"]),
+                    attachment_id=strawberry.ID(str(message["attachment_id"])),
+                    event_id=strawberry.ID(str(message["event_id"])),
+                    event_type=message["event_type"],
+                )
