@@ -96,7 +96,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # SQLite ignores select_for_update; BEGIN IMMEDIATE takes the write lock when a transaction
+    # starts, so concurrent decisions queue (up to the timeout) instead of reading a state that
+    # changes under them and failing with "database is locked" when they write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
@@ -109,7 +114,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            "CONFIG": {
+                # Fail fast when Redis is unreachable (no socket_timeout: the consumers'
+                # BZPOPMIN blocks for seconds by design).
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
 else:

@@ -7,7 +7,7 @@ run in one transaction, so an error means nothing changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -319,10 +319,19 @@ def _decision(service: Callable[..., Any], **arguments: Any) -> Callable[[Reques
 # ----------------------------------------------------------------------------- root
 
 
-@strawberry.type
+@strawberry.type(
+    description="Every change: build workflow templates, attach and run them, decide on stages."
+)
 class Mutation:
     @strawberry.mutation(description="Create a workflow template with its pipelines and stages.")
-    async def create_workflow(self, info: Info, input: CreateWorkflowInput) -> CreateWorkflowPayload:  # type: ignore[valid-type]
+    async def create_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWorkflowInput,
+            strawberry.argument(description="The template to create."),
+        ],
+    ) -> CreateWorkflowPayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             user = _manager(context)
             return {
@@ -341,7 +350,14 @@ class Mutation:
         return await _run(info, CreateWorkflowPayload, action)
 
     @strawberry.mutation(description="Change a workflow template's names, description, slug or active flag.")
-    async def update_workflow(self, info: Info, input: UpdateWorkflowInput) -> UpdateWorkflowPayload:  # type: ignore[valid-type]
+    async def update_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateWorkflowInput,
+            strawberry.argument(description="The template and its changes."),
+        ],
+    ) -> UpdateWorkflowPayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             workflow = _workflow(context, input.id)
@@ -351,7 +367,14 @@ class Mutation:
         return await _run(info, UpdateWorkflowPayload, action)
 
     @strawberry.mutation(description="Delete a workflow template no attachment runs directly.")
-    async def delete_workflow(self, info: Info, id: strawberry.ID) -> DeleteWorkflowPayload:  # type: ignore[valid-type]
+    async def delete_workflow(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the template to delete."),
+        ],
+    ) -> DeleteWorkflowPayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             services.delete_workflow(workflow=_workflow(context, id))
@@ -361,7 +384,16 @@ class Mutation:
 
     @strawberry.mutation(description="Copy a workflow template into a new template.")
     async def clone_workflow(
-        self, info: Info, id: strawberry.ID, name_en: str | None = None
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the template to copy."),
+        ],
+        name_en: Annotated[
+            str | None,
+            strawberry.argument(description='English name of the copy (default: the name + " (Copy)").'),
+        ] = None,
     ) -> CloneWorkflowPayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             user = _manager(context)
@@ -371,7 +403,14 @@ class Mutation:
         return await _run(info, CloneWorkflowPayload, action)
 
     @strawberry.mutation(description="Add a pipeline to a workflow template.")
-    async def add_pipeline(self, info: Info, input: AddPipelineInput) -> AddPipelinePayload:  # type: ignore[valid-type]
+    async def add_pipeline(
+        self,
+        info: Info,
+        input: Annotated[
+            AddPipelineInput,
+            strawberry.argument(description="The pipeline and the workflow to add it to."),
+        ],
+    ) -> AddPipelinePayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             workflow = _workflow(context, input.workflow_id)
@@ -381,7 +420,14 @@ class Mutation:
         return await _run(info, AddPipelinePayload, action)
 
     @strawberry.mutation(description="Change a pipeline's names, order or department.")
-    async def update_pipeline(self, info: Info, input: UpdatePipelineInput) -> UpdatePipelinePayload:  # type: ignore[valid-type]
+    async def update_pipeline(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdatePipelineInput,
+            strawberry.argument(description="The pipeline and its changes."),
+        ],
+    ) -> UpdatePipelinePayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             pipeline = _pipeline(context, input.id, field="id")
@@ -397,7 +443,14 @@ class Mutation:
         return await _run(info, UpdatePipelinePayload, action)
 
     @strawberry.mutation(description="Remove a pipeline and its stages from a template.")
-    async def remove_pipeline(self, info: Info, id: strawberry.ID) -> RemovePipelinePayload:  # type: ignore[valid-type]
+    async def remove_pipeline(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the pipeline to remove."),
+        ],
+    ) -> RemovePipelinePayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             services.remove_pipeline(pipeline=_pipeline(context, id, field="id"))
@@ -406,7 +459,14 @@ class Mutation:
         return await _run(info, RemovePipelinePayload, action)
 
     @strawberry.mutation(description="Add a stage to a pipeline.")
-    async def add_stage(self, info: Info, input: AddStageInput) -> AddStagePayload:  # type: ignore[valid-type]
+    async def add_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            AddStageInput,
+            strawberry.argument(description="The stage and the pipeline to add it to."),
+        ],
+    ) -> AddStagePayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             pipeline = _pipeline(context, input.pipeline_id)
@@ -416,7 +476,14 @@ class Mutation:
         return await _run(info, AddStagePayload, action)
 
     @strawberry.mutation(description="Change a stage, including its approvals.")
-    async def update_stage(self, info: Info, input: UpdateStageInput) -> UpdateStagePayload:  # type: ignore[valid-type]
+    async def update_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateStageInput,
+            strawberry.argument(description="The stage and its changes."),
+        ],
+    ) -> UpdateStagePayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             stage = _stage(context, input.id)
@@ -431,7 +498,14 @@ class Mutation:
         return await _run(info, UpdateStagePayload, action)
 
     @strawberry.mutation(description="Remove a stage from a template.")
-    async def remove_stage(self, info: Info, id: strawberry.ID) -> RemoveStagePayload:  # type: ignore[valid-type]
+    async def remove_stage(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the stage to remove."),
+        ],
+    ) -> RemoveStagePayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             services.remove_stage(stage=_stage(context, id))
@@ -440,7 +514,14 @@ class Mutation:
         return await _run(info, RemoveStagePayload, action)
 
     @strawberry.mutation(description="Set the order of all stages of a pipeline.")
-    async def reorder_stages(self, info: Info, input: ReorderStagesInput) -> ReorderStagesPayload:  # type: ignore[valid-type]
+    async def reorder_stages(
+        self,
+        info: Info,
+        input: Annotated[
+            ReorderStagesInput,
+            strawberry.argument(description="The pipeline and its stages in the new order."),
+        ],
+    ) -> ReorderStagesPayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             pipeline = _pipeline(context, input.pipeline_id)
@@ -450,7 +531,14 @@ class Mutation:
         return await _run(info, ReorderStagesPayload, action)
 
     @strawberry.mutation(description="Attach a workflow (a copy, unless disableClone) to a business object.")
-    async def attach_workflow(self, info: Info, input: AttachWorkflowInput) -> AttachWorkflowPayload:  # type: ignore[valid-type]
+    async def attach_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            AttachWorkflowInput,
+            strawberry.argument(description="The object, the template and how to attach it."),
+        ],
+    ) -> AttachWorkflowPayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             user = _viewer(context)
             obj = selectors.company_target(context.company_id, input.model, input.object_id)
@@ -473,11 +561,25 @@ class Mutation:
         return await _run(info, AttachWorkflowPayload, action)
 
     @strawberry.mutation(description="Start an attached workflow that has not started yet.")
-    async def start_workflow(self, info: Info, attachment_id: strawberry.ID) -> StartWorkflowPayload:  # type: ignore[valid-type]
+    async def start_workflow(
+        self,
+        info: Info,
+        attachment_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the attachment to start."),
+        ],
+    ) -> StartWorkflowPayload:  # type: ignore[valid-type]
         return await _run(info, StartWorkflowPayload, _decision(services.start_workflow, attachment_id=attachment_id))
 
     @strawberry.mutation(description="Cancel a live workflow; its open steps are cancelled.")
-    async def cancel_workflow(self, info: Info, input: AttachmentInput) -> CancelWorkflowPayload:  # type: ignore[valid-type]
+    async def cancel_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            AttachmentInput,
+            strawberry.argument(description="The attachment to cancel and an optional reason."),
+        ],
+    ) -> CancelWorkflowPayload:  # type: ignore[valid-type]
         return await _run(
             info,
             CancelWorkflowPayload,
@@ -485,7 +587,14 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Approve your current step (on a check-in/verify step: check in first).")
-    async def approve_stage(self, info: Info, input: ApproveStageInput) -> ApproveStagePayload:  # type: ignore[valid-type]
+    async def approve_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            ApproveStageInput,
+            strawberry.argument(description="The attachment and the approval."),
+        ],
+    ) -> ApproveStagePayload:  # type: ignore[valid-type]
         return await _run(
             info,
             ApproveStagePayload,
@@ -499,7 +608,14 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Check in on a check-in/verify step (first phase).")
-    async def check_in_stage(self, info: Info, input: CheckInStageInput) -> CheckInStagePayload:  # type: ignore[valid-type]
+    async def check_in_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            CheckInStageInput,
+            strawberry.argument(description="The attachment and an optional comment."),
+        ],
+    ) -> CheckInStagePayload:  # type: ignore[valid-type]
         return await _run(
             info,
             CheckInStagePayload,
@@ -512,7 +628,14 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Verify a check-in/verify step after checking in (second phase).")
-    async def verify_stage(self, info: Info, input: ApproveStageInput) -> VerifyStagePayload:  # type: ignore[valid-type]
+    async def verify_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            ApproveStageInput,
+            strawberry.argument(description="The attachment and the verification."),
+        ],
+    ) -> VerifyStagePayload:  # type: ignore[valid-type]
         return await _run(
             info,
             VerifyStagePayload,
@@ -526,7 +649,14 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Reject the workflow at your current step.")
-    async def reject_stage(self, info: Info, input: RejectStageInput) -> RejectStagePayload:  # type: ignore[valid-type]
+    async def reject_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            RejectStageInput,
+            strawberry.argument(description="The attachment and the reason."),
+        ],
+    ) -> RejectStagePayload:  # type: ignore[valid-type]
         return await _run(
             info,
             RejectStagePayload,
@@ -539,7 +669,14 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Hand your current step to an active colleague.")
-    async def delegate_stage(self, info: Info, input: DelegateStageInput) -> DelegateStagePayload:  # type: ignore[valid-type]
+    async def delegate_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            DelegateStageInput,
+            strawberry.argument(description="The attachment and the colleague."),
+        ],
+    ) -> DelegateStagePayload:  # type: ignore[valid-type]
         return await _run(
             info,
             DelegateStagePayload,
@@ -554,7 +691,12 @@ class Mutation:
 
     @strawberry.mutation(description="Send the workflow back to the current or an earlier stage.")
     async def request_resubmission(
-        self, info: Info, input: RequestResubmissionInput
+        self,
+        info: Info,
+        input: Annotated[
+            RequestResubmissionInput,
+            strawberry.argument(description="The attachment, the stage to go back to and the reason."),
+        ],
     ) -> RequestResubmissionPayload:  # type: ignore[valid-type]
         return await _run(
             info,

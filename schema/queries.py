@@ -11,7 +11,6 @@ import strawberry_django
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from strawberry.types import Info
-from strawberry_django.relay import DjangoListConnection
 
 from backend.workflows import selectors
 from backend.workflows.exceptions import NotFoundError, UnauthenticatedError, WorkflowError
@@ -20,8 +19,19 @@ from backend.workflows.filters import (
     WorkflowFilterSet,
     apply_filterset,
 )
+from backend.workflows.services import (
+    get_workflow_approval_summary,
+    get_workflow_pipeline_structure,
+    get_workflow_statistics,
+)
 from schema.context import context_of
+from schema.detailed_types import (
+    WorkflowApprovalSummaryType,
+    WorkflowPipelineStructureType,
+    WorkflowStatisticsType,
+)
 from schema.errors import query_error
+from schema.pagination import CheckedListConnection
 from schema.types import AttachmentStatusEnum, RoleType, UserType, WorkflowAttachmentType, WorkflowType
 
 MAX_PAGE_SIZE = 100
@@ -102,7 +112,7 @@ def _filtered(filterset: Any, data: dict[str, Any], queryset: QuerySet) -> Query
         raise query_error(error) from error
 
 
-@strawberry.type
+@strawberry.type(description="Every read, scoped to the viewer's company.")
 class Query:
     @strawberry_django.field(description="The signed-in user, or null for anonymous callers.")
     def me(self, info: Info) -> ViewerType | None:
@@ -121,15 +131,21 @@ class Query:
         )
 
     @strawberry_django.connection(
-        DjangoListConnection[WorkflowType],
+        CheckedListConnection[WorkflowType],
         description="Workflow templates of the viewer's company (running copies are never listed).",
         max_results=MAX_PAGE_SIZE,
     )
     def workflows(
         self,
         info: Info,
-        filter: WorkflowFilterInput | None = None,
-        order: WorkflowOrder | None = WorkflowOrder.NEWEST,
+        filter: Annotated[
+            WorkflowFilterInput | None,
+            strawberry.argument(description="Only workflows matching every given filter."),
+        ] = None,
+        order: Annotated[
+            WorkflowOrder | None,
+            strawberry.argument(description="Sort order (default: newest first)."),
+        ] = WorkflowOrder.NEWEST,
         company_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Superusers only: list another company's workflows."),
@@ -142,7 +158,11 @@ class Query:
         return queryset.order_by((order or WorkflowOrder.NEWEST).value, "-id")  # type: ignore[return-value]
 
     @strawberry_django.field(description="One workflow of the viewer's company.")
-    def workflow(self, info: Info, id: strawberry.ID) -> WorkflowType:
+    def workflow(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
+    ) -> WorkflowType:
         company_id = viewer_company_id(info)
         workflow = selectors.company_workflow(company_id, id)
         if workflow is None:
@@ -150,7 +170,11 @@ class Query:
         return workflow  # type: ignore[return-value]
 
     @strawberry_django.field(description="One workflow attachment of the viewer's company.")
-    def workflow_attachment(self, info: Info, id: strawberry.ID) -> WorkflowAttachmentType:
+    def workflow_attachment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Attachment id.")],
+    ) -> WorkflowAttachmentType:
         company_id = viewer_company_id(info)
         attachment = selectors.company_attachment(company_id, id)
         if attachment is None:
@@ -161,7 +185,14 @@ class Query:
         description="The live (else latest) attachment of a business object, e.g. model: \"demo.purchaserequest\"."
     )
     def workflow_attachment_for(
-        self, info: Info, model: str, object_id: strawberry.ID
+        self,
+        info: Info,
+        model: Annotated[
+            str, strawberry.argument(description="app_label.modelname, e.g. demo.purchaserequest.")
+        ],
+        object_id: Annotated[
+            strawberry.ID, strawberry.argument(description="Primary key of the object.")
+        ],
     ) -> WorkflowAttachmentType | None:
         company_id = viewer_company_id(info)
         app_label, _, model_name = model.lower().partition(".")
@@ -177,12 +208,17 @@ class Query:
         return (live or attachments or [None])[0]  # type: ignore[return-value]
 
     @strawberry_django.connection(
-        DjangoListConnection[WorkflowAttachmentType],
+        CheckedListConnection[WorkflowAttachmentType],
         description="Attachments of the viewer's company, newest first.",
         max_results=MAX_PAGE_SIZE,
     )
     def workflow_attachments(
-        self, info: Info, filter: WorkflowAttachmentFilterInput | None = None
+        self,
+        info: Info,
+        filter: Annotated[
+            WorkflowAttachmentFilterInput | None,
+            strawberry.argument(description="Only attachments matching every given filter."),
+        ] = None,
     ) -> list[WorkflowAttachmentType]:
         company_id = viewer_company_id(info)
         return _filtered(  # type: ignore[return-value]
@@ -190,10 +226,51 @@ class Query:
         )
 
     @strawberry_django.connection(
-        DjangoListConnection[WorkflowAttachmentType],
+        CheckedListConnection[WorkflowAttachmentType],
         description="The viewer's inbox: attachments whose current step the viewer can act on, newest first.",
         max_results=MAX_PAGE_SIZE,
     )
     def my_pending_approvals(self, info: Info) -> list[WorkflowAttachmentType]:
         viewer_company_id(info)
         return selectors.pending_approvals_queryset(context_of(info).user)  # type: ignore[return-value]
+
+    @strawberry_django.field(
+        description="The pipelines and stages of one workflow of the viewer's company, e.g. for drawing it."
+    )
+    def workflow_pipeline_structure(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
+    ) -> WorkflowPipelineStructureType:
+        data = get_workflow_pipeline_structure(id, company_id=viewer_company_id(info))
+        if data is None:
+            raise query_error(NotFoundError("Workflow not found.", field="id"))
+        return WorkflowPipelineStructureType.from_dict(data)
+
+    @strawberry_django.field(
+        description="The approvals of one workflow of the viewer's company, counted by type, strategy and pipeline."
+    )
+    def workflow_approval_summary(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
+    ) -> WorkflowApprovalSummaryType:
+        data = get_workflow_approval_summary(id, company_id=viewer_company_id(info))
+        if data is None:
+            raise query_error(NotFoundError("Workflow not found.", field="id"))
+        return WorkflowApprovalSummaryType.from_dict(data)
+
+    @strawberry_django.field(
+        description="Counts of the viewer's company's workflow templates (running copies are never counted)."
+    )
+    def workflow_statistics(
+        self,
+        info: Info,
+        company_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Superusers only: another company's statistics."),
+        ] = None,
+    ) -> WorkflowStatisticsType:
+        return WorkflowStatisticsType.from_dict(
+            get_workflow_statistics(company_id=viewer_company_id(info, company_id))
+        )

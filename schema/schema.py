@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -53,4 +54,18 @@ def build_schema(*, introspection: bool | None = None) -> Schema:
     )
 
 
-schema = build_schema()
+# The served schema is chosen per request (``schema_for_settings``), so the settings decide
+# introspection at request time rather than at import time.
+schema = build_schema(introspection=False)
+"""The production schema: no introspection, no field suggestions."""
+
+
+@functools.cache
+def introspection_schema() -> Schema:
+    """Return the same schema with introspection and field suggestions (built on first use)."""
+    return build_schema(introspection=True)
+
+
+def schema_for_settings() -> Schema:
+    """Return the schema the current settings ask for: ``DEBUG`` or ``GRAPHQL_INTROSPECTION``."""
+    return introspection_schema() if introspection_enabled() else schema

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -121,13 +121,19 @@ class InboxChangeType:
     event_type: str = strawberry.field(description="Its type, e.g. approved.")
 
 
-@strawberry.type
+@strawberry.type(description="Live workflow events over graphql-transport-ws, scoped to the viewer's company.")
 class Subscription:
     @strawberry.subscription(
         description="Events of one attachment; with `since` (an event id), first replays the missed ones."
     )
     async def attachment_events(
-        self, info: Info, attachment_id: strawberry.ID, since: strawberry.ID | None = None
+        self,
+        info: Info,
+        attachment_id: Annotated[strawberry.ID, strawberry.argument(description="Attachment id.")],
+        since: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Replay the events after this event id first."),
+        ] = None,
     ) -> AsyncGenerator[WorkflowEventType, None]:
         context = _viewer(info)
         attachment = await sync_to_async(selectors.company_attachment)(context.company_id, attachment_id)
@@ -147,7 +153,15 @@ class Subscription:
         description="Events of every attachment running a workflow template (or one of its copies)."
     )
     async def workflow_events(
-        self, info: Info, workflow_id: strawberry.ID, since: strawberry.ID | None = None
+        self,
+        info: Info,
+        workflow_id: Annotated[
+            strawberry.ID, strawberry.argument(description="Workflow template id.")
+        ],
+        since: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Replay the events after this event id first."),
+        ] = None,
     ) -> AsyncGenerator[WorkflowEventType, None]:
         context = _viewer(info)
         workflow = await sync_to_async(selectors.company_workflow)(context.company_id, workflow_id)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 import strawberry_django
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.utils.inspect import in_async_context
 
 from backend.workflows.constants import (
     ApprovalBehaviour,
@@ -20,7 +24,39 @@ from backend.workflows.constants import (
 )
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import compute_next_stage, compute_progress
+from schema.approval_references import ApprovalReferences, with_approval_references
 from schema.context import context_of
+
+
+_Result = TypeVar("_Result")
+_Resolver = TypeVar("_Resolver", bound=Callable[..., Any])
+
+
+def in_memory(resolver: _Resolver) -> _Resolver:
+    """Mark a resolver that never queries, so strawberry-django calls it inline.
+
+    strawberry-django runs every other sync resolver through ``sync_to_async`` under async
+    execution: one thread hop per object, which dominated the time of large nested lists.
+    """
+    resolver.is_async_safe = True  # type: ignore[attr-defined]
+    return resolver
+
+
+def loaded_or_in_thread(is_loaded: bool, compute: Callable[[], _Result]) -> Any:
+    """Return ``compute()`` when its rows are loaded; else an awaitable running it in a thread.
+
+    Optimized queries prefetch what the resolver reads, so it runs inline; an object the
+    optimizer never saw (e.g. a mutation payload) still needs the database.
+    """
+    if is_loaded or not in_async_context():
+        return compute()
+    return sync_to_async(compute)()
+
+
+def is_prefetched(instance: Any, *relations: str) -> bool:
+    """Tell whether every one of ``relations`` of ``instance`` was prefetched."""
+    cache = getattr(instance, "_prefetched_objects_cache", {})
+    return all(relation in cache for relation in relations)
 
 
 def _enum(choices: Any, name: str, description: str) -> Any:
@@ -106,33 +142,66 @@ class ApprovalItemType:
     user_id: strawberry.Private[int | None]
     role_id: strawberry.Private[int | None]
     form_id: strawberry.Private[int | None]
+    references: strawberry.Private[ApprovalReferences | None] = None
+
+    def _referenced(
+        self, kind: str, pk: int, load: Callable[[], Any], build: Callable[[Any], Any]
+    ) -> Any:
+        """Build from the references loaded with the stage; else await a DataLoader."""
+        if self.references is not None:
+            known, obj = self.references.get(kind, pk)
+            if known:
+                return build(obj) if obj is not None else None
+
+        async def loaded() -> Any:
+            obj = await load()
+            return build(obj) if obj is not None else None
+
+        return loaded()
 
     @strawberry.field(description="The approving user (user approvals).")
-    async def user(self, info: Info) -> UserType | None:
+    def user(self, info: Info) -> UserType | None:
         if self.user_id is None:
             return None
-        return UserType.from_user(await context_of(info).loaders.user_by_id.load(self.user_id))
+        user_id = self.user_id
+        return self._referenced(
+            "user",
+            user_id,
+            lambda: context_of(info).loaders.user_by_id.load(user_id),
+            UserType.from_user,
+        )
 
     @strawberry.field(description="The approving role (role approvals).")
-    async def role(self, info: Info) -> RoleType | None:
+    def role(self, info: Info) -> RoleType | None:
         if self.role_id is None:
             return None
-        role = await context_of(info).loaders.role_by_id.load(self.role_id)
-        return RoleType(id=strawberry.ID(str(role.pk)), name=str(role)) if role else None
+        role_id = self.role_id
+        return self._referenced(
+            "role",
+            role_id,
+            lambda: context_of(info).loaders.role_by_id.load(role_id),
+            lambda role: RoleType(id=strawberry.ID(str(role.pk)), name=str(role)),
+        )
 
     @strawberry.field(description="The form the approver must fill in, if any.")
-    async def required_form(self, info: Info) -> FormType | None:
+    def required_form(self, info: Info) -> FormType | None:
         if self.form_id is None:
             return None
-        form = await context_of(info).loaders.form_by_id.load(self.form_id)
-        if form is None:
-            return None
-        return FormType(id=strawberry.ID(str(form.pk)), name=form.name, schema=form.schema)
+        form_id = self.form_id
+        return self._referenced(
+            "form",
+            form_id,
+            lambda: context_of(info).loaders.form_by_id.load(form_id),
+            lambda form: FormType(id=strawberry.ID(str(form.pk)), name=form.name, schema=form.schema),
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ApprovalItemType:
+    def from_dict(
+        cls, data: dict[str, Any], references: ApprovalReferences | None = None
+    ) -> ApprovalItemType:
         strategy = data.get("role_selection_strategy")
         return cls(
+            references=references,
             approval_type=ApprovalTypeEnum(data["approval_type"]),
             approval_type_display=ApprovalType(data["approval_type"]).label,
             role_selection_strategy=StrategyEnum(strategy) if strategy else None,
@@ -155,14 +224,23 @@ class StageType:
     color: str = strawberry_django.field(description="Display colour, e.g. #3498db.")
 
     @strawberry_django.field(description="Number of approvals configured.")
+    @in_memory
     def approvals_count(self) -> int:
         return len(self.approvals or [])  # type: ignore[attr-defined]
 
     @strawberry_django.field(description="The approvals configured on this stage, in order.")
+    @in_memory
     def approvals(self) -> list[ApprovalItemType]:
-        return [ApprovalItemType.from_dict(item) for item in self.approvals or []]  # type: ignore[attr-defined]
+        references = getattr(self, "approval_references", None)
+        return [ApprovalItemType.from_dict(item, references) for item in self.approvals or []]  # type: ignore[attr-defined]
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[Stage], info: Info, **kwargs: Any) -> QuerySet[Stage]:
+        # Stage lists load the users, roles and forms their approvals name with their rows.
+        return with_approval_references(queryset, info)
 
     @strawberry_django.field(description="The template stage this copy was cloned from.")
+    @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
         value = self.cloned_from_id  # type: ignore[attr-defined]
         return strawberry.ID(str(value)) if value else None
@@ -177,20 +255,29 @@ class PipelineType:
     stages: list[StageType] = strawberry_django.field(description="Stages in running order.")
 
     @strawberry_django.field(description="Number of stages.", prefetch_related=["stages"])
+    @in_memory
     def stages_count(self) -> int:
-        return len(self.stages.all())  # type: ignore[attr-defined]
-
-    @strawberry_django.field(description="The department this pipeline belongs to.")
-    async def department(self, info: Info) -> DepartmentType | None:
-        content_type_id = self.department_content_type_id  # type: ignore[attr-defined]
-        if not content_type_id or not self.department_id:  # type: ignore[attr-defined]
-            return None
-        department = await context_of(info).loaders.department_by_key.load(
-            (content_type_id, str(self.department_id))  # type: ignore[attr-defined]
+        return loaded_or_in_thread(
+            is_prefetched(self, "stages"),
+            lambda: len(self.stages.all()),  # type: ignore[attr-defined]
         )
-        if department is None:
+
+    # A generic relation: the optimizer prefetches it with one query per department model.
+    @strawberry_django.field(
+        description="The department this pipeline belongs to.", prefetch_related=["department"]
+    )
+    @in_memory
+    def department(self) -> DepartmentType | None:
+        if not self.department_content_type_id or not self.department_id:  # type: ignore[attr-defined]
             return None
-        return DepartmentType(id=strawberry.ID(str(department.pk)), name=str(department))
+
+        def build() -> DepartmentType | None:
+            department = self.department  # type: ignore[attr-defined]
+            if department is None:
+                return None
+            return DepartmentType(id=strawberry.ID(str(department.pk)), name=str(department))
+
+        return loaded_or_in_thread(Pipeline.department.is_cached(self), build)  # type: ignore[arg-type]
 
 
 @strawberry.type(name="PipelineBreakdown", description="Counts for one pipeline of a workflow.")
@@ -211,6 +298,13 @@ class WorkflowSummaryType:
     )
 
 
+# "pipelines" must come before "pipelines__stages": the optimizer keeps string hints in order
+# and swaps "pipelines" for its own Prefetch when the query also selects pipelines; a nested
+# string first would make Django fail ("'pipelines' lookup was already seen with a different
+# queryset").
+STRUCTURE_HINTS = ["pipelines", "pipelines__stages"]
+
+
 @strawberry_django.type(Workflow, name="Workflow", description="A workflow template (or an attachment's running copy).")
 class WorkflowType:
     id: strawberry.ID = strawberry_django.field(description="Workflow id.")
@@ -225,41 +319,59 @@ class WorkflowType:
     pipelines: list[PipelineType] = strawberry_django.field(description="Pipelines in order.")
 
     @strawberry_django.field(description="The template this workflow was cloned from.")
+    @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
         value = self.cloned_from_id  # type: ignore[attr-defined]
         return strawberry.ID(str(value)) if value else None
 
     @strawberry_django.field(description="Number of pipelines.", prefetch_related=["pipelines"])
+    @in_memory
     def pipelines_count(self) -> int:
-        return len(self.pipelines.all())  # type: ignore[attr-defined]
-
-    @strawberry_django.field(
-        description="Number of stages over all pipelines.",
-        prefetch_related=["pipelines", "pipelines__stages"],
-    )
-    def total_stages_count(self) -> int:
-        return sum(len(p.stages.all()) for p in self.pipelines.all())  # type: ignore[attr-defined]
-
-    @strawberry_django.field(
-        description="Totals over pipelines, stages and approvals.",
-        prefetch_related=["pipelines", "pipelines__stages"],
-    )
-    def summary(self) -> WorkflowSummaryType:
-        breakdown = [
-            PipelineBreakdownType(
-                pipeline_name=p.name_en,
-                pipeline_order=p.order,
-                stages_count=len(p.stages.all()),
-                approvals_count=sum(len(s.approvals or []) for s in p.stages.all()),
-            )
-            for p in self.pipelines.all()  # type: ignore[attr-defined]
-        ]
-        return WorkflowSummaryType(
-            total_pipelines=len(breakdown),
-            total_stages=sum(b.stages_count for b in breakdown),
-            total_approvals=sum(b.approvals_count for b in breakdown),
-            pipeline_breakdown=breakdown,
+        return loaded_or_in_thread(
+            is_prefetched(self, "pipelines"),
+            lambda: len(self.pipelines.all()),  # type: ignore[attr-defined]
         )
+
+    @strawberry_django.field(
+        description="Number of stages over all pipelines.", prefetch_related=STRUCTURE_HINTS
+    )
+    @in_memory
+    def total_stages_count(self) -> int:
+        return loaded_or_in_thread(
+            _structure_is_prefetched(self),
+            lambda: sum(len(p.stages.all()) for p in self.pipelines.all()),  # type: ignore[attr-defined]
+        )
+
+    @strawberry_django.field(
+        description="Totals over pipelines, stages and approvals.", prefetch_related=STRUCTURE_HINTS
+    )
+    @in_memory
+    def summary(self) -> WorkflowSummaryType:
+        return loaded_or_in_thread(_structure_is_prefetched(self), lambda: _summary(self))  # type: ignore[arg-type]
+
+
+def _structure_is_prefetched(workflow: Workflow) -> bool:
+    return is_prefetched(workflow, "pipelines") and all(
+        is_prefetched(pipeline, "stages") for pipeline in workflow.pipelines.all()
+    )
+
+
+def _summary(workflow: Workflow) -> WorkflowSummaryType:
+    breakdown = [
+        PipelineBreakdownType(
+            pipeline_name=p.name_en,
+            pipeline_order=p.order,
+            stages_count=len(p.stages.all()),
+            approvals_count=sum(len(s.approvals or []) for s in p.stages.all()),
+        )
+        for p in workflow.pipelines.all()
+    ]
+    return WorkflowSummaryType(
+        total_pipelines=len(breakdown),
+        total_stages=sum(b.stages_count for b in breakdown),
+        total_approvals=sum(b.approvals_count for b in breakdown),
+        pipeline_breakdown=breakdown,
+    )
 
 
 @strawberry.type(name="Progress", description="Stages fully approved out of all stages.")
@@ -305,12 +417,17 @@ class WorkflowAttachmentType:
     created_at: datetime = strawberry_django.field(description="When it was attached.")
 
     @strawberry_django.field(description="Current status.")
+    @in_memory
     def status(self) -> AttachmentStatusEnum:  # type: ignore[valid-type]
         return AttachmentStatusEnum(self.status)  # type: ignore[attr-defined]
 
     @strawberry_django.field(description="Who started it.", select_related=["started_by"])
+    @in_memory
     def started_by(self) -> UserType | None:
-        return UserType.from_user(self.started_by)  # type: ignore[attr-defined]
+        return loaded_or_in_thread(
+            self.started_by_id is None or WorkflowAttachment.started_by.is_cached(self),  # type: ignore[attr-defined]
+            lambda: UserType.from_user(self.started_by),  # type: ignore[attr-defined]
+        )
 
     @strawberry_django.field(description="Progress through the stages.")
     async def progress(self, info: Info) -> ProgressType:
@@ -406,8 +523,13 @@ class WorkflowAttachmentType:
     async def events(
         self,
         info: Info,
-        first: int | None = strawberry.UNSET,
-        after: strawberry.ID | None = strawberry.UNSET,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most 100, the default).")
+        ] = strawberry.UNSET,
+        after: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Return the events after this cursor (an event id)."),
+        ] = strawberry.UNSET,
     ) -> WorkflowEventConnection:
         events = await context_of(info).loaders.events_by_attachment.load(self.pk)  # type: ignore[attr-defined]
         return WorkflowEventConnection.slice(events, first=first, after=after)

@@ -13,6 +13,7 @@ from strawberry.django.views import AsyncGraphQLView
 from backend.accounts.tokens import authenticate_token
 from backend.workflows.companies import get_company_id_for_user
 from schema.context import RequestContext
+from schema.schema import schema_for_settings
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -27,9 +28,14 @@ def _reject_csrf(request: HttpRequest, reason: str) -> HttpResponse:
 
 
 class GraphQLView(AsyncGraphQLView):
-    """Bearer tokens are checked first; cookie sessions must pass Django's CSRF check on POST."""
+    """Bearer tokens are checked first; cookie sessions must pass Django's CSRF check on POST.
+
+    The schema is picked per request (one view instance serves one request), so introspection
+    and field suggestions follow ``DEBUG`` / ``GRAPHQL_INTROSPECTION`` as they are now.
+    """
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        self.schema = schema_for_settings()
         token = bearer_token(request)
         if token is not None:
             user = await sync_to_async(authenticate_token)(token)
@@ -56,7 +62,6 @@ class GraphQLView(AsyncGraphQLView):
 
 
 def graphql_view() -> Any:
-    from schema import schema
-
     ide = "graphiql" if getattr(settings, "GRAPHQL_IDE", settings.DEBUG) else None
-    return GraphQLView.as_view(schema=schema, graphql_ide=ide, allow_queries_via_get=True)
+    # The schema given here is replaced per request in ``dispatch``.
+    return GraphQLView.as_view(schema=schema_for_settings(), graphql_ide=ide, allow_queries_via_get=True)

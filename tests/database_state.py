@@ -14,6 +14,7 @@ from backend.workflows.models import (
     Pipeline,
     Stage,
     Workflow,
+    WorkflowAction,
     WorkflowAttachment,
     WorkflowConfiguration,
     WorkflowEvent,
@@ -23,6 +24,7 @@ SNAPSHOT_MODELS = (
     Workflow,
     Pipeline,
     Stage,
+    WorkflowAction,
     WorkflowAttachment,
     WorkflowEvent,
     WorkflowConfiguration,
@@ -70,7 +72,9 @@ def event_types(attachment: WorkflowAttachment) -> list[str]:
 def approval_rows(attachment: WorkflowAttachment) -> list[tuple[int, str, str | None, str | None]]:
     """Return ``(step, status, assignee, stage name)`` for every approval row of the attachment's object."""
     stage_names = dict(
-        Stage.objects.filter(pipeline__workflow_id=attachment.workflow_id).values_list("pk", "name_en")
+        Stage.objects.filter(pipeline__workflow_id=attachment.workflow_id).values_list(
+            "pk", "name_en"
+        )
     )
     rows = ApprovalInstance.objects.filter(
         flow__content_type_id=attachment.content_type_id, flow__object_id=attachment.object_id

@@ -38,7 +38,9 @@ def approve_current_stage(attachment: Any, obj: Any) -> None:
         approve_stage(obj=obj, user=user, form_data=FORM_DATA[stage_name])
 
 
-def start_purchase_request(scenario: Any, *, at_stage: str = "Initial Review", **request_fields: Any):
+def start_purchase_request(
+    scenario: Any, *, at_stage: str = "Initial Review", **request_fields: Any
+):
     """Create a purchase request, attach the seed workflow and approve until ``at_stage``."""
     request = make_purchase_request(scenario, **request_fields)
     attachment = attach_workflow_to_object(

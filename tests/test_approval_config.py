@@ -47,7 +47,10 @@ INVALID_APPROVALS = [
     ),
     (
         "inactive user",
-        lambda acme, globex: {"approval_type": "user", "approval_user": _inactive_user(acme, globex).pk},
+        lambda acme, globex: {
+            "approval_type": "user",
+            "approval_user": _inactive_user(acme, globex).pk,
+        },
         "approval_user",
         lambda a: f"User {a['approval_user']} is not active.",
     ),
@@ -95,7 +98,9 @@ INVALID_APPROVALS = [
             "role_selection_strategy": "lead_only",
         },
         "role_selection_strategy",
-        lambda a: "role_selection_strategy must be one of anyone, consensus, round_robin, quorum, majority, percentage.",
+        lambda a: (
+            "role_selection_strategy must be one of anyone, consensus, round_robin, quorum, majority, percentage."
+        ),
     ),
     (
         "unknown form",
@@ -162,7 +167,11 @@ INVALID_APPROVALS = [
     ),
     (
         "unknown behaviour",
-        lambda acme, globex: {"approval_type": "user", "approval_user": acme.user("cfo").pk, "behaviour": "sign"},
+        lambda acme, globex: {
+            "approval_type": "user",
+            "approval_user": acme.user("cfo").pk,
+            "behaviour": "sign",
+        },
         "behaviour",
         lambda a: "behaviour must be one of approve, submit, check_in_verify, move.",
     ),
@@ -236,7 +245,10 @@ def test_update_stage_with_a_bad_approval_writes_nothing(acme, globex, build, fi
         update_stage(stage=stage, name_en="Renamed", approvals=[approval])
 
     # then
-    assert (raised.value.field, raised.value.message) == (f"approvals[0].{field}", message(approval))
+    assert (raised.value.field, raised.value.message) == (
+        f"approvals[0].{field}",
+        message(approval),
+    )
     assert database_state() == before
     assert Stage.objects.get(pk=stage.pk).name_en == "Budget Approval"
 
@@ -246,7 +258,11 @@ def test_add_stage_with_a_bad_approval_writes_nothing(acme):
     before = database_state()
 
     with pytest.raises(WorkflowValidationError) as raised:
-        add_stage(pipeline=pipeline, name_en="Board", approvals=[{"approval_type": "role", "user_role": MISSING_ID}])
+        add_stage(
+            pipeline=pipeline,
+            name_en="Board",
+            approvals=[{"approval_type": "role", "user_role": MISSING_ID}],
+        )
 
     assert (raised.value.field, raised.value.message) == (
         "approvals[0].user_role",
@@ -260,9 +276,21 @@ def test_add_stage_with_a_bad_approval_writes_nothing(acme):
     [
         ({"approval_type": "user"}, "approvals", "Approvals must be a list."),
         (["user"], "approvals[0]", "Each approval must be an object."),
-        ([{"approval_type": "user", "approval_user": 1, "level": 2}], "approvals[0]", "Unknown approval keys: level."),
-        ([{"approval_type": "user", "approval_user": "abc"}], "approvals[0].approval_user", "approvals[0].approval_user must be an id."),
-        ([{"approval_type": "user", "approval_user": True}], "approvals[0].approval_user", "approvals[0].approval_user must be an id."),
+        (
+            [{"approval_type": "user", "approval_user": 1, "level": 2}],
+            "approvals[0]",
+            "Unknown approval keys: level.",
+        ),
+        (
+            [{"approval_type": "user", "approval_user": "abc"}],
+            "approvals[0].approval_user",
+            "approvals[0].approval_user must be an id.",
+        ),
+        (
+            [{"approval_type": "user", "approval_user": True}],
+            "approvals[0].approval_user",
+            "approvals[0].approval_user must be an id.",
+        ),
     ],
 )
 def test_validate_approvals_refuses_malformed_input(acme, approvals, field, message):

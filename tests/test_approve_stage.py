@@ -69,7 +69,9 @@ pytestmark = pytest.mark.django_db
         ),
     ],
 )
-def test_approve_stage_refuses_who_is_not_an_approver(acme, globex, actor, error_class, code, message):
+def test_approve_stage_refuses_who_is_not_an_approver(
+    acme, globex, actor, error_class, code, message
+):
     # given: waiting at Budget Approval (Acme's budget managers)
     request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
     user = {
@@ -97,7 +99,10 @@ def test_approve_stage_by_the_approver_moves_to_the_next_stage(acme):
 
     # when
     result = approve_stage(
-        obj=request, user=acme.user("budget_manager1"), form_data={"allocated_budget": "5000"}, comment=" ok "
+        obj=request,
+        user=acme.user("budget_manager1"),
+        form_data={"allocated_budget": "5000"},
+        comment=" ok ",
     )
 
     # then
@@ -131,7 +136,9 @@ def test_approve_stage_by_a_reviewer_round_robin_did_not_pick_is_refused(acme):
 
     # when
     with pytest.raises(NotAnApproverError) as raised:
-        approve_stage(obj=request, user=acme.user("finance_reviewer2"), form_data={"budget_code": "B"})
+        approve_stage(
+            obj=request, user=acme.user("finance_reviewer2"), form_data={"budget_code": "B"}
+        )
 
     # then
     assert raised.value.code == ErrorCode.NOT_AN_APPROVER
@@ -219,6 +226,66 @@ def test_round_robin_spreads_successive_requests_across_reviewers(acme):
     ]
 
 
+def test_an_approver_of_a_stage_already_passed_gets_a_conflict(acme):
+    # given: reviewer 1 approved Initial Review; Budget Approval waits
+    request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
+    before = database_state()
+
+    # when: reviewer 1 approves again (a stale page), reviewer 2 (never picked) tries too
+    with pytest.raises(ConflictError) as raised:
+        approve_stage(
+            obj=request, user=acme.user("finance_reviewer1"), form_data=FORM_DATA["Initial Review"]
+        )
+    with pytest.raises(NotAnApproverError):
+        approve_stage(
+            obj=request, user=acme.user("finance_reviewer2"), form_data=FORM_DATA["Initial Review"]
+        )
+
+    # then
+    assert raised.value.message == (
+        "This step has already been decided or is no longer waiting for you; "
+        "reload the workflow and try again."
+    )
+    assert database_state() == before
+
+
+@pytest.mark.parametrize(
+    ("strategy", "settings", "approvals_needed"),
+    [
+        ("quorum", {"quorum_count": 1}, 1),
+        ("quorum", {"quorum_count": 2}, 2),
+        ("majority", {}, 2),
+        ("percentage", {"percentage_required": 50}, 1),
+    ],
+)
+def test_quorum_strategies_advance_once_enough_members_approved(
+    acme, strategy, settings, approvals_needed
+):
+    # given: a stage shared by the two executives
+    workflow = two_stage_workflow(
+        acme, role_approval(acme.roles["Executive"], strategy, **settings)
+    )
+    request, attachment = attached_request(acme, workflow)
+    assert approvers_of(attachment) == ["acme-executive1", "acme-executive2"]
+
+    # when
+    approve_stage(obj=request, user=acme.user("executive1"))
+
+    # then
+    if approvals_needed == 1:
+        assert attachment_state(attachment)[2] == "After"
+        assert [row[1:3] for row in approval_rows(attachment)] == [
+            ("approved", "acme-executive1"),
+            ("cancelled", "acme-executive2"),
+            ("current", "acme-cfo"),
+        ]
+    else:
+        assert attachment_state(attachment)[2] == "Step"
+        approve_stage(obj=request, user=acme.user("executive2"))
+        assert attachment_state(attachment)[2] == "After"
+    assert approvers_of(attachment) == ["acme-cfo"]
+
+
 # --------------------------------------------------------------------------- forms and behaviours
 
 
@@ -244,17 +311,25 @@ def test_submit_step_without_form_data_requires_a_form(acme):
 
     # then
     assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Main", "After")
-    assert WorkflowEvent.objects.get(attachment=attachment, event_type=EventType.APPROVED).form_data == {
-        "note": "done"
-    }
+    assert WorkflowEvent.objects.get(
+        attachment=attachment, event_type=EventType.APPROVED
+    ).form_data == {"note": "done"}
 
 
 @pytest.mark.parametrize(
     ("form_data", "error_field", "message"),
     [
         (None, "formData", "This step requires form data."),
-        ({"note": "no budget code"}, "formData.budget_code", "Required form fields are missing: budget_code."),
-        ({"budget_code": ""}, "formData.budget_code", "Required form fields are missing: budget_code."),
+        (
+            {"note": "no budget code"},
+            "formData.budget_code",
+            "Required form fields are missing: budget_code.",
+        ),
+        (
+            {"budget_code": ""},
+            "formData.budget_code",
+            "Required form fields are missing: budget_code.",
+        ),
     ],
 )
 def test_required_form_fields_must_be_filled_in(acme, form_data, error_field, message):
@@ -282,7 +357,10 @@ def test_form_data_must_be_an_object(acme):
     with pytest.raises(WorkflowValidationError) as raised:
         approve_stage(obj=request, user=acme.user("finance_reviewer1"), form_data=["budget_code"])
 
-    assert (raised.value.field, raised.value.message) == ("formData", "form_data must be an object.")
+    assert (raised.value.field, raised.value.message) == (
+        "formData",
+        "form_data must be an object.",
+    )
     assert database_state() == before
 
 
@@ -308,7 +386,9 @@ def test_move_step_refuses_form_data_and_moves_without_it(acme):
 
 def test_check_in_verify_first_approval_checks_in_and_the_second_advances(acme):
     # given
-    workflow = two_stage_workflow(acme, user_approval(acme.user("employee"), behaviour="check_in_verify"))
+    workflow = two_stage_workflow(
+        acme, user_approval(acme.user("employee"), behaviour="check_in_verify")
+    )
     request, attachment = attached_request(acme, workflow)
 
     # when: first approval
@@ -336,7 +416,9 @@ def test_check_in_verify_first_approval_checks_in_and_the_second_advances(acme):
 
 def test_verify_stage_before_check_in_is_an_invalid_state(acme):
     # given
-    workflow = two_stage_workflow(acme, user_approval(acme.user("employee"), behaviour="check_in_verify"))
+    workflow = two_stage_workflow(
+        acme, user_approval(acme.user("employee"), behaviour="check_in_verify")
+    )
     request, attachment = attached_request(acme, workflow)
     before = database_state()
 
@@ -383,11 +465,16 @@ def test_an_empty_pipeline_between_two_pipelines_is_skipped(acme):
         company=acme.company,
         name_en="With a gap",
         pipelines=[
-            {"name_en": "First", "stages": [{"name_en": "One", "approvals": [user_approval(acme.user("cfo"))]}]},
+            {
+                "name_en": "First",
+                "stages": [{"name_en": "One", "approvals": [user_approval(acme.user("cfo"))]}],
+            },
             {"name_en": "Empty", "number_of_stages": 0},
             {
                 "name_en": "Last",
-                "stages": [{"name_en": "Two", "approvals": [role_approval(acme.roles["Executive"])]}],
+                "stages": [
+                    {"name_en": "Two", "approvals": [role_approval(acme.roles["Executive"])]}
+                ],
             },
         ],
     )
@@ -399,8 +486,13 @@ def test_an_empty_pipeline_between_two_pipelines_is_skipped(acme):
 
     # then: straight from First to Last
     assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Last", "Two")
-    pipeline_moved = WorkflowEvent.objects.get(attachment=attachment, event_type=EventType.PIPELINE_MOVED)
-    assert (pipeline_moved.from_pipeline.name_en, pipeline_moved.to_pipeline.name_en) == ("First", "Last")
+    pipeline_moved = WorkflowEvent.objects.get(
+        attachment=attachment, event_type=EventType.PIPELINE_MOVED
+    )
+    assert (pipeline_moved.from_pipeline.name_en, pipeline_moved.to_pipeline.name_en) == (
+        "First",
+        "Last",
+    )
     approve_stage(obj=request, user=acme.user("executive2"))
     assert attachment_state(attachment) == (AttachmentStatus.COMPLETED, None, None)
 
@@ -414,16 +506,45 @@ def test_approve_stage_twice_with_the_same_idempotency_key_records_one_approval(
     user = acme.user("budget_manager1")
 
     # when
-    first = approve_stage(obj=request, user=user, form_data=FORM_DATA["Budget Approval"], idempotency_key="k-1")
+    first = approve_stage(
+        obj=request, user=user, form_data=FORM_DATA["Budget Approval"], idempotency_key="k-1"
+    )
     before = database_state()
-    second = approve_stage(obj=request, user=user, form_data=FORM_DATA["Budget Approval"], idempotency_key="k-1")
+    second = approve_stage(
+        obj=request, user=user, form_data=FORM_DATA["Budget Approval"], idempotency_key="k-1"
+    )
 
     # then
     assert second.pk == first.pk == attachment.pk
     assert database_state() == before
-    approvals = WorkflowEvent.objects.filter(attachment=attachment, event_type=EventType.APPROVED, actor=user)
+    approvals = WorkflowEvent.objects.filter(
+        attachment=attachment, event_type=EventType.APPROVED, actor=user
+    )
     assert [event.idempotency_key for event in approvals] == ["k-1"]
     assert attachment_state(attachment)[2] == "Final Finance Sign-off"
+
+
+def test_an_idempotency_key_reused_on_another_object_is_a_conflict(acme):
+    # given: the key approved one request
+    first, _ = start_purchase_request(acme, title="First", at_stage="Final Finance Sign-off")
+    second, second_attachment = start_purchase_request(
+        acme, title="Second", at_stage="Final Finance Sign-off"
+    )
+    form_data = FORM_DATA["Final Finance Sign-off"]
+    approve_stage(obj=first, user=acme.user("cfo"), form_data=form_data, idempotency_key="k-1")
+    before = database_state()
+
+    # when: the same key comes with another request
+    with pytest.raises(ConflictError) as raised:
+        approve_stage(obj=second, user=acme.user("cfo"), form_data=form_data, idempotency_key="k-1")
+
+    # then: the second request is neither approved nor reported as approved
+    assert (raised.value.field, raised.value.message) == (
+        "idempotencyKey",
+        "This idempotency key was already used for a decision on another object.",
+    )
+    assert database_state() == before
+    assert attachment_state(second_attachment)[2] == "Final Finance Sign-off"
 
 
 def test_approve_stage_again_without_an_idempotency_key_is_a_conflict(acme):

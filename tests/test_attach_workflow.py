@@ -70,11 +70,17 @@ def test_attach_after_completion_replaces_the_old_approval_flow(acme):
     [old_flow] = flows_of(request)
 
     # when
-    second = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+    second = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
 
     # then: a new run with a fresh flow; the old attachment keeps its history
     assert second.pk != first.pk
-    assert attachment_state(second) == (AttachmentStatus.IN_PROGRESS, "Finance Review", "Initial Review")
+    assert attachment_state(second) == (
+        AttachmentStatus.IN_PROGRESS,
+        "Finance Review",
+        "Initial Review",
+    )
     assert attachment_state(first) == (AttachmentStatus.COMPLETED, None, None)
     [new_flow] = flows_of(request)
     assert new_flow != old_flow
@@ -98,10 +104,16 @@ def test_attach_after_rejection_or_cancellation_starts_afresh(acme, ending):
     else:
         cancel_workflow(obj=request, user=acme.user("requester"))
 
-    second = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+    second = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
 
     assert attachment_state(first)[0] == ending
-    assert attachment_state(second) == (AttachmentStatus.IN_PROGRESS, "Finance Review", "Initial Review")
+    assert attachment_state(second) == (
+        AttachmentStatus.IN_PROGRESS,
+        "Finance Review",
+        "Initial Review",
+    )
     assert len(flows_of(request)) == 1
     assert approval_rows(second) == [(1, "current", "acme-finance_reviewer1", "Initial Review")]
 
@@ -172,7 +184,9 @@ def test_approval_that_would_open_a_stage_without_active_members_changes_nothing
         ],
     )
     request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(obj=request, workflow=workflow, user=acme.user("requester"))
+    attachment = attach_workflow_to_object(
+        obj=request, workflow=workflow, user=acme.user("requester")
+    )
     acme.user("employee").groups.remove(solo)
     before = database_state()
 
@@ -190,7 +204,12 @@ def test_approval_that_would_open_a_stage_without_active_members_changes_nothing
     ("case", "error_class", "field", "message"),
     [
         ("other company", NotFoundError, "workflowId", "Workflow not found."),
-        ("hidden copy", WorkflowValidationError, "workflowId", "This workflow is the running copy of another attachment."),
+        (
+            "hidden copy",
+            WorkflowValidationError,
+            "workflowId",
+            "This workflow is the running copy of another attachment.",
+        ),
         ("inactive", WorkflowValidationError, "workflowId", "The workflow is not active."),
         ("no stages", WorkflowValidationError, "workflowId", "The workflow has no stages."),
         (
@@ -216,7 +235,9 @@ def test_attach_refuses_a_workflow_that_cannot_run(acme, globex, case, error_cla
         workflow = create_workflow(company=acme.company, name_en="Empty")
     else:
         workflow = create_workflow(
-            company=acme.company, name_en="Blank", pipelines=[{"name_en": "Blank", "number_of_stages": 1}]
+            company=acme.company,
+            name_en="Blank",
+            pipelines=[{"name_en": "Blank", "number_of_stages": 1}],
         )
     request = make_purchase_request(acme)
     before = database_state()
@@ -243,7 +264,9 @@ def test_attach_refuses_bad_objects_and_metadata(acme):
 
     for obj, extra, field, message in cases:
         with pytest.raises(WorkflowValidationError) as raised:
-            attach_workflow_to_object(obj=obj, workflow=acme.workflow, user=acme.user("requester"), **extra)
+            attach_workflow_to_object(
+                obj=obj, workflow=acme.workflow, user=acme.user("requester"), **extra
+            )
         assert (raised.value.field, raised.value.message) == (field, message)
         assert database_state() == before
 
@@ -265,7 +288,11 @@ def test_attach_without_auto_start_waits_for_start_workflow(acme):
     start_workflow(obj=request, user=acme.user("requester"))
 
     # then
-    assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Finance Review", "Initial Review")
+    assert attachment_state(attachment) == (
+        AttachmentStatus.IN_PROGRESS,
+        "Finance Review",
+        "Initial Review",
+    )
     assert event_types(attachment) == [EventType.STARTED]
     assert approvers_of(attachment) == ["acme-finance_reviewer1"]
     before = database_state()
@@ -291,7 +318,9 @@ def test_editing_the_template_after_attach_leaves_the_running_copy_alone(acme):
     )
 
     # then: the running copy keeps its stage name and its budget managers
-    clone_budget = Stage.objects.get(pipeline__workflow_id=attachment.workflow_id, cloned_from=template_budget)
+    clone_budget = Stage.objects.get(
+        pipeline__workflow_id=attachment.workflow_id, cloned_from=template_budget
+    )
     assert clone_budget.name_en == "Budget Approval"
     assert clone_budget.approvals[0]["user_role"] == acme.roles["Budget Manager"].pk
     approve_current_stage(attachment, request)
@@ -301,7 +330,9 @@ def test_editing_the_template_after_attach_leaves_the_running_copy_alone(acme):
     with pytest.raises(NotAnApproverError):
         approve_stage(obj=request, user=acme.user("cfo"), form_data=FORM_DATA["Budget Approval"])
     assert database_state() == before
-    approve_stage(obj=request, user=acme.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"])
+    approve_stage(
+        obj=request, user=acme.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"]
+    )
     assert attachment_state(attachment)[2] == "Final Finance Sign-off"
 
     # and a new attachment runs the edited template
@@ -332,4 +363,8 @@ def test_attach_with_disable_clone_runs_the_template_itself(acme):
 
     assert attachment.workflow_id == acme.workflow.pk
     assert Workflow.objects.count() == workflows
-    assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Finance Review", "Initial Review")
+    assert attachment_state(attachment) == (
+        AttachmentStatus.IN_PROGRESS,
+        "Finance Review",
+        "Initial Review",
+    )

@@ -25,7 +25,10 @@ def auto_start_settings(rules: dict[str, Any]) -> override_settings:
 
 
 PURCHASES_FROM_1000 = {
-    "demo.PurchaseRequest": {"workflow_slug": "purchase_approval", "conditions": {"amount__gte": 1000}}
+    "demo.PurchaseRequest": {
+        "workflow_slug": "purchase_approval",
+        "conditions": {"amount__gte": 1000},
+    }
 }
 
 
@@ -48,7 +51,9 @@ def test_a_matching_purchase_request_starts_its_workflow_on_creation(acme):
     assert approvers_of(attachment) == ["acme-finance_reviewer1"]
 
 
-@pytest.mark.parametrize(("amount", "started"), [("10.00", False), ("999.99", False), ("1000.00", True)])
+@pytest.mark.parametrize(
+    ("amount", "started"), [("10.00", False), ("999.99", False), ("1000.00", True)]
+)
 def test_auto_start_conditions_decide(acme, amount, started):
     with auto_start_settings(PURCHASES_FROM_1000):
         request = make_purchase_request(acme, amount=amount)
@@ -114,5 +119,7 @@ def test_a_registered_default_workflow_auto_starts_for_its_company_only(acme, gl
     globex_request = make_purchase_request(globex)
 
     # then
-    assert attachment_state(get_workflow_attachment(acme_request))[0] == AttachmentStatus.IN_PROGRESS
+    assert (
+        attachment_state(get_workflow_attachment(acme_request))[0] == AttachmentStatus.IN_PROGRESS
+    )
     assert get_workflow_attachment(globex_request) is None

@@ -53,7 +53,9 @@ def test_cancel_workflow_by_the_starter_or_the_company(acme, canceller):
     # and nobody can decide any more
     before = database_state()
     with pytest.raises(InvalidStateError) as raised:
-        approve_stage(obj=request, user=acme.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"])
+        approve_stage(
+            obj=request, user=acme.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"]
+        )
     assert raised.value.message == "The workflow is cancelled; this action is not possible now."
     with pytest.raises(InvalidStateError):
         cancel_workflow(obj=request, user=acme.user("requester"))

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from approval_workflow.models import ApprovalInstance
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
@@ -21,8 +20,15 @@ from backend.demo.models import PurchaseRequest
 from backend.demo.scenario import build_company, register_demo_models
 from backend.workflows.constants import AttachmentStatus, EventType
 from backend.workflows.exceptions import ConflictError, InvalidStateError
-from backend.workflows.models import Workflow, WorkflowAttachment, WorkflowEvent
-from backend.workflows.services import approve_stage, attach_workflow_to_object
+from backend.workflows.models import Stage, Workflow, WorkflowAttachment, WorkflowEvent
+from backend.workflows.services import (
+    approve_stage,
+    attach_workflow_to_object,
+    delegate_stage,
+    get_workflow_attachment,
+    reject_stage,
+    request_resubmission,
+)
 from tests.database_state import approval_rows, attachment_state, event_types
 from tests.helpers import make_purchase_request
 from tests.purchase_steps import FORM_DATA, start_purchase_request
@@ -59,7 +65,9 @@ def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def events_since(attachment: WorkflowAttachment, count: int) -> list[tuple[str, str, str | None, str | None]]:
+def events_since(
+    attachment: WorkflowAttachment, count: int
+) -> list[tuple[str, str, str | None, str | None]]:
     """Return ``(type, actor, from stage, to stage)`` of the attachment's events after the first ``count``."""
     events = (
         WorkflowEvent.objects.filter(attachment=attachment)
@@ -77,7 +85,9 @@ def events_since(attachment: WorkflowAttachment, count: int) -> list[tuple[str, 
     ]
 
 
-def approve_as(username: str, request_pk: int, form_data: dict[str, Any] | None) -> Callable[[], Any]:
+def approve_as(
+    username: str, request_pk: int, form_data: dict[str, Any] | None
+) -> Callable[[], Any]:
     def call() -> Any:
         # Fresh objects per thread: nothing is shared between connections.
         user = get_user_model().objects.get(username=username)
@@ -155,7 +165,9 @@ def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
 
     def cfo_approves() -> None:
         try:
-            results.append(approve_as("queue-cfo", request.pk, FORM_DATA["Final Finance Sign-off"])())
+            results.append(
+                approve_as("queue-cfo", request.pk, FORM_DATA["Final Finance Sign-off"])()
+            )
         except Exception as error:  # asserted on below
             results.append(error)
         finally:
@@ -164,7 +176,9 @@ def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
     cfo = threading.Thread(target=cfo_approves)
     with transaction.atomic():
         approve_stage(
-            obj=request, user=scenario.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"]
+            obj=request,
+            user=scenario.user("budget_manager1"),
+            form_data=FORM_DATA["Budget Approval"],
         )
         cfo.start()
         wait_until_a_transaction_waits_for_a_lock()
@@ -174,7 +188,12 @@ def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
     assert [type(result) for result in results] == [WorkflowAttachment], results
     assert events_since(attachment, events_before) == [
         (EventType.APPROVED, "queue-budget_manager1", "Budget Approval", None),
-        (EventType.STAGE_MOVED, "queue-budget_manager1", "Budget Approval", "Final Finance Sign-off"),
+        (
+            EventType.STAGE_MOVED,
+            "queue-budget_manager1",
+            "Budget Approval",
+            "Final Finance Sign-off",
+        ),
         (EventType.APPROVED, "queue-cfo", "Final Finance Sign-off", None),
         (EventType.PIPELINE_MOVED, "queue-cfo", "Final Finance Sign-off", "Executive Approval"),
         (EventType.STAGE_MOVED, "queue-cfo", "Final Finance Sign-off", "Executive Approval"),
@@ -189,6 +208,106 @@ def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
         "Executive Approval",
         "Executive Approval",
     )
+
+
+def decide_as(decision: str, username: str, request_pk: int) -> Callable[[], Any]:
+    """Return a call making one of the four decisions on the CFO's stage, with fresh objects."""
+
+    def call() -> Any:
+        User = get_user_model()
+        user = User.objects.get(username=username)
+        request = PurchaseRequest.objects.get(pk=request_pk)
+        if decision == "approve":
+            return approve_stage(
+                obj=request, user=user, form_data=FORM_DATA["Final Finance Sign-off"]
+            )
+        if decision == "reject":
+            return reject_stage(obj=request, user=user, reason="No")
+        if decision == "delegate":
+            employee = User.objects.get(username=username.replace("cfo", "employee"))
+            return delegate_stage(obj=request, user=user, to_user=employee)
+        attachment = get_workflow_attachment(request)
+        first_stage = Stage.objects.filter(pipeline__workflow_id=attachment.workflow_id).get(
+            name_en="Initial Review"
+        )
+        return request_resubmission(obj=request, user=user, stage=first_stage, reason="Redo")
+
+    return call
+
+
+# What the CFO's second decision meets once the first one has committed.
+AFTER_FIRST_DECISION = {
+    "approve": (ConflictError, AttachmentStatus.IN_PROGRESS, "Executive Approval"),
+    "reject": (InvalidStateError, AttachmentStatus.REJECTED, "Final Finance Sign-off"),
+    "delegate": (ConflictError, AttachmentStatus.IN_PROGRESS, "Final Finance Sign-off"),
+    "resubmit": (ConflictError, AttachmentStatus.IN_PROGRESS, "Initial Review"),
+}
+
+
+FIRST_DECISION_EVENTS = {
+    "approve": [EventType.APPROVED, EventType.PIPELINE_MOVED, EventType.STAGE_MOVED],
+    "reject": [EventType.REJECTED],
+    "delegate": [EventType.DELEGATED],
+    "resubmit": [EventType.RESUBMISSION_REQUESTED],
+}
+
+
+@pytest.mark.parametrize("first", list(AFTER_FIRST_DECISION))
+def test_a_second_decision_waiting_for_the_lock_fails_cleanly(first):
+    # given: the CFO's first decision holds the lock while a second approval waits for it
+    register_demo_models()
+    scenario = build_company("twice", display_name="Twice")
+    request, attachment = start_purchase_request(scenario, at_stage="Final Finance Sign-off")
+    results: list[Any] = []
+
+    def second_approval() -> None:
+        try:
+            results.append(decide_as("approve", "twice-cfo", request.pk)())
+        except Exception as error:  # asserted on below
+            results.append(error)
+        finally:
+            connection.close()
+
+    waiter = threading.Thread(target=second_approval)
+    with transaction.atomic():
+        decide_as(first, "twice-cfo", request.pk)()
+        waiter.start()
+        wait_until_a_transaction_waits_for_a_lock()
+    waiter.join(timeout=60)
+
+    # then
+    error_class, status, stage = AFTER_FIRST_DECISION[first]
+    assert [type(result) for result in results] == [error_class], results
+    assert attachment_state(attachment)[::2] == (status, stage)
+    # only the first decision is recorded
+    assert event_types(attachment)[5:] == FIRST_DECISION_EVENTS[first]
+
+
+def test_concurrent_different_decisions_by_one_user_let_exactly_one_through():
+    # given
+    register_demo_models()
+    scenario = build_company("mixed", display_name="Mixed")
+    request, attachment = start_purchase_request(scenario, at_stage="Final Finance Sign-off")
+    events_before = WorkflowEvent.objects.filter(attachment=attachment).count()
+    decisions = ["approve", "reject", "delegate", "resubmit", "approve", "reject"]
+    assert len(decisions) == THREADS
+
+    # when: the CFO's six clicks arrive together
+    results = run_at_once([decide_as(decision, "mixed-cfo", request.pk) for decision in decisions])
+
+    # then: one decision went through; the state and the audit trail are the winner's
+    winners = [i for i, result in enumerate(results) if isinstance(result, WorkflowAttachment)]
+    assert len(winners) == 1, results
+    winner = decisions[winners[0]]
+    error_class, status, stage = AFTER_FIRST_DECISION[winner]
+    losers = [result for i, result in enumerate(results) if i != winners[0]]
+    assert [type(error) for error in losers] == [error_class] * (THREADS - 1), losers
+    assert attachment_state(attachment)[::2] == (status, stage)
+    assert [event[0] for event in events_since(attachment, events_before)] == FIRST_DECISION_EVENTS[
+        winner
+    ]
+    open_rows = [row for row in approval_rows(attachment) if row[1] == "current"]
+    assert len(open_rows) == {"approve": 2, "reject": 0, "delegate": 1, "resubmit": 1}[winner]
 
 
 def test_concurrent_consensus_approvals_all_count_and_complete_the_workflow_once():
@@ -245,5 +364,9 @@ def test_concurrent_attach_of_one_object_creates_one_attachment():
     assert Workflow.objects.count() == templates + 1
     assert Workflow.objects.filter(is_hidden=True).get().pk == attachment.workflow_id
     assert event_types(attachment) == [EventType.STARTED]
-    assert approval_rows(attachment)[0][1:] == ("current", "twin-finance_reviewer1", "Initial Review")
+    assert approval_rows(attachment)[0][1:] == (
+        "current",
+        "twin-finance_reviewer1",
+        "Initial Review",
+    )
     assert len(approval_rows(attachment)) == 1

@@ -14,9 +14,10 @@ from backend.workflows.exceptions import (
 )
 from backend.workflows.models import CompanyMembership, WorkflowEvent
 from backend.workflows.services import approve_stage, delegate_stage, reject_stage
-from tests.database_state import approval_rows, attachment_state, database_state
+from tests.database_state import approval_rows, attachment_state, database_state, event_types
 from tests.helpers import approvers_of
 from tests.purchase_steps import FORM_DATA, start_purchase_request
+from tests.workflow_builders import attached_request, two_stage_workflow, user_approval
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,10 @@ def test_delegate_stage_hands_the_share_to_the_delegate(acme):
 
     # when
     delegate_stage(
-        obj=request, user=acme.user("budget_manager1"), to_user=acme.user("employee"), reason="On leave"
+        obj=request,
+        user=acme.user("budget_manager1"),
+        to_user=acme.user("employee"),
+        reason="On leave",
     )
 
     # then
@@ -44,7 +48,9 @@ def test_delegate_stage_hands_the_share_to_the_delegate(acme):
     # the delegator can no longer act: the step is no longer waiting for them
     before = database_state()
     with pytest.raises(ConflictError) as raised:
-        approve_stage(obj=request, user=acme.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"])
+        approve_stage(
+            obj=request, user=acme.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"]
+        )
     assert raised.value.code == ErrorCode.CONFLICT
     assert database_state() == before
 
@@ -68,7 +74,9 @@ def test_delegate_stage_accepts_a_user_id(acme):
     delegate_stage(obj=request, user=acme.user("cfo"), to_user=str(acme.user("employee").pk))
 
     assert approvers_of(attachment) == ["acme-employee"]
-    approve_stage(obj=request, user=acme.user("employee"), form_data=FORM_DATA["Final Finance Sign-off"])
+    approve_stage(
+        obj=request, user=acme.user("employee"), form_data=FORM_DATA["Final Finance Sign-off"]
+    )
     assert attachment_state(attachment)[1:] == ("Executive Approval", "Executive Approval")
 
 
@@ -92,6 +100,42 @@ def test_delegating_a_consensus_share_keeps_consensus(acme):
     assert attachment_state(attachment) == (AttachmentStatus.COMPLETED, None, None)
 
 
+def test_delegating_a_round_robin_share_lets_the_delegate_finish_it(acme):
+    request, attachment = start_purchase_request(acme)
+    delegate_stage(obj=request, user=acme.user("finance_reviewer1"), to_user=acme.user("employee"))
+
+    approve_stage(obj=request, user=acme.user("employee"), form_data=FORM_DATA["Initial Review"])
+
+    assert attachment_state(attachment)[2] == "Budget Approval"
+    assert approvers_of(attachment) == ["acme-budget_manager1", "acme-budget_manager2"]
+
+
+def test_a_delegate_checks_in_again_on_a_check_in_verify_step(acme):
+    # given: the employee checked in, then delegated to the requester
+    workflow = two_stage_workflow(
+        acme, user_approval(acme.user("employee"), behaviour="check_in_verify")
+    )
+    request, attachment = attached_request(acme, workflow)
+    approve_stage(obj=request, user=acme.user("employee"))
+    delegate_stage(obj=request, user=acme.user("employee"), to_user=acme.user("requester"))
+
+    # when: the delegate's first approval
+    approve_stage(obj=request, user=acme.user("requester"))
+
+    # then: it is their check-in; the second one advances
+    assert attachment_state(attachment)[2] == "Step"
+    approve_stage(obj=request, user=acme.user("requester"))
+    assert attachment_state(attachment)[2] == "After"
+    assert event_types(attachment) == [
+        EventType.STARTED,
+        EventType.CHECKED_IN,
+        EventType.DELEGATED,
+        EventType.CHECKED_IN,
+        EventType.APPROVED,
+        EventType.STAGE_MOVED,
+    ]
+
+
 def test_delegate_can_reject(acme):
     request, attachment = start_purchase_request(acme, at_stage="Final Finance Sign-off")
     delegate_stage(obj=request, user=acme.user("cfo"), to_user=acme.user("employee"))
@@ -110,7 +154,9 @@ def test_delegate_stage_to_a_user_of_another_company_is_not_found(acme, globex):
     before = database_state()
 
     with pytest.raises(NotFoundError) as raised:
-        delegate_stage(obj=request, user=acme.user("budget_manager1"), to_user=globex.user("employee"))
+        delegate_stage(
+            obj=request, user=acme.user("budget_manager1"), to_user=globex.user("employee")
+        )
 
     assert (raised.value.code, raised.value.field, raised.value.message) == (
         ErrorCode.NOT_FOUND,
@@ -162,7 +208,9 @@ def test_delegate_stage_to_an_invalid_delegate_is_refused(acme):
     ("actor", "error_class"),
     [("employee", NotAnApproverError), ("globex", NotFoundError)],
 )
-def test_delegate_stage_by_someone_who_is_not_an_approver_changes_nothing(acme, globex, actor, error_class):
+def test_delegate_stage_by_someone_who_is_not_an_approver_changes_nothing(
+    acme, globex, actor, error_class
+):
     request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
     user = globex.user("budget_manager1") if actor == "globex" else acme.user(actor)
     before = database_state()

@@ -42,7 +42,20 @@ query($filter: WorkflowAttachmentFilter) {
   workflowAttachments(first: 100, filter: $filter) { totalCount edges { node { id } } }
 }
 """
-MY_PENDING_APPROVALS = "query { myPendingApprovals(first: 100) { totalCount edges { node { id } } } }"
+MY_PENDING_APPROVALS = (
+    "query { myPendingApprovals(first: 100) { totalCount edges { node { id } } } }"
+)
+WORKFLOW_PIPELINE_STRUCTURE = (
+    "query($id: ID!) { workflowPipelineStructure(id: $id) { workflowId } }"
+)
+WORKFLOW_APPROVAL_SUMMARY = (
+    "query($id: ID!) { workflowApprovalSummary(id: $id) { totalApprovals } }"
+)
+WORKFLOW_STATISTICS = """
+query($companyId: ID) {
+  workflowStatistics(companyId: $companyId) { overview { totalWorkflows } byCompany { company workflows } }
+}
+"""
 
 # ----------------------------------------------------------------------------- mutations
 
@@ -136,7 +149,10 @@ def tenants(acme, globex) -> Tenants:
     )
     acme_waiting_request = make_purchase_request(acme, title="Acme chairs")
     acme_waiting = attach_workflow_to_object(
-        obj=acme_waiting_request, workflow=acme.workflow, user=acme.user("requester"), auto_start=False
+        obj=acme_waiting_request,
+        workflow=acme.workflow,
+        user=acme.user("requester"),
+        auto_start=False,
     )
     globex_request = make_purchase_request(globex, title="Globex desks")
     globex_running = attach_workflow_to_object(
@@ -186,14 +202,41 @@ def test_me_is_the_viewers_own_company(client, tenants):
 
 
 @pytest.mark.parametrize(
-    ("query", "variables"),
+    ("query", "variables", "message"),
     [
-        pytest.param(WORKFLOW, lambda t: {"id": t.acme_workflow}, id="workflow-template"),
-        pytest.param(WORKFLOW, lambda t: {"id": t.acme_running_copy}, id="workflow-running-copy"),
-        pytest.param(WORKFLOW_ATTACHMENT, lambda t: {"id": t.acme_running.pk}, id="workflowAttachment"),
+        pytest.param(
+            WORKFLOW,
+            lambda t: {"id": t.acme_workflow},
+            "Workflow not found.",
+            id="workflow-template",
+        ),
+        pytest.param(
+            WORKFLOW,
+            lambda t: {"id": t.acme_running_copy},
+            "Workflow not found.",
+            id="workflow-running-copy",
+        ),
+        pytest.param(
+            WORKFLOW_ATTACHMENT,
+            lambda t: {"id": t.acme_running.pk},
+            "Workflow attachment not found.",
+            id="workflowAttachment",
+        ),
+        pytest.param(
+            WORKFLOW_PIPELINE_STRUCTURE,
+            lambda t: {"id": t.acme_workflow},
+            "Workflow not found.",
+            id="workflowPipelineStructure",
+        ),
+        pytest.param(
+            WORKFLOW_APPROVAL_SUMMARY,
+            lambda t: {"id": t.acme_workflow},
+            "Workflow not found.",
+            id="workflowApprovalSummary",
+        ),
     ],
 )
-def test_query_by_id_of_another_tenant_is_not_found(client, tenants, query, variables):
+def test_query_by_id_of_another_tenant_is_not_found(client, tenants, query, variables, message):
     # given
     before = database_state()
 
@@ -203,8 +246,10 @@ def test_query_by_id_of_another_tenant_is_not_found(client, tenants, query, vari
     # then
     assert body["data"] is None
     (error,) = body["errors"]
-    assert error["extensions"] == {"code": "NOT_FOUND", "field": "id"}
-    assert error["message"] in ("Workflow not found.", "Workflow attachment not found.")
+    assert (error["message"], error["extensions"]) == (
+        message,
+        {"code": "NOT_FOUND", "field": "id"},
+    )
     assert database_state() == before
 
 
@@ -222,7 +267,9 @@ def test_workflow_attachment_for_an_object_of_another_tenant_is_null(client, ten
 @pytest.mark.parametrize(
     ("query", "field", "variables", "expected"),
     [
-        pytest.param(WORKFLOWS, "workflows", lambda t: {}, lambda t: [t.globex_workflow], id="workflows"),
+        pytest.param(
+            WORKFLOWS, "workflows", lambda t: {}, lambda t: [t.globex_workflow], id="workflows"
+        ),
         pytest.param(
             WORKFLOWS,
             "workflows",
@@ -259,7 +306,11 @@ def test_workflow_attachment_for_an_object_of_another_tenant_is_null(client, ten
             id="workflowAttachments-filter-acme-stage",
         ),
         pytest.param(
-            MY_PENDING_APPROVALS, "myPendingApprovals", lambda t: {}, lambda t: [], id="myPendingApprovals"
+            MY_PENDING_APPROVALS,
+            "myPendingApprovals",
+            lambda t: {},
+            lambda t: [],
+            id="myPendingApprovals",
         ),
     ],
 )
@@ -270,6 +321,25 @@ def test_lists_hold_only_the_viewers_company(client, tenants, query, field, vari
     ids = [int(edge["node"]["id"]) for edge in body["data"][field]["edges"]]
     assert ids == expected(tenants)
     assert body["data"][field]["totalCount"] == len(expected(tenants))
+
+
+@pytest.mark.parametrize(
+    "company_id", [None, "acme"], ids=["own", "companyId-ignored-for-non-superusers"]
+)
+def test_workflow_statistics_count_only_the_viewers_company(client, tenants, company_id):
+    # given: Acme has three templates, Globex one
+    two_stage_workflow(tenants.acme, user_approval(tenants.acme.user("cfo")), name="Second")
+    two_stage_workflow(tenants.acme, user_approval(tenants.acme.user("cfo")), name="Third")
+    variables = {"companyId": tenants.acme.company.pk} if company_id else {}
+
+    # when
+    body = as_globex(client, tenants, WORKFLOW_STATISTICS, variables)
+
+    # then
+    assert "errors" not in body, body
+    statistics = body["data"]["workflowStatistics"]
+    assert statistics["overview"] == {"totalWorkflows": 1}
+    assert [row["company"] for row in statistics["byCompany"]] == ["globex"]
 
 
 def test_pending_approvals_of_an_acme_approver_do_not_show_to_globex(client, tenants):
@@ -306,15 +376,25 @@ MUTATION_CASES = [
         id="updateWorkflow-running-copy",
     ),
     pytest.param(
-        DELETE_WORKFLOW, "deleteWorkflow", lambda t: {"id": t.acme_workflow}, WORKFLOW_NOT_FOUND, id="deleteWorkflow"
+        DELETE_WORKFLOW,
+        "deleteWorkflow",
+        lambda t: {"id": t.acme_workflow},
+        WORKFLOW_NOT_FOUND,
+        id="deleteWorkflow",
     ),
     pytest.param(
-        CLONE_WORKFLOW, "cloneWorkflow", lambda t: {"id": t.acme_workflow}, WORKFLOW_NOT_FOUND, id="cloneWorkflow"
+        CLONE_WORKFLOW,
+        "cloneWorkflow",
+        lambda t: {"id": t.acme_workflow},
+        WORKFLOW_NOT_FOUND,
+        id="cloneWorkflow",
     ),
     pytest.param(
         ADD_PIPELINE,
         "addPipeline",
-        lambda t: {"input": {"workflowId": t.acme_workflow, "nameEn": "Injected", "numberOfStages": 1}},
+        lambda t: {
+            "input": {"workflowId": t.acme_workflow, "nameEn": "Injected", "numberOfStages": 1}
+        },
         WORKFLOW_NOT_FOUND,
         id="addPipeline",
     ),
@@ -364,7 +444,10 @@ MUTATION_CASES = [
         REORDER_STAGES,
         "reorderStages",
         lambda t: {
-            "input": {"pipelineId": t.globex_pipeline, "stageIds": [*t.globex_stages[1:], t.acme_stages[0]]}
+            "input": {
+                "pipelineId": t.globex_pipeline,
+                "stageIds": [*t.globex_stages[1:], t.acme_stages[0]],
+            }
         },
         ("Stage {acme_stage} is not part of this pipeline.", "stageIds"),
         id="reorderStages-own-pipeline-acme-stage",
@@ -373,7 +456,11 @@ MUTATION_CASES = [
         ATTACH_WORKFLOW,
         "attachWorkflow",
         lambda t: {
-            "input": {"model": PURCHASE_REQUEST, "objectId": t.acme_request, "workflowId": t.acme_workflow}
+            "input": {
+                "model": PURCHASE_REQUEST,
+                "objectId": t.acme_request,
+                "workflowId": t.acme_workflow,
+            }
         },
         ("Object not found.", "objectId"),
         id="attachWorkflow",
@@ -395,7 +482,11 @@ MUTATION_CASES = [
         ATTACH_WORKFLOW,
         "attachWorkflow",
         lambda t: {
-            "input": {"model": PURCHASE_REQUEST, "objectId": t.globex_request, "workflowId": t.acme_workflow}
+            "input": {
+                "model": PURCHASE_REQUEST,
+                "objectId": t.globex_request,
+                "workflowId": t.acme_workflow,
+            }
         },
         ("Workflow not found.", "workflowId"),
         id="attachWorkflow-own-object-acme-workflow",
@@ -453,7 +544,11 @@ MUTATION_CASES = [
         REQUEST_RESUBMISSION,
         "requestResubmission",
         lambda t: {
-            "input": {"attachmentId": t.acme_running.pk, "stageId": t.acme_stages[0], "reason": "Hijacked"}
+            "input": {
+                "attachmentId": t.acme_running.pk,
+                "stageId": t.acme_stages[0],
+                "reason": "Hijacked",
+            }
         },
         ATTACHMENT_NOT_FOUND,
         id="requestResubmission",
@@ -526,7 +621,12 @@ def test_delegating_to_a_user_of_another_company_is_not_found(client, tenants):
     body = graphql(
         client,
         DELEGATE_STAGE,
-        {"input": {"attachmentId": tenants.acme_running.pk, "toUserId": tenants.globex.user("employee").pk}},
+        {
+            "input": {
+                "attachmentId": tenants.acme_running.pk,
+                "toUserId": tenants.globex.user("employee").pk,
+            }
+        },
         user=approver,
     )
 
@@ -577,7 +677,9 @@ KEY_OF = {"user": "approval_user", "role": "user_role", "form": "required_form"}
             lambda t, approval: {
                 "input": {
                     "nameEn": "Borrowed approvers",
-                    "pipelines": [{"nameEn": "Main", "stages": [{"nameEn": "Step", "approvals": [approval]}]}],
+                    "pipelines": [
+                        {"nameEn": "Main", "stages": [{"nameEn": "Step", "approvals": [approval]}]}
+                    ],
                 }
             },
             "pipelines[0].stages[0].approvals[0]",
@@ -600,7 +702,11 @@ KEY_OF = {"user": "approval_user", "role": "user_role", "form": "required_form"}
             ADD_STAGE,
             "addStage",
             lambda t, approval: {
-                "input": {"pipelineId": t.globex_pipeline, "nameEn": "Borrowed", "approvals": [approval]}
+                "input": {
+                    "pipelineId": t.globex_pipeline,
+                    "nameEn": "Borrowed",
+                    "approvals": [approval],
+                }
             },
             "approvals[0]",
             id="addStage",
@@ -621,7 +727,9 @@ def test_approval_config_naming_another_tenants_user_role_or_form_is_invalid(
     before = database_state()
 
     # when
-    body = as_globex(client, tenants, mutation, variables(tenants, _approval_of_acme(tenants, kind)))
+    body = as_globex(
+        client, tenants, mutation, variables(tenants, _approval_of_acme(tenants, kind))
+    )
 
     # then
     assert "errors" not in body, body
@@ -640,7 +748,10 @@ def test_approval_config_naming_another_tenants_user_role_or_form_is_invalid(
             CREATE_WORKFLOW,
             "createWorkflow",
             lambda t, department: {
-                "input": {"nameEn": "Borrowed", "pipelines": [{"nameEn": "Main", "departmentId": department}]}
+                "input": {
+                    "nameEn": "Borrowed",
+                    "pipelines": [{"nameEn": "Main", "departmentId": department}],
+                }
             },
             "pipelines[0].department_id",
             id="createWorkflow",
@@ -649,7 +760,11 @@ def test_approval_config_naming_another_tenants_user_role_or_form_is_invalid(
             ADD_PIPELINE,
             "addPipeline",
             lambda t, department: {
-                "input": {"workflowId": t.globex_workflow, "nameEn": "Borrowed", "departmentId": department}
+                "input": {
+                    "workflowId": t.globex_workflow,
+                    "nameEn": "Borrowed",
+                    "departmentId": department,
+                }
             },
             "pipelines[0].department_id",
             id="addPipeline",
@@ -695,7 +810,23 @@ ANONYMOUS_QUERIES = [
     ),
     pytest.param(WORKFLOW_ATTACHMENTS, lambda t: {}, id="workflowAttachments"),
     pytest.param(MY_PENDING_APPROVALS, lambda t: {}, id="myPendingApprovals"),
+    pytest.param(
+        WORKFLOW_PIPELINE_STRUCTURE,
+        lambda t: {"id": t.acme_workflow},
+        id="workflowPipelineStructure",
+    ),
+    pytest.param(
+        WORKFLOW_APPROVAL_SUMMARY, lambda t: {"id": t.acme_workflow}, id="workflowApprovalSummary"
+    ),
+    pytest.param(WORKFLOW_STATISTICS, lambda t: {}, id="workflowStatistics"),
 ]
+
+
+def test_the_anonymous_matrix_covers_every_query():
+    from schema import schema
+
+    names = {case.id for case in ANONYMOUS_QUERIES} | {"me"}
+    assert names == set(schema._schema.query_type.fields)
 
 
 def test_anonymous_me_is_null(client, tenants):
@@ -709,7 +840,7 @@ def test_anonymous_queries_are_unauthenticated(client, tenants, query, variables
     (error,) = body["errors"]
     assert error["message"] == "Sign in to use the API."
     assert error["extensions"] == {"code": "UNAUTHENTICATED", "field": None}
-    # Nullable roots answer null, non-null roots null the whole response.
+    # A nullable root answers null; a non-null root nulls the whole response.
     assert body["data"] in (None, {"workflowAttachmentFor": None})
 
 
@@ -717,7 +848,9 @@ ANONYMOUS_MUTATIONS = [
     pytest.param(
         CREATE_WORKFLOW,
         "createWorkflow",
-        lambda t: {"input": {"nameEn": "Anonymous", "pipelines": [{"nameEn": "Main", "numberOfStages": 1}]}},
+        lambda t: {
+            "input": {"nameEn": "Anonymous", "pipelines": [{"nameEn": "Main", "numberOfStages": 1}]}
+        },
         id="createWorkflow",
     ),
     *[
@@ -798,7 +931,6 @@ EXPECTED_ERROR = {
 class Decision:
     """A running Acme attachment, its current approver and what a successful decision leaves."""
 
-    request: Any
     attachment: WorkflowAttachment
     approver: Any
     expected_state: tuple[str, str | None, str | None]
@@ -809,7 +941,6 @@ def _purchase_decision(tenants: Tenants, state: tuple, new_events: list[str]) ->
     approver_name = approvers_of(tenants.acme_running)[0]
     approver = next(u for u in tenants.acme.users.values() if u.username == approver_name)
     return Decision(
-        request=None,
         attachment=tenants.acme_running,
         approver=approver,
         expected_state=state,
@@ -820,13 +951,14 @@ def _purchase_decision(tenants: Tenants, state: tuple, new_events: list[str]) ->
 def _check_in_decision(tenants: Tenants, *, checked_in: bool, state: tuple, new_events: list[str]):
     acme = tenants.acme
     workflow = two_stage_workflow(
-        acme, user_approval(acme.user("budget_manager1"), behaviour="check_in_verify"), name="Check-in"
+        acme,
+        user_approval(acme.user("budget_manager1"), behaviour="check_in_verify"),
+        name="Check-in",
     )
     request, attachment = attached_request(acme, workflow, title="Check-in laptops")
     if checked_in:
         check_in_stage(obj=request, user=acme.user("budget_manager1"))
     return Decision(
-        request=request,
         attachment=attachment,
         approver=acme.user("budget_manager1"),
         expected_state=state,
@@ -851,7 +983,10 @@ DECISIONS = [
         CHECK_IN_STAGE,
         "checkInStage",
         lambda t: _check_in_decision(
-            t, checked_in=False, state=(AttachmentStatus.IN_PROGRESS, "Main", "Step"), new_events=["checked_in"]
+            t,
+            checked_in=False,
+            state=(AttachmentStatus.IN_PROGRESS, "Main", "Step"),
+            new_events=["checked_in"],
         ),
         lambda t, d: {"attachmentId": d.attachment.pk},
         id="checkInStage",
@@ -888,7 +1023,11 @@ DECISIONS = [
         REQUEST_RESUBMISSION,
         "requestResubmission",
         lambda t: _purchase_decision(t, IN_REVIEW, ["resubmission_requested"]),
-        lambda t, d: {"attachmentId": d.attachment.pk, "stageId": t.acme_stages[0], "reason": "Add quotes"},
+        lambda t, d: {
+            "attachmentId": d.attachment.pk,
+            "stageId": t.acme_stages[0],
+            "reason": "Add quotes",
+        },
         id="requestResubmission",
     ),
 ]
@@ -950,13 +1089,19 @@ def test_only_the_starter_or_the_company_can_cancel(client, tenants, actor):
 
     # when
     body = graphql(
-        client, CANCEL_WORKFLOW, {"input": {"attachmentId": attachment.pk, "reason": "No budget"}}, token=token
+        client,
+        CANCEL_WORKFLOW,
+        {"input": {"attachmentId": attachment.pk, "reason": "No budget"}},
+        token=token,
     )
 
     # then
     payload = body["data"]["cancelWorkflow"]
     if actor == "starter":
-        assert payload == {"attachment": {"id": str(attachment.pk), "status": "CANCELLED"}, "error": None}
+        assert payload == {
+            "attachment": {"id": str(attachment.pk), "status": "CANCELLED"},
+            "error": None,
+        }
         assert attachment_state(attachment)[0] == AttachmentStatus.CANCELLED
         assert event_types(attachment)[-1] == "cancelled"
     else:
@@ -966,6 +1111,14 @@ def test_only_the_starter_or_the_company_can_cancel(client, tenants, actor):
 
 def test_stage_and_pipeline_ids_in_the_fixture_belong_to_their_tenants(tenants):
     # Guard against a fixture that would make the matrix pass vacuously.
-    assert Stage.objects.filter(pk__in=tenants.acme_stages, pipeline__workflow__company=tenants.acme.company).count() == 3
-    assert WorkflowAttachment.objects.get(pk=tenants.acme_waiting.pk).status == AttachmentStatus.NOT_STARTED
+    assert (
+        Stage.objects.filter(
+            pk__in=tenants.acme_stages, pipeline__workflow__company=tenants.acme.company
+        ).count()
+        == 3
+    )
+    assert (
+        WorkflowAttachment.objects.get(pk=tenants.acme_waiting.pk).status
+        == AttachmentStatus.NOT_STARTED
+    )
     assert tenants.acme_running.company_id == tenants.acme.company.pk

@@ -77,7 +77,9 @@ def test_attach_and_start_stays_within_25_queries(acme):
 
     # then
     assert attachment_state(attachment) == (
-        AttachmentStatus.IN_PROGRESS, "Finance Review", "Initial Review"
+        AttachmentStatus.IN_PROGRESS,
+        "Finance Review",
+        "Initial Review",
     )
 
 
@@ -105,7 +107,9 @@ def test_approval_that_moves_the_pipeline_stays_within_20_queries(acme):
 
     # then
     assert attachment_state(attachment) == (
-        AttachmentStatus.IN_PROGRESS, "Executive Approval", "Executive Approval"
+        AttachmentStatus.IN_PROGRESS,
+        "Executive Approval",
+        "Executive Approval",
     )
 
 
@@ -174,7 +178,9 @@ def test_request_resubmission_stays_within_19_queries(acme):
 
     # when: back to Initial Review, which reopens a round-robin role step (measured: 18)
     with query_budget(19):
-        request_resubmission(obj=request, user=manager, stage=first_stage.pk, reason="Add the quote")
+        request_resubmission(
+            obj=request, user=manager, stage=first_stage.pk, reason="Add the quote"
+        )
 
     # then
     assert attachment_state(attachment)[2] == "Initial Review"
@@ -215,6 +221,9 @@ def test_approval_completes_a_template_run_whose_stages_were_all_removed(acme):
 
     # then
     assert attachment_state(attachment)[0] == AttachmentStatus.COMPLETED
-    assert list(
-        WorkflowEvent.objects.filter(attachment=attachment).values_list("event_type", flat=True)
-    )[-1] == EventType.COMPLETED
+    assert (
+        list(
+            WorkflowEvent.objects.filter(attachment=attachment).values_list("event_type", flat=True)
+        )[-1]
+        == EventType.COMPLETED
+    )

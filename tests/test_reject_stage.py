@@ -49,7 +49,9 @@ def test_reject_stage_ends_the_workflow_at_the_rejecting_stage(acme):
         "Budget Approval",
     )
     # the rejecting row is kept; the other member's open share is gone and nothing is open
-    assert approval_rows(attachment)[1:] == [(2, "rejected", "acme-budget_manager2", "Budget Approval")]
+    assert approval_rows(attachment)[1:] == [
+        (2, "rejected", "acme-budget_manager2", "Budget Approval")
+    ]
 
 
 @pytest.mark.parametrize("reason", ["", "   ", None])
@@ -90,7 +92,9 @@ def test_reject_stage_reason_longer_than_5000_characters_is_refused(acme):
         ("globex budget manager", NotFoundError, ErrorCode.NOT_FOUND),
     ],
 )
-def test_reject_stage_by_someone_who_is_not_an_approver_changes_nothing(acme, globex, actor, error_class, code):
+def test_reject_stage_by_someone_who_is_not_an_approver_changes_nothing(
+    acme, globex, actor, error_class, code
+):
     request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
     user = globex.user("budget_manager1") if actor == "globex budget manager" else acme.user(actor)
     before = database_state()
@@ -110,7 +114,9 @@ def test_a_rejected_workflow_takes_no_further_decisions(acme):
 
     # when / then
     with pytest.raises(InvalidStateError) as raised:
-        approve_stage(obj=request, user=acme.user("budget_manager2"), form_data=FORM_DATA["Budget Approval"])
+        approve_stage(
+            obj=request, user=acme.user("budget_manager2"), form_data=FORM_DATA["Budget Approval"]
+        )
     assert raised.value.message == "The workflow is rejected; this action is not possible now."
     with pytest.raises(InvalidStateError):
         reject_stage(obj=request, user=acme.user("budget_manager1"), reason="Again")

@@ -6,6 +6,7 @@ import pytest
 
 from backend.workflows.constants import AttachmentStatus, ErrorCode, EventType
 from backend.workflows.exceptions import (
+    ConflictError,
     NotAnApproverError,
     NotFoundError,
     WorkflowValidationError,
@@ -61,7 +62,12 @@ def test_resubmission_to_the_first_stage_starts_over_and_completes(acme):
     ]
 
     # when: every stage is approved again
-    for expected_stage in ("Initial Review", "Budget Approval", "Final Finance Sign-off", "Executive Approval"):
+    for expected_stage in (
+        "Initial Review",
+        "Budget Approval",
+        "Final Finance Sign-off",
+        "Executive Approval",
+    ):
         assert attachment_state(attachment)[2] == expected_stage
         approve_current_stage(attachment, request)
 
@@ -70,6 +76,28 @@ def test_resubmission_to_the_first_stage_starts_over_and_completes(acme):
     request.refresh_from_db()
     assert request.workflow_status == "approved"
     assert event_types(attachment).count(EventType.COMPLETED) == 1
+
+
+def test_after_a_resubmission_the_sender_has_nothing_to_decide(acme):
+    # given: the CFO sent the request back to Initial Review
+    request, attachment = start_purchase_request(acme, at_stage="Final Finance Sign-off")
+    request_resubmission(
+        obj=request,
+        user=acme.user("cfo"),
+        stage=clone_stage(attachment, "Initial Review"),
+        reason="Redo",
+    )
+    before = database_state()
+
+    # when: the CFO approves from a stale page
+    with pytest.raises(ConflictError) as raised:
+        approve_stage(
+            obj=request, user=acme.user("cfo"), form_data=FORM_DATA["Final Finance Sign-off"]
+        )
+
+    # then
+    assert raised.value.code == ErrorCode.CONFLICT
+    assert database_state() == before
 
 
 def test_resubmission_accepts_the_template_stage_the_clone_was_made_from(acme):
@@ -85,7 +113,9 @@ def test_resubmission_accepts_the_template_stage_the_clone_was_made_from(acme):
     assert attachment.current_stage_id == clone_stage(attachment, "Budget Approval").pk
     assert attachment.current_stage.cloned_from_id == template.pk
     assert approvers_of(attachment) == ["acme-budget_manager1", "acme-budget_manager2"]
-    approve_stage(obj=request, user=acme.user("budget_manager2"), form_data=FORM_DATA["Budget Approval"])
+    approve_stage(
+        obj=request, user=acme.user("budget_manager2"), form_data=FORM_DATA["Budget Approval"]
+    )
     assert attachment_state(attachment)[2] == "Final Finance Sign-off"
 
 
@@ -146,7 +176,9 @@ def test_resubmission_to_a_stage_of_another_workflow_is_not_found(acme, globex):
     for stage in foreign_stages:
         # when
         with pytest.raises(NotFoundError) as raised:
-            request_resubmission(obj=request, user=acme.user("budget_manager1"), stage=stage, reason="Back")
+            request_resubmission(
+                obj=request, user=acme.user("budget_manager1"), stage=stage, reason="Back"
+            )
 
         # then
         assert (raised.value.code, raised.value.field, raised.value.message) == (
@@ -163,7 +195,9 @@ def test_resubmission_to_an_unknown_stage_is_not_found(acme, stage):
     before = database_state()
 
     with pytest.raises(NotFoundError) as raised:
-        request_resubmission(obj=request, user=acme.user("budget_manager1"), stage=stage, reason="Back")
+        request_resubmission(
+            obj=request, user=acme.user("budget_manager1"), stage=stage, reason="Back"
+        )
 
     assert raised.value.field == "stageId"
     assert database_state() == before
@@ -173,9 +207,14 @@ def test_resubmission_to_a_later_stage_is_refused(acme):
     request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
     before = database_state()
 
-    for stage in (clone_stage(attachment, "Final Finance Sign-off"), template_stage(acme, "Executive Approval")):
+    for stage in (
+        clone_stage(attachment, "Final Finance Sign-off"),
+        template_stage(acme, "Executive Approval"),
+    ):
         with pytest.raises(WorkflowValidationError) as raised:
-            request_resubmission(obj=request, user=acme.user("budget_manager1"), stage=stage, reason="Fwd")
+            request_resubmission(
+                obj=request, user=acme.user("budget_manager1"), stage=stage, reason="Fwd"
+            )
 
         assert (raised.value.code, raised.value.field, raised.value.message) == (
             ErrorCode.VALIDATION_ERROR,

@@ -14,10 +14,17 @@ def user_approval(user: Any, **extra: Any) -> dict[str, Any]:
 
 
 def role_approval(role: Any, strategy: str = "anyone", **extra: Any) -> dict[str, Any]:
-    return {"approval_type": "role", "user_role": role.pk, "role_selection_strategy": strategy, **extra}
+    return {
+        "approval_type": "role",
+        "user_role": role.pk,
+        "role_selection_strategy": strategy,
+        **extra,
+    }
 
 
-def two_stage_workflow(scenario: Any, approval: dict[str, Any], *, name: str = "Two stages") -> Workflow:
+def two_stage_workflow(
+    scenario: Any, approval: dict[str, Any], *, name: str = "Two stages"
+) -> Workflow:
     """Return a template: pipeline "Main" with stage "Step" (``approval``) then "After" (the CFO)."""
     return create_workflow(
         company=scenario.company,

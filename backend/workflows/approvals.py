@@ -27,6 +27,7 @@ from approval_workflow.services import advance_flow, extend_flow, start_flow
 from approval_workflow.utils import ApprovalRepository
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db.models import Exists, Model, OuterRef, Q
 from django.utils import timezone
 
@@ -342,3 +343,33 @@ def rows_of_flow(flow_id: int) -> list[ApprovalInstance]:
     """Return every row of a flow, in step order (for tests and the admin)."""
     return list(ApprovalInstance.objects.filter(flow_id=flow_id).order_by("step_number", "id"))
 
+
+
+def _flows_of(content_type_id: int, object_ids: list[str]) -> Any:
+    return ApprovalFlow.objects.filter(content_type_id=content_type_id, object_id__in=object_ids)
+
+
+def delete_flows_of_objects(content_type_id: int, object_ids: list[str]) -> tuple[int, int]:
+    """Delete the flows and steps of these objects (cleanup); return ``(flows, steps)`` deleted.
+
+    The steps go in one ``DELETE`` per batch of flows; the package's cached flows are dropped
+    (its cache key is ``approval_flow_<content type id>_<object pk>``).
+    """
+    if not object_ids:
+        return 0, 0
+    _, deleted = _flows_of(content_type_id, object_ids).delete()
+    cache.delete_many([f"approval_flow_{content_type_id}_{object_id}" for object_id in object_ids])
+    return deleted.get(ApprovalFlow._meta.label, 0), deleted.get(ApprovalInstance._meta.label, 0)
+
+
+def count_flows_of_objects(objects: Any) -> tuple[int, int]:
+    """Count the flows and steps of the objects in ``objects`` (a queryset with
+    ``content_type_id`` and ``object_id`` columns), for a dry run of the cleanup."""
+    flows = ApprovalFlow.objects.filter(
+        Exists(
+            objects.filter(
+                content_type_id=OuterRef("content_type_id"), object_id=OuterRef("object_id")
+            )
+        )
+    )
+    return flows.count(), ApprovalInstance.objects.filter(flow__in=flows).count()

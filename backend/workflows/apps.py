@@ -14,3 +14,8 @@ class WorkflowsConfig(AppConfig):
 
         connect_auto_start()
         add_event_listener(publish_events)
+        # Stored actions and e-mails, after the broadcast (auto-cleanup may delete the attachment).
+        from backend.workflows import notifications  # noqa: F401  (registers the e-mail handler)
+        from backend.workflows.actions import run_actions_for_events
+
+        add_event_listener(run_actions_for_events)

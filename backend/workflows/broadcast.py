@@ -32,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "workflow.event"
 INBOX_MESSAGE_TYPE = "workflow.inbox"
-PUBLISH_TIMEOUT_SECONDS = 2.0
+# Budget for publishing one committed batch (every group_send of it together). The decision
+# waits for the publish, so a hung Redis delays its answer by at most this much.
+PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
 class PublishStatistics:
@@ -210,8 +212,12 @@ def _inbox_messages(
 
 
 async def _send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) -> None:
-    for group, message in sends:
-        await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+    async def send_in_order() -> None:
+        for group, message in sends:
+            await layer.group_send(group, message)
+
+    # One deadline for the whole batch, not one per message: a slow layer cannot multiply it.
+    await asyncio.wait_for(send_in_order(), PUBLISH_TIMEOUT_SECONDS)
 
 
 def publish_events(events: Sequence[WorkflowEvent]) -> None:

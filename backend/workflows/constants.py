@@ -34,6 +34,26 @@ class EventType(models.TextChoices):
     ACTION_FAILED = "action_failed", "Action failed"
 
 
+class ActionType(models.TextChoices):
+    """When a stored workflow action runs (each maps to one kind of committed event)."""
+
+    AFTER_APPROVE = "after_approve", "After approve"
+    AFTER_REJECT = "after_reject", "After reject"
+    AFTER_RESUBMISSION = "after_resubmission", "After resubmission"
+    AFTER_DELEGATE = "after_delegate", "After delegate"
+    AFTER_MOVE_STAGE = "after_move_stage", "After move stage"
+    AFTER_MOVE_PIPELINE = "after_move_pipeline", "After move pipeline"
+    ON_WORKFLOW_START = "on_workflow_start", "On workflow start"
+    ON_WORKFLOW_COMPLETE = "on_workflow_complete", "On workflow complete"
+
+
+class FailurePolicy(models.TextChoices):
+    """What happens to the later actions of an event when one action fails."""
+
+    CONTINUE = "continue", "Continue with the next action"
+    STOP = "stop", "Skip the remaining actions of this event"
+
+
 class ApprovalType(models.TextChoices):
     """Who approves: a named user or the members of a role."""
 

@@ -60,3 +60,20 @@ def is_model_enabled(model: type[models.Model]) -> bool:
     """Tell whether workflows may be attached to ``model`` (every model when the list is empty)."""
     labels = enabled_model_labels()
     return not labels or model_label(model).lower() in labels
+
+
+# Top-level settings of the action, e-mail and cleanup features (names from the seed).
+WORKFLOW_SETTING_DEFAULTS: dict[str, Any] = {
+    "WORKFLOW_ACTION_ALLOWED_MODULES": [],
+    "WORKFLOW_ACTIONS_CONFIG": [],
+    "WORKFLOW_AUTO_CREATE_ACTIONS": True,
+    "WORKFLOW_DISABLE_EMAILS": False,
+    "WORKFLOW_SEND_EMAIL_FUNCTION": None,
+    "WORKFLOW_CREATOR_FIELDS": ["created_by", "requester", "owner"],
+    "WORKFLOW_AUTO_CLEANUP_COMPLETED": False,
+}
+
+
+def workflow_setting(name: str) -> Any:
+    """Return a top-level ``WORKFLOW_*`` setting, falling back to its documented default."""
+    return getattr(settings, name, WORKFLOW_SETTING_DEFAULTS[name])

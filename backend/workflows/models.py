@@ -12,14 +12,17 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from backend.workflows.constants import (
     LIVE_STATUSES,
+    ActionType,
     ApprovalType,
     AttachmentStatus,
     EventType,
+    FailurePolicy,
 )
 
 
@@ -165,6 +168,90 @@ class Stage(models.Model):
     def role_approvals(self) -> list[dict[str, Any]]:
         """Return the role-based approvals of this stage."""
         return [a for a in self.approvals or [] if a.get("approval_type") == ApprovalType.ROLE]
+
+
+ACTION_SCOPES = ("workflow", "pipeline", "stage")
+
+
+class WorkflowAction(models.Model):
+    """A handler run after a committed event, scoped to exactly one workflow, pipeline or stage.
+
+    ``function_path`` names a callable ``handler(context, parameters)`` that must be registered
+    with ``@workflow_action`` or live in a module of ``WORKFLOW_ACTION_ALLOWED_MODULES``; it is
+    checked on save and again before every run (see ``backend.workflows.actions``).
+    """
+
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, null=True, blank=True, related_name="actions"
+    )
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, null=True, blank=True, related_name="actions"
+    )
+    stage = models.ForeignKey(
+        Stage, on_delete=models.CASCADE, null=True, blank=True, related_name="actions"
+    )
+    action_type = models.CharField(max_length=40, choices=ActionType.choices)
+    function_path = models.CharField(max_length=255)
+    parameters = models.JSONField(default=dict, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    failure_policy = models.CharField(
+        max_length=20, choices=FailurePolicy.choices, default=FailurePolicy.CONTINUE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(workflow__isnull=False, pipeline__isnull=True, stage__isnull=True)
+                    | Q(workflow__isnull=True, pipeline__isnull=False, stage__isnull=True)
+                    | Q(workflow__isnull=True, pipeline__isnull=True, stage__isnull=False)
+                ),
+                name="workflow_action_exactly_one_scope",
+                violation_error_message=(
+                    "An action needs exactly one scope: a workflow, a pipeline or a stage."
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_type_display()}: {self.function_path} ({self.scope_level})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every save path (admin, GraphQL, plain Python) refuses a path outside the allow-list.
+        from backend.workflows.actions import validate_function_path
+
+        validate_function_path(self.function_path)
+        super().save(*args, **kwargs)
+
+    def _scope_is_set(self, name: str) -> bool:
+        # An inline form on an unsaved parent sets the related object before it has an id.
+        return getattr(self, f"{name}_id") is not None or (
+            self._state.fields_cache.get(name) is not None
+        )
+
+    @property
+    def scope_level(self) -> str:
+        """Return ``workflow``, ``pipeline`` or ``stage`` (empty when no scope is set)."""
+        return next((name for name in ACTION_SCOPES if self._scope_is_set(name)), "")
+
+    def clean(self) -> None:
+        from backend.workflows.actions import validate_function_path
+        from backend.workflows.exceptions import WorkflowError
+
+        # The scope rule is the check constraint, validated by full_clean() with its own message.
+        errors: dict[str, list[str]] = {}
+        try:
+            validate_function_path(self.function_path)
+        except WorkflowError as error:
+            errors["function_path"] = [error.message]
+        if not isinstance(self.parameters, dict):
+            errors["parameters"] = ["Parameters must be a JSON object."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class WorkflowConfiguration(models.Model):

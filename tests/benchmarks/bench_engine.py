@@ -17,9 +17,14 @@ Initial Review [role, round robin] -> Budget Approval [role, anyone] -> Final Fi
 [user: CFO] | Executive Approval [role, consensus of 2]. For every run a new purchase request is
 brought to the right position (not measured); then only the measured service call runs inside
 ``CaptureQueriesContext``. No test transaction is open, so every service opens its own real
-transaction and the counts are what production sees (no savepoints). The actor is re-read
-before each run so per-request lookups (company membership) are counted as a request would pay.
-``--sql`` prints the statements of the last run of each operation.
+transaction and the counts are what production sees (no savepoints; BEGIN and COMMIT are
+counted). The actor is re-read before each run so per-request lookups (company membership)
+are counted as a request would pay them.
+
+The table splits each call in two: the engine's work up to and including its COMMIT, and the
+event listeners that run after the commit within the same call (the GraphQL subscription
+broadcast registered in ``WorkflowsConfig.ready``). ``--sql`` prints the statements of the
+last run of each operation. Timings vary with machine load; compare runs made back to back.
 """
 
 from __future__ import annotations
@@ -54,7 +59,9 @@ def _setup_django(test_db_name: str) -> Any:
 
     # A name of our own, so neither the developer's database nor pytest's test_* database is used.
     connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
-    return setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+    return setup_databases(
+        verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
+    )
 
 
 class Bench:
@@ -244,7 +251,10 @@ def run_child(runs: int, show_sql: bool) -> dict[str, Any]:
             engine_q, engine_ms, after_q, after_ms, sql = [], [], [], [], []
             for run in range(runs + 1):  # run 0 warms caches and is discarded
                 action = getattr(bench, method)()
-                with AfterCommitProbe(connection) as probe, CaptureQueriesContext(connection) as captured:
+                with (
+                    AfterCommitProbe(connection) as probe,
+                    CaptureQueriesContext(connection) as captured,
+                ):
                     started = time.perf_counter()
                     action()
                     finished = time.perf_counter()
@@ -282,7 +292,14 @@ def run_child(runs: int, show_sql: bool) -> dict[str, Any]:
 
 def _spawn(database_url: str, runs: int, show_sql: bool) -> dict[str, Any]:
     env = {**os.environ, "DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "tests.benchmarks.bench_engine", "--child", "--runs", str(runs)]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.benchmarks.bench_engine",
+        "--child",
+        "--runs",
+        str(runs),
+    ]
     if show_sql:
         command.append("--sql")
     completed = subprocess.run(
@@ -290,7 +307,7 @@ def _spawn(database_url: str, runs: int, show_sql: bool) -> dict[str, Any]:
     )
     for line in completed.stdout.splitlines():
         if line.startswith(RESULT_MARKER):
-            return json.loads(line[len(RESULT_MARKER):])
+            return json.loads(line[len(RESULT_MARKER) :])
     sys.stderr.write(completed.stdout + completed.stderr)
     raise SystemExit(f"benchmark child for {database_url.split(':')[0]} failed")
 
@@ -321,9 +338,14 @@ def print_table(results: list[dict[str, Any]], runs: int) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(
-            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ) + " |"
+        return (
+            "| "
+            + " | ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
 
     print(f"Engine benchmark: median of {runs} runs per operation (after one warm-up run).")
     print("queries / median ms: the service call up to and including its COMMIT;")

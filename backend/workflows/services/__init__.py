@@ -3,12 +3,21 @@
     from backend.workflows.services import attach_workflow_to_object, approve_stage
 """
 
+from backend.workflows.cleanup import (
+    cleanup_completed_workflow_attachments,
+    get_cleanup_statistics,
+)
 from backend.workflows.selectors import (
     get_current_stage,
     get_pending_approvals_for_user,
     get_workflow_attachment,
     get_workflow_progress,
     user_requires_action,
+)
+from backend.workflows.services.actions import (
+    create_workflow_action,
+    delete_workflow_action,
+    update_workflow_action,
 )
 from backend.workflows.services.building import (
     add_pipeline,
@@ -57,11 +66,15 @@ __all__ = [
     "attach_workflow_to_object",
     "cancel_workflow",
     "check_in_stage",
+    "cleanup_completed_workflow_attachments",
     "clone_workflow",
     "create_workflow",
+    "create_workflow_action",
     "delegate_stage",
     "delete_workflow",
+    "delete_workflow_action",
     "get_auto_start_workflow_for_object",
+    "get_cleanup_statistics",
     "get_current_stage",
     "get_detailed_workflow_data",
     "get_pending_approvals_for_user",
@@ -83,6 +96,7 @@ __all__ = [
     "update_pipeline",
     "update_stage",
     "update_workflow",
+    "update_workflow_action",
     "user_requires_action",
     "verify_stage",
 ]

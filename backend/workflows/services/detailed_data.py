@@ -54,7 +54,15 @@ STRATEGY_DISPLAY = {
 DEFAULT_STAGE_COLOR = "#3498db"
 NO_COMPANY = "No Company"
 
-_WORKFLOW_FIELDS = ("id", "name_en", "name_ar", "is_active", "description", "created_at", "modified_at")
+_WORKFLOW_FIELDS = (
+    "id",
+    "name_en",
+    "name_ar",
+    "is_active",
+    "description",
+    "created_at",
+    "modified_at",
+)
 _PIPELINE_FIELDS = (
     "id",
     "workflow_id",
@@ -82,14 +90,9 @@ _STAGE_FIELDS = (
 class JSONArrayLength(Func):
     """The length of a JSON array column; 0 for anything that is not an array."""
 
+    function = "JSON_ARRAY_LENGTH"  # SQLite
     output_field = IntegerField()
     arity = 1
-
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        raise NotImplementedError(f"JSONArrayLength is not implemented for {connection.vendor}.")
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        return super().as_sql(compiler, connection, function="JSON_ARRAY_LENGTH", **extra_context)
 
     def as_mysql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         return super().as_sql(compiler, connection, function="JSON_LENGTH", **extra_context)
@@ -130,7 +133,10 @@ def _templates(company_id: int | None, include_inactive: bool) -> QuerySet[Workf
 
 
 def _company_columns() -> dict[str, F]:
-    return {"company_username": F("company__username"), "company_first_name": F("company__first_name")}
+    return {
+        "company_username": F("company__username"),
+        "company_first_name": F("company__first_name"),
+    }
 
 
 def _workflow_row(
@@ -165,7 +171,7 @@ def _summary_rows(queryset: QuerySet[Workflow]) -> list[dict[str, Any]]:
 
 def _company_statistics_rows(queryset: QuerySet[Workflow]) -> list[dict[str, Any]]:
     """Return per-company workflow, pipeline, stage and approval counts (one query)."""
-    return list(
+    rows = (
         queryset.order_by()
         .values(company_username=F("company__username"))
         .annotate(
@@ -177,12 +183,15 @@ def _company_statistics_rows(queryset: QuerySet[Workflow]) -> list[dict[str, Any
         )
         .order_by("company_username")
     )
+    return [dict(row) for row in rows]
 
 
 def _structure(workflow_id: int) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Return ``[(pipeline, [stage, ...]), ...]`` in running order (two queries)."""
     pipelines = list(
-        Pipeline.objects.filter(workflow_id=workflow_id).order_by("order", "id").values(*_PIPELINE_FIELDS)
+        Pipeline.objects.filter(workflow_id=workflow_id)
+        .order_by("order", "id")
+        .values(*_PIPELINE_FIELDS)
     )
     stages_by_pipeline: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if pipelines:
@@ -511,7 +520,9 @@ def get_workflow_approval_summary(
         )
     return {
         "total_approvals": len(all_approvals),
-        "by_type": _counted(COUNTED_APPROVAL_TYPES, (a.get("approval_type") for a in all_approvals)),
+        "by_type": _counted(
+            COUNTED_APPROVAL_TYPES, (a.get("approval_type") for a in all_approvals)
+        ),
         "by_strategy": _counted(
             COUNTED_STRATEGIES, (a.get("role_selection_strategy") for a in all_approvals)
         ),

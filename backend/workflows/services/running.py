@@ -171,20 +171,21 @@ def attachment_target_for_user(attachment_id: Any, user: Any) -> Model:
 
 
 def _user_is_entitled(attachment: WorkflowAttachment, flow_id: int | None, user: Any) -> bool:
-    """Tell whether ``user`` was an approver of the current or an earlier stage of this run.
+    """Tell whether ``user`` took part in this run: held or acted on one of its approval rows,
+    or is an approver of the current or an earlier stage.
 
     Such a user who holds no current step lost a race or acted on a stale view: the stage
-    moved on, or the package deleted the unused shares of an ``anyone`` step.
+    moved on or was sent back, or the package deleted the unused shares of an ``anyone`` step.
     """
     if attachment.current_stage_id is None:
         return False
     stages = ordered_stages(attachment.workflow_id)
-    position = stage_position(stages, attachment.current_stage_id)
-    reached = stages[: position + 1] if position is not None else []
     if flow_id is not None and approvals.user_had_row_for_stages(
-        flow_id, [stage.pk for stage in reached], user
+        flow_id, [stage.pk for stage in stages], user
     ):
         return True
+    position = stage_position(stages, attachment.current_stage_id)
+    reached = stages[: position + 1] if position is not None else []
     role_ids = set()
     for stage in reached:
         for approval in stage.approvals or []:
@@ -500,6 +501,14 @@ def _decide(
     _require_user(user)
     replay = _replayed(user, idempotency_key)
     if replay is not None:
+        if (replay.content_type_id, replay.object_id) != (
+            ContentType.objects.get_for_model(obj).pk,
+            str(obj.pk),
+        ):
+            raise ConflictError(
+                "This idempotency key was already used for a decision on another object.",
+                field="idempotencyKey",
+            )
         return replay, None, None
     _require_permission(user, "REQUIRE_PERMISSION_TO_APPROVE", "approve_workflow")
     attachment = _lock_attachment(obj, user, statuses=(AttachmentStatus.IN_PROGRESS,))

@@ -1,0 +1,566 @@
+"""Stored workflow actions: a safe registry, inheritance, and exactly-once dispatch after commit.
+
+A handler is a plain function ``handler(context, parameters)``: ``context`` is an
+:class:`ActionContext`, ``parameters`` a copy of the action's JSON parameters. Its return
+value is ignored; an exception marks the action as failed.
+
+Safety. A ``function_path`` is only ever imported and called when it names a function that was
+registered with :func:`workflow_action`, or a module-level function of a module listed (or nested)
+in ``settings.WORKFLOW_ACTION_ALLOWED_MODULES``. Nothing else is imported: ``os.system``,
+``subprocess.run``, ``builtins.eval`` or a path outside the list are refused, when the action is
+saved and again right before it runs.
+
+Dispatch. :func:`run_actions_for_events` is an event listener (registered in
+``WorkflowsConfig.ready``), so actions run only after the transition has committed, once per
+committed event. Committed events map to action types:
+
+============================  =======================  ==========================================
+event                         action type              ``context.stage`` / ``context.pipeline``
+============================  =======================  ==========================================
+started                       on_workflow_start        the first stage
+approved (stage completed)    after_approve            the stage just approved
+pipeline_moved                after_move_pipeline      the new stage (first of the new pipeline)
+stage_moved                   after_move_stage         the new stage
+completed                     on_workflow_complete     the last stage
+rejected                      after_reject             the rejected stage
+resubmission_requested        after_resubmission       the stage the workflow was sent back to
+delegated                     after_delegate           the current stage
+============================  =======================  ==========================================
+
+``after_approve`` follows the seed's "final approve" hook: it runs for the approval that
+completed the stage (the same commit also holds ``stage_moved`` or ``completed``), not for each
+share of a consensus or quorum stage. One approval that moves on therefore runs, in this order,
+``after_approve``, ``after_move_pipeline`` (when the pipeline changed), ``after_move_stage``, or
+``after_approve`` then ``on_workflow_complete``; the next stage's approval steps are already open.
+
+Inheritance. For each event, the active actions of its type at the most specific level that has
+any run, in ``order``: the context stage, else its pipeline, else the workflow (the attachment's
+running copy), else the defaults. Defaults live in code and settings, never in rows: the entries
+of ``WORKFLOW_ACTIONS_CONFIG`` for that type, then the default e-mail action of that type when
+``WORKFLOW_AUTO_CREATE_ACTIONS`` is on (the default).
+
+Failure. Each action runs in its own savepoint; an exception is logged, its writes are rolled
+back and an ``action_failed`` audit event records the action id, path and error. The workflow
+state, committed already, stands. With ``failure_policy="stop"`` the later actions of the same
+event are skipped (listed in the audit event); with ``"continue"`` they run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import import_module
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Q
+
+from backend.workflows.constants import ActionType, AttachmentStatus, EventType, FailurePolicy
+from backend.workflows.engine_settings import lookup_by_label, workflow_setting
+from backend.workflows.exceptions import WorkflowValidationError
+from backend.workflows.models import (
+    Pipeline,
+    Stage,
+    Workflow,
+    WorkflowAction,
+    WorkflowAttachment,
+    WorkflowEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+ActionHandler = Callable[["ActionContext", dict[str, Any]], Any]
+
+MAX_PATH_LENGTH = 255
+_PATH_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+# Never importable through a stored path, even if a project lists them by mistake.
+REFUSED_MODULES = (
+    "builtins",
+    "code",
+    "ctypes",
+    "importlib",
+    "marshal",
+    "multiprocessing",
+    "nt",
+    "os",
+    "pickle",
+    "posix",
+    "pty",
+    "runpy",
+    "shutil",
+    "socket",
+    "subprocess",
+    "sys",
+)
+
+_registry: dict[str, ActionHandler] = {}
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def workflow_action(function: ActionHandler | None = None, *, name: str | None = None) -> Any:
+    """Register ``function`` as an action handler under its dotted path (or ``name``).
+
+    Use as ``@workflow_action`` or ``@workflow_action(name="billing.notify")``. The module must be
+    imported at start-up (for example from an ``AppConfig.ready``) for the path to resolve.
+    """
+
+    def register(handler: ActionHandler) -> ActionHandler:
+        path = name or f"{handler.__module__}.{handler.__qualname__}"
+        if not _PATH_PATTERN.match(path):
+            raise ValueError(f"{path!r} is not a dotted path; pass name= to register it.")
+        _check_signature(handler, path)
+        _registry[path] = handler
+        return handler
+
+    return register(function) if function is not None else register
+
+
+def registered_actions() -> dict[str, ActionHandler]:
+    """Return a copy of the registry: dotted path -> handler."""
+    return dict(_registry)
+
+
+def unregister_action(path: str) -> None:
+    """Remove ``path`` from the registry (for tests)."""
+    _registry.pop(path, None)
+
+
+def _within(module: str, prefixes: Sequence[str]) -> bool:
+    return any(
+        prefix and (module == prefix or module.startswith(prefix + ".")) for prefix in prefixes
+    )
+
+
+def is_allowed_module(module: str) -> bool:
+    """Tell whether functions of ``module`` may be named by a stored action."""
+    allowed = [
+        str(prefix).strip() for prefix in workflow_setting("WORKFLOW_ACTION_ALLOWED_MODULES")
+    ]
+    return _within(module, allowed) and not _within(module, REFUSED_MODULES)
+
+
+def _check_signature(handler: Any, path: str) -> None:
+    try:
+        inspect.signature(handler).bind(None, {})
+    except (TypeError, ValueError):
+        raise WorkflowValidationError(
+            f"{path} must accept (context, parameters).", field="functionPath"
+        ) from None
+
+
+def validate_function_path(path: Any) -> ActionHandler:
+    """Return the handler named by ``path``, or raise ``WorkflowValidationError``.
+
+    Registered paths resolve directly. Any other path must name a public module-level function
+    defined in an allowed module; the module is imported only after that check.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise WorkflowValidationError("A function path is required.", field="functionPath")
+    path = path.strip()
+    if len(path) > MAX_PATH_LENGTH or not _PATH_PATTERN.match(path):
+        raise WorkflowValidationError(
+            "The function path must be a dotted Python path such as 'myapp.actions.notify'.",
+            field="functionPath",
+        )
+    if path in _registry:
+        return _registry[path]
+    refused = WorkflowValidationError(
+        f"{path} is not a registered workflow action and is not in a module listed in "
+        "WORKFLOW_ACTION_ALLOWED_MODULES.",
+        field="functionPath",
+    )
+    module_path, _, attribute = path.rpartition(".")
+    if not is_allowed_module(module_path) or attribute.startswith("_"):
+        raise refused
+    try:
+        module = import_module(module_path)
+    except ImportError:
+        raise WorkflowValidationError(
+            f"Module {module_path} cannot be imported.", field="functionPath"
+        ) from None
+    handler = getattr(module, attribute, None)
+    if handler is None:
+        raise WorkflowValidationError(
+            f"{module_path} has no function {attribute}.", field="functionPath"
+        )
+    # A name imported into an allowed module (``from os import system``) is still refused.
+    if not inspect.isfunction(handler) or not is_allowed_module(handler.__module__):
+        raise refused
+    _check_signature(handler, path)
+    return handler
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Everything a handler may need about the event that triggered it.
+
+    Attributes: ``action_type``; ``event`` (the committed ``WorkflowEvent``); ``attachment``;
+    ``obj`` (the business object, loaded on first use; also ``context.object``); ``workflow``
+    (the attachment's running copy); ``stage`` and ``pipeline`` (see the module table);
+    ``user`` (the actor); ``reason``; ``from_stage``, ``to_stage``, ``from_pipeline``,
+    ``to_pipeline``; ``delegate`` (for delegation); ``form_data``. ``context["user"]`` and
+    ``context.get("reason")`` work too, for handlers written for the seed's dict context.
+    """
+
+    action_type: str
+    event: WorkflowEvent
+    attachment: WorkflowAttachment
+    stage: Stage | None
+    pipeline: Pipeline | None
+    user: Any
+    reason: str
+    from_stage: Stage | None
+    to_stage: Stage | None
+    from_pipeline: Pipeline | None
+    to_pipeline: Pipeline | None
+    delegate: Any
+    form_data: dict[str, Any] | None
+    _objects: _ObjectCache = field(repr=False, compare=False)
+
+    @cached_property
+    def obj(self) -> Any:
+        return self._objects.target(self.attachment)
+
+    @property
+    def object(self) -> Any:
+        return self.obj
+
+    @property
+    def workflow(self) -> Workflow:
+        return self._objects.workflow(self.attachment)
+
+    def __getitem__(self, key: str) -> Any:
+        if key.startswith("_") or not hasattr(self, key):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class _ObjectCache:
+    """Load the business object and the workflow once per batch of events."""
+
+    def __init__(self) -> None:
+        self._targets: dict[int, Any] = {}
+        self._workflows: dict[int, Workflow] = {}
+
+    def target(self, attachment: WorkflowAttachment) -> Any:
+        if attachment.pk not in self._targets:
+            self._targets[attachment.pk] = attachment.target
+        return self._targets[attachment.pk]
+
+    def workflow(self, attachment: WorkflowAttachment) -> Workflow:
+        if attachment.pk not in self._workflows:
+            self._workflows[attachment.pk] = attachment.workflow
+        return self._workflows[attachment.pk]
+
+
+EVENT_ACTION_TYPES: dict[str, str] = {
+    EventType.STARTED: ActionType.ON_WORKFLOW_START,
+    EventType.APPROVED: ActionType.AFTER_APPROVE,
+    EventType.PIPELINE_MOVED: ActionType.AFTER_MOVE_PIPELINE,
+    EventType.STAGE_MOVED: ActionType.AFTER_MOVE_STAGE,
+    EventType.COMPLETED: ActionType.ON_WORKFLOW_COMPLETE,
+    EventType.REJECTED: ActionType.AFTER_REJECT,
+    EventType.RESUBMISSION_REQUESTED: ActionType.AFTER_RESUBMISSION,
+    EventType.DELEGATED: ActionType.AFTER_DELEGATE,
+}
+# Events whose context stage is where the workflow went (the others: where it was).
+_FORWARD_EVENTS = {
+    EventType.STARTED,
+    EventType.PIPELINE_MOVED,
+    EventType.STAGE_MOVED,
+    EventType.RESUBMISSION_REQUESTED,
+}
+
+
+def build_context(
+    event: WorkflowEvent, action_type: str, objects: _ObjectCache | None = None
+) -> ActionContext:
+    """Return the context handed to the handlers of ``action_type`` for ``event``."""
+    forward = event.event_type in _FORWARD_EVENTS
+    return ActionContext(
+        action_type=action_type,
+        event=event,
+        attachment=event.attachment,
+        stage=event.to_stage if forward else event.from_stage,
+        pipeline=event.to_pipeline if forward else event.from_pipeline,
+        user=event.actor,
+        reason=event.reason,
+        from_stage=event.from_stage,
+        to_stage=event.to_stage,
+        from_pipeline=event.from_pipeline,
+        to_pipeline=event.to_pipeline,
+        delegate=event.delegate,
+        form_data=event.form_data,
+        _objects=objects or _ObjectCache(),
+    )
+
+
+# --------------------------------------------------------------------------- inheritance
+
+
+@dataclass(frozen=True)
+class ResolvedAction:
+    """One action to run: a stored row (``action_id`` set) or a default from code/settings."""
+
+    function_path: str
+    parameters: dict[str, Any]
+    order: int = 0
+    failure_policy: str = FailurePolicy.CONTINUE
+    action_id: int | None = None
+    level: str = "default"
+
+
+def _from_row(row: WorkflowAction) -> ResolvedAction:
+    return ResolvedAction(
+        function_path=row.function_path,
+        parameters=row.parameters if isinstance(row.parameters, dict) else {},
+        order=row.order,
+        failure_policy=row.failure_policy,
+        action_id=row.pk,
+        level=row.scope_level,
+    )
+
+
+def _configured_defaults(action_type: str, model: Any) -> list[ResolvedAction]:
+    config = workflow_setting("WORKFLOW_ACTIONS_CONFIG") or []
+    if isinstance(config, dict):
+        config = (
+            lookup_by_label(config, model) if model is not None else config.get("default")
+        ) or []
+    entries = [
+        entry
+        for entry in config
+        if entry.get("action_type") == action_type and entry.get("is_active", True)
+    ]
+    return [
+        ResolvedAction(
+            function_path=entry["function_path"],
+            parameters=dict(entry.get("parameters") or {}),
+            order=int(entry.get("order", 0)),
+            failure_policy=entry.get("failure_policy", FailurePolicy.CONTINUE),
+        )
+        for entry in sorted(entries, key=lambda entry: int(entry.get("order", 0)))
+    ]
+
+
+def default_actions(action_type: str, model: Any = None) -> list[ResolvedAction]:
+    """Return the defaults of ``action_type``: configured entries, then the default e-mail."""
+    from backend.workflows.notifications import default_email_action
+
+    actions = _configured_defaults(action_type, model)
+    if workflow_setting("WORKFLOW_AUTO_CREATE_ACTIONS"):
+        email = default_email_action(action_type)
+        if email is not None:
+            actions.append(email)
+    return actions
+
+
+def effective_actions(
+    action_type: str,
+    *,
+    workflow_id: int,
+    stage_id: int | None,
+    pipeline_id: int | None,
+    rows: Sequence[WorkflowAction],
+    model: Any = None,
+) -> list[ResolvedAction]:
+    """Pick the actions of the most specific level that has active ones (rows already in order)."""
+    rows = [row for row in rows if row.is_active and row.action_type == action_type]
+    for level, scope_id in (
+        ("stage", stage_id),
+        ("pipeline", pipeline_id),
+        ("workflow", workflow_id),
+    ):
+        if scope_id is None:
+            continue
+        chosen = [row for row in rows if getattr(row, f"{level}_id") == scope_id]
+        if chosen:
+            return [_from_row(row) for row in chosen]
+    return default_actions(action_type, model)
+
+
+def get_actions_for_event(context: ActionContext) -> list[ResolvedAction]:
+    """Return the actions that run for one context (one query; used by tests and tools)."""
+    rows = _load_rows(context.attachment.workflow_id, [context], {context.action_type})
+    return effective_actions(
+        context.action_type,
+        workflow_id=context.attachment.workflow_id,
+        stage_id=context.stage.pk if context.stage else None,
+        pipeline_id=context.pipeline.pk if context.pipeline else None,
+        rows=rows,
+        model=ContentType.objects.get_for_id(context.attachment.content_type_id).model_class(),
+    )
+
+
+def _load_rows(
+    workflow_id: int, contexts: Sequence[ActionContext], action_types: set[str]
+) -> list[WorkflowAction]:
+    stage_ids = {c.stage.pk for c in contexts if c.stage is not None}
+    pipeline_ids = {c.pipeline.pk for c in contexts if c.pipeline is not None}
+    scope = Q(workflow_id=workflow_id)
+    if stage_ids:
+        scope |= Q(stage_id__in=stage_ids)
+    if pipeline_ids:
+        scope |= Q(pipeline_id__in=pipeline_ids)
+    return list(
+        WorkflowAction.objects.filter(scope, is_active=True, action_type__in=action_types).order_by(
+            "order", "id"
+        )
+    )
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def triggered_action_types(batch: Sequence[WorkflowEvent]) -> list[tuple[str, WorkflowEvent]]:
+    """Map the events of one committed transition to ``(action type, event)``, in order."""
+    kinds = {event.event_type for event in batch}
+    stage_finished = EventType.STAGE_MOVED in kinds or EventType.COMPLETED in kinds
+    triggers = []
+    for event in batch:
+        action_type = EVENT_ACTION_TYPES.get(event.event_type)
+        if action_type is None:
+            continue
+        if event.event_type == EventType.APPROVED and not stage_finished:
+            continue  # one share of a stage that still waits for other approvers
+        triggers.append((action_type, event))
+    return triggers
+
+
+def _record_failure(
+    context: ActionContext, action: ResolvedAction, error: Exception, skipped: list[ResolvedAction]
+) -> None:
+    from backend.workflows.events import save_events
+
+    details = {
+        "action_id": action.action_id,
+        "function_path": action.function_path,
+        "action_type": context.action_type,
+        "level": action.level,
+        "error": f"{type(error).__name__}: {error}"[:2000],
+        "event_id": context.event.pk,
+    }
+    if skipped:
+        details["skipped"] = [
+            {"action_id": other.action_id, "function_path": other.function_path}
+            for other in skipped
+        ]
+    try:
+        save_events(
+            [
+                WorkflowEvent(
+                    attachment=context.attachment,
+                    company_id=context.attachment.company_id,
+                    event_type=EventType.ACTION_FAILED,
+                    actor=context.user,
+                    from_stage=context.stage,
+                    from_pipeline=context.pipeline,
+                    details=details,
+                )
+            ]
+        )
+    except Exception:  # the audit row is best effort; the log line above already has the error
+        logger.exception("Could not record the failure of workflow action %s", action.function_path)
+
+
+def run_actions(context: ActionContext, actions: Sequence[ResolvedAction]) -> int:
+    """Run ``actions`` for one event in order; return how many succeeded."""
+    succeeded = 0
+    for index, action in enumerate(actions):
+        try:
+            handler = validate_function_path(action.function_path)
+            with transaction.atomic():
+                handler(context, dict(action.parameters))
+        except Exception as error:  # a handler must never break the others or the workflow
+            logger.exception(
+                "Workflow action %s (%s, id %s) failed on attachment %s",
+                action.function_path,
+                context.action_type,
+                action.action_id,
+                context.attachment.pk,
+            )
+            skipped = (
+                list(actions[index + 1 :]) if action.failure_policy == FailurePolicy.STOP else []
+            )
+            _record_failure(context, action, error, skipped)
+            if skipped:
+                break
+        else:
+            succeeded += 1
+    return succeeded
+
+
+def _run_batch(batch: Sequence[WorkflowEvent]) -> None:
+    triggers = triggered_action_types(batch)
+    if not triggers:
+        return
+    attachment = batch[0].attachment
+    objects = _ObjectCache()
+    contexts = [build_context(event, action_type, objects) for action_type, event in triggers]
+    rows = _load_rows(attachment.workflow_id, contexts, {c.action_type for c in contexts})
+    model = ContentType.objects.get_for_id(attachment.content_type_id).model_class()
+    for context in contexts:
+        actions = effective_actions(
+            context.action_type,
+            workflow_id=attachment.workflow_id,
+            stage_id=context.stage.pk if context.stage else None,
+            pipeline_id=context.pipeline.pk if context.pipeline else None,
+            rows=rows,
+            model=model,
+        )
+        run_actions(context, actions)
+
+
+AUTO_CLEANUP_EVENTS = {
+    EventType.COMPLETED: AttachmentStatus.COMPLETED,
+    EventType.REJECTED: AttachmentStatus.REJECTED,
+}
+
+
+def _auto_cleanup(batch: Sequence[WorkflowEvent]) -> None:
+    if not workflow_setting("WORKFLOW_AUTO_CLEANUP_COMPLETED"):
+        return
+    finished = [event for event in batch if event.event_type in AUTO_CLEANUP_EVENTS]
+    if not finished:
+        return
+    from backend.workflows.cleanup import delete_finished_attachments
+
+    try:
+        delete_finished_attachments([event.attachment_id for event in finished])
+    except Exception:
+        logger.exception("Automatic cleanup of attachment %s failed", finished[0].attachment_id)
+
+
+def run_actions_for_events(events: Sequence[WorkflowEvent]) -> None:
+    """Event listener: run the actions of every committed event, exactly once, in order.
+
+    Then, with ``WORKFLOW_AUTO_CLEANUP_COMPLETED``, delete attachments that just completed or
+    were rejected (after their actions ran).
+    """
+    batches: dict[int, list[WorkflowEvent]] = {}
+    for event in events:
+        batches.setdefault(event.attachment_id, []).append(event)
+    for batch in batches.values():
+        try:
+            _run_batch(batch)
+        except Exception:  # loading the actions failed; nothing ran, the workflow state stands
+            logger.exception(
+                "Workflow actions of attachment %s could not run", batch[0].attachment_id
+            )
+        _auto_cleanup(batch)
