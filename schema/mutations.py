@@ -22,6 +22,7 @@ from backend.workflows.exceptions import (
     WorkflowPermissionDenied,
 )
 from backend.workflows.services.running import attachment_target_for_user
+from schema.actions import ActionMutations
 from schema.context import RequestContext, context_of
 from schema.errors import MutationError, mutation_error
 from schema.types import PipelineType, StageType, WorkflowAttachmentType, WorkflowType
@@ -322,7 +323,7 @@ def _decision(service: Callable[..., Any], **arguments: Any) -> Callable[[Reques
 @strawberry.type(
     description="Every change: build workflow templates, attach and run them, decide on stages."
 )
-class Mutation:
+class Mutation(ActionMutations):
     @strawberry.mutation(description="Create a workflow template with its pipelines and stages.")
     async def create_workflow(
         self,

@@ -11,6 +11,7 @@ import strawberry_django
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from strawberry.types import Info
+from strawberry_django.optimizer import optimizer
 
 from backend.workflows import selectors
 from backend.workflows.exceptions import NotFoundError, UnauthenticatedError, WorkflowError
@@ -24,6 +25,7 @@ from backend.workflows.services import (
     get_workflow_pipeline_structure,
     get_workflow_statistics,
 )
+from schema.actions import ActionQueries
 from schema.context import context_of
 from schema.detailed_types import (
     WorkflowApprovalSummaryType,
@@ -46,6 +48,18 @@ def viewer_company_id(info: Info, requested: strawberry.ID | None = None) -> int
         return int(requested)
     assert context.company_id is not None
     return context.company_id
+
+
+def optimized_first(queryset: QuerySet, info: Info) -> Any:
+    """Return the first row with what the query selects below it prefetched, as lists get it.
+
+    A resolver returning one object, not a QuerySet, is never optimized: its pipelines would
+    be read, and their stages counted, one query at a time.
+    """
+    extension = optimizer.get()
+    if extension is not None:
+        queryset = extension.optimize(queryset, info=info)
+    return queryset.first()
 
 
 @strawberry.type(name="Company", description="A tenant; as in django-dynamic-workflows, a company is a user account.")
@@ -113,7 +127,7 @@ def _filtered(filterset: Any, data: dict[str, Any], queryset: QuerySet) -> Query
 
 
 @strawberry.type(description="Every read, scoped to the viewer's company.")
-class Query:
+class Query(ActionQueries):
     @strawberry_django.field(description="The signed-in user, or null for anonymous callers.")
     def me(self, info: Info) -> ViewerType | None:
         context = context_of(info)
@@ -164,7 +178,7 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
     ) -> WorkflowType:
         company_id = viewer_company_id(info)
-        workflow = selectors.company_workflow(company_id, id)
+        workflow = optimized_first(selectors.company_workflow_queryset(company_id, id), info)
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="id"))
         return workflow  # type: ignore[return-value]
@@ -176,7 +190,7 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="Attachment id.")],
     ) -> WorkflowAttachmentType:
         company_id = viewer_company_id(info)
-        attachment = selectors.company_attachment(company_id, id)
+        attachment = optimized_first(selectors.company_attachment_queryset(company_id, id), info)
         if attachment is None:
             raise query_error(NotFoundError("Workflow attachment not found.", field="id"))
         return attachment  # type: ignore[return-value]

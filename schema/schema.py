@@ -12,12 +12,15 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from schema.errors import MaskUnexpectedErrors
+from schema.execution import SharedEventExecutionContext
 from schema.mutations import Mutation
 from schema.queries import Query
 from schema.subscriptions import Subscription
@@ -25,6 +28,16 @@ from schema.subscriptions import Subscription
 MAX_QUERY_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
+CACHED_DOCUMENTS = 256
+
+
+# The depth and alias limits as validation rules, built once: QueryDepthLimiter and
+# MaxAliasesLimiter create a new rule class per instance, which would make every request's
+# rules differ and defeat ValidationCache (keyed by document and rules).
+_LIMIT_RULES = (
+    *QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
 
 
 def introspection_enabled() -> bool:
@@ -37,11 +50,15 @@ def build_schema(*, introspection: bool | None = None) -> Schema:
     allow = introspection_enabled() if introspection is None else introspection
     # Factories, so every request gets fresh extension instances.
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(list(_LIMIT_RULES)),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaskUnexpectedErrors,
         lambda: DjangoOptimizerExtension(enable_only_optimization=False),
+        # Parsing and validating a document costs milliseconds; clients send the same few
+        # documents (1,000 subscribers reconnecting after a deploy would otherwise pay it
+        # 1,000 times). Bounded LRU caches, keyed by the document text.
+        lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
     ]
     if not allow:
         extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
@@ -51,6 +68,8 @@ def build_schema(*, introspection: bool | None = None) -> Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not allow),
+        # A pushed event is executed once per document, not once per subscriber.
+        execution_context_class=SharedEventExecutionContext,
     )
 
 

@@ -9,6 +9,7 @@ the audit trail first, so each attachment's events are delivered in commit order
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from enum import Enum
 from typing import Annotated, Any
@@ -31,9 +32,13 @@ from backend.workflows.models import WorkflowEvent
 from schema.context import RequestContext, context_of
 from schema.dataloaders import Loaders
 from schema.errors import query_error
+from schema.execution import share
 from schema.types import WorkflowEventType
 
 REPLAY_LIMIT = 1000
+PUSHED_EVENTS_CACHED = 256
+
+_pushed_events: OrderedDict[tuple[int, int], WorkflowEventType] = OrderedDict()
 
 
 def _viewer(info: Info) -> RequestContext:
@@ -61,6 +66,23 @@ def _load_events(scope: Q, after: int, up_to: int | None = None) -> list[Workflo
             "actor", "delegate", "from_stage", "to_stage", "from_pipeline", "to_pipeline"
         ).order_by("pk")[:REPLAY_LIMIT]
     )
+
+
+def _pushed_event(data: dict[str, Any]) -> WorkflowEventType:
+    """The event of a channel-layer message, built once per process for all its subscribers.
+
+    It carries its attachment snapshot, so it renders without the database or the viewer:
+    ``share`` lets the execution context execute it once per document (schema/execution.py).
+    Nothing may mutate it.
+    """
+    key = (data["id"], data["company_id"])
+    event = _pushed_events.get(key)
+    if event is None:
+        event = share(WorkflowEventType.from_payload(data), ("workflow-event", *key))
+        _pushed_events[key] = event
+        while len(_pushed_events) > PUSHED_EVENTS_CACHED:
+            _pushed_events.popitem(last=False)
+    return event
 
 
 def _watermark(scope: Q) -> int:
@@ -103,8 +125,7 @@ async def _stream(
                     context.loaders = Loaders()
                     yield WorkflowEventType.from_model(event)
             last_seen[attachment_id] = data["id"]
-            context.loaders = Loaders()
-            yield WorkflowEventType.from_payload(data)
+            yield _pushed_event(data)
 
 
 @strawberry.enum(name="InboxChangeKind", description="Whether an attachment entered or left an inbox.")

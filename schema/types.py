@@ -10,7 +10,17 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 import strawberry_django
 from asgiref.sync import sync_to_async
-from django.db.models import QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Cast
 from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.utils.inspect import in_async_context
@@ -22,10 +32,13 @@ from backend.workflows.constants import (
     EventType,
     RoleSelectionStrategy,
 )
+from backend.workflows.engine_settings import department_model
+from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import compute_next_stage, compute_progress
 from schema.approval_references import ApprovalReferences, with_approval_references
 from schema.context import context_of
+from schema.errors import query_error
 
 
 _Result = TypeVar("_Result")
@@ -246,6 +259,37 @@ class StageType:
         return strawberry.ID(str(value)) if value else None
 
 
+def _department_name(info: Info) -> Any:
+    """Return SQL reading the name of a pipeline's department inside the pipelines query."""
+    model = department_model()
+    assert model is not None
+    meta = model._meta
+    name = model._default_manager.filter(
+        pk=Cast(OuterRef("department_id"), output_field=meta.pk.__class__())  # type: ignore[union-attr]
+    ).values("name")[:1]
+    # Only rows pointing at the configured model: another model's ids might not cast.
+    return Case(
+        When(
+            department_content_type__app_label=meta.app_label,
+            department_content_type__model=meta.model_name,
+            then=Subquery(name),
+        ),
+        default=Value(None),
+        output_field=CharField(),
+    )
+
+
+def _department_hints() -> dict[str, Any]:
+    """Join the department's name into the pipelines query when its model has a name column.
+
+    Otherwise the optimizer prefetches the generic relation: one query per department model.
+    """
+    model = department_model()
+    if model is not None and any(f.name == "name" for f in model._meta.concrete_fields):
+        return {"annotate": {"department_name": _department_name}}
+    return {"prefetch_related": ["department"]}
+
+
 @strawberry_django.type(Pipeline, name="Pipeline", description="A department or phase of a workflow.")
 class PipelineType:
     id: strawberry.ID = strawberry_django.field(description="Pipeline id.")
@@ -262,14 +306,16 @@ class PipelineType:
             lambda: len(self.stages.all()),  # type: ignore[attr-defined]
         )
 
-    # A generic relation: the optimizer prefetches it with one query per department model.
     @strawberry_django.field(
-        description="The department this pipeline belongs to.", prefetch_related=["department"]
+        description="The department this pipeline belongs to.", **_department_hints()
     )
     @in_memory
     def department(self) -> DepartmentType | None:
         if not self.department_content_type_id or not self.department_id:  # type: ignore[attr-defined]
             return None
+        name = getattr(self, "department_name", None)
+        if name is not None:
+            return DepartmentType(id=strawberry.ID(str(self.department_id)), name=name)  # type: ignore[attr-defined]
 
         def build() -> DepartmentType | None:
             department = self.department  # type: ignore[attr-defined]
@@ -339,7 +385,7 @@ class WorkflowType:
     def total_stages_count(self) -> int:
         return loaded_or_in_thread(
             _structure_is_prefetched(self),
-            lambda: sum(len(p.stages.all()) for p in self.pipelines.all()),  # type: ignore[attr-defined]
+            lambda: sum(len(p.stages.all()) for p in _structure(self)),  # type: ignore[arg-type]
         )
 
     @strawberry_django.field(
@@ -356,6 +402,13 @@ def _structure_is_prefetched(workflow: Workflow) -> bool:
     )
 
 
+def _structure(workflow: Workflow) -> list[Pipeline]:
+    """Return the pipelines with their stages, prefetching them (two queries) if needed."""
+    if not _structure_is_prefetched(workflow):
+        prefetch_related_objects([workflow], "pipelines__stages")
+    return list(workflow.pipelines.all())
+
+
 def _summary(workflow: Workflow) -> WorkflowSummaryType:
     breakdown = [
         PipelineBreakdownType(
@@ -364,7 +417,7 @@ def _summary(workflow: Workflow) -> WorkflowSummaryType:
             stages_count=len(p.stages.all()),
             approvals_count=sum(len(s.approvals or []) for s in p.stages.all()),
         )
-        for p in workflow.pipelines.all()
+        for p in _structure(workflow)
     ]
     return WorkflowSummaryType(
         total_pipelines=len(breakdown),
@@ -714,7 +767,12 @@ class WorkflowEventConnection:
         limit = 100 if first in (None, strawberry.UNSET) else max(0, min(int(first), 100))
         start = 0
         if after not in (None, strawberry.UNSET):
-            after_id = int(after)
+            try:
+                after_id = int(after)
+            except (TypeError, ValueError):
+                raise query_error(
+                    WorkflowValidationError("Argument 'after' is not a valid cursor.", field="after")
+                ) from None
             start = next((i for i, e in enumerate(events) if e.pk > after_id), len(events))
         page = events[start : start + limit]
         return cls(

@@ -51,13 +51,19 @@ def registered(context: Any, parameters: dict[str, Any]) -> None:
     CALLS.append(("registered", context.action_type, context, parameters))
 
 
-def send_email(name: str, email: str, subject: str, context: dict[str, Any], user: Any = None) -> bool:
+def send_email(
+    name: str, email: str, subject: str, context: dict[str, Any], user: Any = None
+) -> bool:
     """A WORKFLOW_SEND_EMAIL_FUNCTION with the seed's signature that records instead of sending."""
-    SENT.append({"name": name, "email": email, "subject": subject, "context": context, "user": user})
+    SENT.append(
+        {"name": name, "email": email, "subject": subject, "context": context, "user": user}
+    )
     return True
 
 
-def failing_send_email(name: str, email: str, subject: str, context: dict[str, Any], user: Any = None) -> bool:
+def failing_send_email(
+    name: str, email: str, subject: str, context: dict[str, Any], user: Any = None
+) -> bool:
     if email.startswith("broken"):
         raise ConnectionError("SMTP down")
     return email != "refused@example.com"

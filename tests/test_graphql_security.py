@@ -213,6 +213,40 @@ def test_a_page_request_beyond_the_limits_is_a_validation_error_not_a_crash(
     assert [r for r in caplog.records if r.name == "schema.errors"] == []
 
 
+EVENTS_AFTER = """
+query($id: ID!, $after: ID) { workflowAttachment(id: $id) { events(after: $after) { totalCount } } }
+"""
+
+
+def test_a_malformed_audit_trail_cursor_is_a_validation_error_not_a_crash(client, acme, caplog):
+    # given
+    from backend.workflows.services import attach_workflow_to_object
+    from tests.helpers import make_purchase_request
+
+    attachment = attach_workflow_to_object(
+        obj=make_purchase_request(acme), workflow=acme.workflow, user=acme.user("requester")
+    )
+
+    # when
+    with caplog.at_level(logging.ERROR, logger="schema.errors"):
+        body = graphql(
+            client,
+            EVENTS_AFTER,
+            {"id": attachment.pk, "after": "not-an-event-id"},
+            user=acme.user("requester"),
+        )
+
+    # then
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert (error["message"], error["path"], error["extensions"]) == (
+        "Argument 'after' is not a valid cursor.",
+        ["workflowAttachment", "events"],
+        {"code": "VALIDATION_ERROR", "field": "after"},
+    )
+    assert [r for r in caplog.records if r.name == "schema.errors"] == []
+
+
 # ----------------------------------------------------------------------------- introspection
 
 

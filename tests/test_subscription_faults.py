@@ -49,13 +49,16 @@ QUERY = "query($id: ID!) { me { user { username } } workflowAttachment(id: $id) 
 
 
 @pytest.fixture(autouse=True)
-async def _close_connections(monkeypatch):
-    """Close every connection the test opened, or PostgreSQL cannot drop the test DB.
-
-    Django's ASGI handler runs each HTTP request's sync code in a thread of its own; with
-    CONN_MAX_AGE=0 the connection of that thread is closed when the request finishes.
-    """
+def _no_persistent_connections(monkeypatch):
+    """Django's ASGI handler runs each HTTP request's sync code in a thread of its own; with
+    CONN_MAX_AGE=0 that thread's connection is closed when the request finishes (otherwise it
+    stays open and PostgreSQL cannot drop the test DB)."""
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+
+
+@pytest.fixture(autouse=True)
+async def _close_connections(_no_persistent_connections):
+    """Close the connection of asgiref's executor thread too, or PostgreSQL cannot drop the test DB."""
     yield
     await sync_to_async(connections.close_all)()
     connections.close_all()
@@ -132,6 +135,8 @@ async def _post(token: str, query: str, variables: dict, timeout: float = 10.0) 
         headers=[(b"content-type", b"application/json"), (b"authorization", f"Bearer {token}".encode())],
     )
     response = await communicator.get_response(timeout=timeout)
+    # Let the handler finish too (request_finished closes the request thread's DB connection).
+    await communicator.wait(timeout=timeout)
     assert response["status"] == 200, response
     return json.loads(response["body"])
 

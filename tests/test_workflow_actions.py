@@ -154,11 +154,23 @@ def test_validate_function_path_resolves_allowed_and_registered_handlers(setting
     ("path", "message"),
     [
         ("", "A function path is required."),
-        ("record", "The function path must be a dotted Python path such as 'myapp.actions.notify'."),
-        ("os.system; rm -rf /", "The function path must be a dotted Python path such as 'myapp.actions.notify'."),
+        (
+            "record",
+            "The function path must be a dotted Python path such as 'myapp.actions.notify'.",
+        ),
+        (
+            "os.system; rm -rf /",
+            "The function path must be a dotted Python path such as 'myapp.actions.notify'.",
+        ),
         (f"{ALLOWED}.missing", f"{ALLOWED} has no function missing."),
-        (f"{ALLOWED}.wrong_signature", f"{ALLOWED}.wrong_signature must accept (context, parameters)."),
-        ("tests.action_handlers_missing.record", "Module tests.action_handlers_missing cannot be imported."),
+        (
+            f"{ALLOWED}.wrong_signature",
+            f"{ALLOWED}.wrong_signature must accept (context, parameters).",
+        ),
+        (
+            "tests.action_handlers_missing.record",
+            "Module tests.action_handlers_missing cannot be imported.",
+        ),
     ],
 )
 def test_validate_function_path_explains_bad_paths(settings, path, message):
@@ -233,8 +245,16 @@ def test_an_action_needs_exactly_one_scope(acme, calls):
     ("fields", "field", "message"),
     [
         ({"action_type": "after_lunch"}, "actionType", "Unknown action type 'after_lunch'"),
-        ({"parameters": ["not", "an", "object"]}, "parameters", "Parameters must be a JSON object."),
-        ({"failure_policy": "raise"}, "failurePolicy", "Unknown failure policy 'raise'; use continue or stop."),
+        (
+            {"parameters": ["not", "an", "object"]},
+            "parameters",
+            "Parameters must be a JSON object.",
+        ),
+        (
+            {"failure_policy": "raise"},
+            "failurePolicy",
+            "Unknown failure policy 'raise'; use continue or stop.",
+        ),
         ({"order": -1}, "order", "order must be a whole number from 0 to 100000."),
     ],
 )
@@ -312,7 +332,14 @@ def test_attaching_clones_the_actions_of_every_level(acme, calls):
     ) == [
         ("pipeline", "Finance Review", "after_move_stage", {}, True, "stop"),
         ("stage", "Budget Approval", "after_approve", {}, False, "continue"),
-        ("workflow", "Purchase Request Approval (Copy)", "on_workflow_complete", {"level": "workflow"}, True, "continue"),
+        (
+            "workflow",
+            "Purchase Request Approval (Copy)",
+            "on_workflow_complete",
+            {"level": "workflow"},
+            True,
+            "continue",
+        ),
     ]
     assert {a.workflow_id for a in copied if a.workflow_id} == {copy.pk}
     assert {a.pipeline.workflow_id for a in copied if a.pipeline_id} == {copy.pk}
@@ -326,7 +353,9 @@ def test_cloning_actions_costs_the_same_queries_for_one_or_many(acme, calls):
     def attach_count():
         request = make_purchase_request(acme)
         with CaptureQueriesContext(connection) as captured:
-            attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+            attach_workflow_to_object(
+                obj=request, workflow=acme.workflow, user=acme.user("requester")
+            )
         return len(captured.captured_queries)
 
     add_action(acme.workflow, ActionType.AFTER_APPROVE)
@@ -432,7 +461,11 @@ def test_context_of_delegation_and_resubmission(acme, calls, committed):
     )
     assert delegated.stage.name_en == "Budget Approval"
     assert (resubmitted.action_type, resubmitted.reason) == ("after_resubmission", "Add a quote")
-    assert (resubmitted.from_stage.name_en, resubmitted.to_stage.name_en, resubmitted.stage.name_en) == (
+    assert (
+        resubmitted.from_stage.name_en,
+        resubmitted.to_stage.name_en,
+        resubmitted.stage.name_en,
+    ) == (
         "Budget Approval",
         "Initial Review",
         "Initial Review",
@@ -445,10 +478,13 @@ def test_actions_run_only_after_commit(acme, calls, django_capture_on_commit_cal
     add_action(acme.workflow, ActionType.AFTER_APPROVE)
 
     # Rolled back: the listener never sees the transition.
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(ZeroDivisionError), transaction.atomic():
-            start_purchase_request(acme)
-            1 / 0
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError, match="roll back"),
+        transaction.atomic(),
+    ):
+        start_purchase_request(acme)
+        raise RuntimeError("roll back")
     assert CALLS == []
 
     # Not yet committed: nothing ran; on commit, each action once.
@@ -472,7 +508,9 @@ def test_the_most_specific_level_with_actions_wins(acme, calls, committed):
     finance = template.pipelines.get(name_en="Finance Review")
     add_action(template, ActionType.AFTER_APPROVE, parameters={"level": "workflow"})
     add_action(finance, ActionType.AFTER_APPROVE, parameters={"level": "pipeline"})
-    add_action(stage_of(template, "Budget Approval"), ActionType.AFTER_APPROVE, RECORD_OTHER, order=2)
+    add_action(
+        stage_of(template, "Budget Approval"), ActionType.AFTER_APPROVE, RECORD_OTHER, order=2
+    )
     add_action(stage_of(template, "Budget Approval"), ActionType.AFTER_APPROVE, RECORD, order=1)
     # An inactive stage action does not hide the pipeline's.
     add_action(stage_of(template, "Initial Review"), ActionType.AFTER_APPROVE, is_active=False)
@@ -528,7 +566,9 @@ def test_stage_actions_added_after_attaching_do_not_reach_running_copies(acme, c
 
 
 def test_a_failing_action_is_recorded_and_the_next_one_still_runs(acme, calls, committed):
-    failing = add_action(acme.workflow, ActionType.AFTER_APPROVE, FAIL, parameters={"message": "boom"})
+    failing = add_action(
+        acme.workflow, ActionType.AFTER_APPROVE, FAIL, parameters={"message": "boom"}
+    )
     add_action(acme.workflow, ActionType.AFTER_APPROVE, RECORD)
     request, attachment = start_purchase_request(acme)
 
@@ -583,9 +623,12 @@ def test_a_failing_action_does_not_keep_its_writes(acme, calls, committed):
         approve_current_stage(attachment, request)
 
     assert WorkflowAttachment.objects.get(pk=attachment.pk).metadata == {}
-    assert WorkflowEvent.objects.get(
-        attachment=attachment, event_type=EventType.ACTION_FAILED
-    ).details["error"] == "RuntimeError: failed after writing"
+    assert (
+        WorkflowEvent.objects.get(
+            attachment=attachment, event_type=EventType.ACTION_FAILED
+        ).details["error"]
+        == "RuntimeError: failed after writing"
+    )
 
 
 def test_the_path_is_checked_again_before_running(acme, calls, settings, committed):
@@ -602,7 +645,9 @@ def test_the_path_is_checked_again_before_running(acme, calls, settings, committ
     assert attachment_state(attachment)[2] == "Budget Approval"
 
 
-def test_an_action_of_a_module_removed_from_the_allow_list_does_not_run(acme, calls, settings, committed):
+def test_an_action_of_a_module_removed_from_the_allow_list_does_not_run(
+    acme, calls, settings, committed
+):
     add_action(acme.workflow, ActionType.AFTER_APPROVE)
     request, attachment = start_purchase_request(acme)
     settings.WORKFLOW_ACTION_ALLOWED_MODULES = []

@@ -448,7 +448,7 @@ def _record_failure(
 ) -> None:
     from backend.workflows.events import save_events
 
-    details = {
+    details: dict[str, Any] = {
         "action_id": action.action_id,
         "function_path": action.function_path,
         "action_type": context.action_type,

@@ -16,6 +16,7 @@ from backend.workflows.models import (
     Pipeline,
     Stage,
     Workflow,
+    WorkflowAction,
     WorkflowAttachment,
     WorkflowConfiguration,
     WorkflowEvent,
@@ -40,6 +41,29 @@ class StageAdminForm(forms.ModelForm):
             raise ValidationError(f"{error.field}: {error.message}" if error.field else error.message) from error
 
 
+class WorkflowActionInline(admin.TabularInline):
+    """Actions of one scope; the function path is checked by the model's clean()."""
+
+    model = WorkflowAction
+    extra = 0
+    fields = ("action_type", "function_path", "parameters", "order", "is_active", "failure_policy")
+
+
+class WorkflowLevelActionInline(WorkflowActionInline):
+    fk_name = "workflow"
+    verbose_name_plural = "workflow-level actions"
+
+
+class PipelineLevelActionInline(WorkflowActionInline):
+    fk_name = "pipeline"
+    verbose_name_plural = "pipeline-level actions"
+
+
+class StageLevelActionInline(WorkflowActionInline):
+    fk_name = "stage"
+    verbose_name_plural = "stage-level actions"
+
+
 class PipelineInline(admin.TabularInline):
     model = Pipeline
     extra = 0
@@ -60,7 +84,7 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "is_hidden", "created_at")
     search_fields = ("name_en", "name_ar", "slug", "description")
     raw_id_fields = ("company", "cloned_from", "created_by")
-    inlines = [PipelineInline]
+    inlines = [PipelineInline, WorkflowLevelActionInline]
 
 
 @admin.register(Pipeline)
@@ -69,7 +93,7 @@ class PipelineAdmin(admin.ModelAdmin):
     search_fields = ("name_en", "name_ar", "workflow__name_en")
     list_filter = ("workflow__is_hidden",)
     raw_id_fields = ("workflow", "cloned_from")
-    inlines = [StageInline]
+    inlines = [StageInline, PipelineLevelActionInline]
 
 
 @admin.register(Stage)
@@ -78,6 +102,43 @@ class StageAdmin(admin.ModelAdmin):
     list_display = ("name_en", "pipeline", "order", "color")
     search_fields = ("name_en", "name_ar", "pipeline__name_en")
     raw_id_fields = ("pipeline",)
+    list_filter = ("pipeline__workflow__is_hidden",)
+    inlines = [StageLevelActionInline]
+
+
+@admin.register(WorkflowAction)
+class WorkflowActionAdmin(admin.ModelAdmin):
+    """Stored actions; saving checks the scope and the function path against the allow-list."""
+
+    list_display = (
+        "id",
+        "action_type",
+        "function_path",
+        "scope",
+        "order",
+        "is_active",
+        "failure_policy",
+    )
+    list_filter = ("action_type", "is_active", "failure_policy", "workflow__is_hidden")
+    search_fields = ("function_path", "workflow__name_en", "pipeline__name_en", "stage__name_en")
+    raw_id_fields = ("workflow", "pipeline", "stage")
+    list_select_related = ("workflow", "pipeline", "stage")
+    fields = (
+        "workflow",
+        "pipeline",
+        "stage",
+        "action_type",
+        "function_path",
+        "parameters",
+        "order",
+        "is_active",
+        "failure_policy",
+    )
+
+    @admin.display(description="Scope")
+    def scope(self, obj: WorkflowAction) -> str:
+        target = obj.workflow or obj.pipeline or obj.stage
+        return f"{obj.scope_level}: {target}"
 
 
 @admin.register(WorkflowConfiguration)
@@ -91,6 +152,7 @@ class WorkflowConfigurationAdmin(admin.ModelAdmin):
         "rejection_status_value",
     )
     list_filter = ("is_enabled", "auto_start_workflow")
+    search_fields = ("content_type__app_label", "content_type__model", "status_field")
 
 
 class WorkflowEventInline(admin.TabularInline):

@@ -69,7 +69,7 @@ WORKFLOW_SETTING_DEFAULTS: dict[str, Any] = {
     "WORKFLOW_AUTO_CREATE_ACTIONS": True,
     "WORKFLOW_DISABLE_EMAILS": False,
     "WORKFLOW_SEND_EMAIL_FUNCTION": None,
-    "WORKFLOW_CREATOR_FIELDS": ["created_by", "requester", "owner"],
+    "WORKFLOW_CREATOR_FIELDS": ["created_by", "requester", "owner", "user"],
     "WORKFLOW_AUTO_CLEANUP_COMPLETED": False,
 }
 

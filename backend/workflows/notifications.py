@@ -15,7 +15,7 @@ after_move_stage     ``stage_moved``     creator
 
 Recipients (the ``recipients`` parameter of :func:`send_workflow_notification`):
 ``"creator"`` (the first of the object's ``creator_field`` parameter or
-``WORKFLOW_CREATOR_FIELDS``, default ``created_by``, ``requester``, ``owner``),
+``WORKFLOW_CREATOR_FIELDS``, default ``created_by``, ``requester``, ``owner``, ``user``),
 ``"current_approver"`` (every user holding a current approval step, read after commit, so after
 a resubmission these are the approvers of the stage sent back to), ``"delegated_to"``,
 ``"workflow_starter"``, a literal address (``"boss@example.com"``), a user object or a user id.

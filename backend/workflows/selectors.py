@@ -177,12 +177,17 @@ def company_workflows(company_id: int | None) -> QuerySet[Workflow]:
     return Workflow.objects.filter(company_id=company_id, is_hidden=False)
 
 
+def company_workflow_queryset(company_id: int | None, workflow_id: Any) -> QuerySet[Workflow]:
+    """Return the query behind ``company_workflow`` (for callers that prefetch on it)."""
+    try:
+        return Workflow.objects.filter(company_id=company_id, pk=int(workflow_id))
+    except (TypeError, ValueError):
+        return Workflow.objects.none()
+
+
 def company_workflow(company_id: int | None, workflow_id: Any) -> Workflow | None:
     """Return one workflow of a company (template or run copy), or None."""
-    try:
-        return Workflow.objects.filter(company_id=company_id, pk=int(workflow_id)).first()
-    except (TypeError, ValueError):
-        return None
+    return company_workflow_queryset(company_id, workflow_id).first()
 
 
 def company_attachments(company_id: int | None) -> QuerySet[WorkflowAttachment]:
@@ -190,12 +195,19 @@ def company_attachments(company_id: int | None) -> QuerySet[WorkflowAttachment]:
     return WorkflowAttachment.objects.filter(company_id=company_id).order_by("-id")
 
 
+def company_attachment_queryset(
+    company_id: int | None, attachment_id: Any
+) -> QuerySet[WorkflowAttachment]:
+    """Return the query behind ``company_attachment`` (for callers that prefetch on it)."""
+    try:
+        return company_attachments(company_id).filter(pk=int(attachment_id))
+    except (TypeError, ValueError):
+        return WorkflowAttachment.objects.none()
+
+
 def company_attachment(company_id: int | None, attachment_id: Any) -> WorkflowAttachment | None:
     """Return one attachment of a company, or None."""
-    try:
-        return company_attachments(company_id).filter(pk=int(attachment_id)).first()
-    except (TypeError, ValueError):
-        return None
+    return company_attachment_queryset(company_id, attachment_id).first()
 
 
 def company_users(company_id: int | None) -> QuerySet[Any]:
@@ -263,4 +275,60 @@ def can_manage_workflows(user: Any, company_id: int | None) -> bool:
         or user.pk == company_id
         or user.is_staff
         or user.has_perm("workflows.change_workflow")
+    )
+
+
+def company_workflow_actions(
+    company_id: int | None,
+    *,
+    workflow_id: Any = None,
+    pipeline_id: Any = None,
+    stage_id: Any = None,
+) -> QuerySet[Any]:
+    """Return the stored actions of a company's workflow (every level), pipeline (with its
+    stages) or stage; the given filters combine. Ordered workflow, pipeline, stage, then ``order``."""
+    from django.db.models import Case, IntegerField, Q, Value, When
+
+    from backend.workflows.models import WorkflowAction
+
+    queryset = WorkflowAction.objects.filter(
+        Q(workflow__company_id=company_id)
+        | Q(pipeline__workflow__company_id=company_id)
+        | Q(stage__pipeline__workflow__company_id=company_id)
+    )
+    try:
+        if workflow_id is not None:
+            workflow_id = int(workflow_id)
+            queryset = queryset.filter(
+                Q(workflow_id=workflow_id)
+                | Q(pipeline__workflow_id=workflow_id)
+                | Q(stage__pipeline__workflow_id=workflow_id)
+            )
+        if pipeline_id is not None:
+            pipeline_id = int(pipeline_id)
+            queryset = queryset.filter(Q(pipeline_id=pipeline_id) | Q(stage__pipeline_id=pipeline_id))
+        if stage_id is not None:
+            queryset = queryset.filter(stage_id=int(stage_id))
+    except (TypeError, ValueError):
+        return WorkflowAction.objects.none()
+    level = Case(
+        When(workflow__isnull=False, then=Value(0)),
+        When(pipeline__isnull=False, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return queryset.annotate(level=level).order_by("level", "action_type", "order", "id")
+
+
+def company_workflow_action(company_id: int | None, action_id: Any) -> Any:
+    """Return one stored action of a company's workflows, with its scope loaded, or None."""
+    try:
+        action_id = int(action_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        company_workflow_actions(company_id)
+        .select_related("workflow", "pipeline__workflow", "stage__pipeline__workflow")
+        .filter(pk=action_id)
+        .first()
     )

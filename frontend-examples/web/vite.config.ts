@@ -9,8 +9,16 @@ export default defineConfig({
   server: {
     port: 5173,
     proxy: {
-      '/graphql': { target: api, ws: true, changeOrigin: true },
-      '/admin': { target: api, changeOrigin: true },
+      '/graphql': {
+        target: api,
+        ws: true,
+        changeOrigin: true,
+        // The server accepts WebSockets from its own origin only; to it, the dev server's
+        // page is cross-origin, so the proxied handshake names the server's origin.
+        configure: (proxy) => {
+          proxy.on('proxyReqWs', (proxyReq) => proxyReq.setHeader('origin', new URL(api).origin));
+        },
+      },
     },
   },
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 300 },

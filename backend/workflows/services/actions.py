@@ -9,6 +9,7 @@ read-only: their actions were copied from the template when the workflow was att
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -104,7 +105,7 @@ def _clean_path(value: Any) -> str:
     return value.strip()
 
 
-_CLEANERS = {
+_CLEANERS: dict[str, Callable[[Any], Any]] = {
     "action_type": _clean_action_type,
     "function_path": _clean_path,
     "parameters": _clean_parameters,

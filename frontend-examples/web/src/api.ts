@@ -79,6 +79,7 @@ export function createApi(token: string): Api {
     url: graphqlHttpUrl(),
     fetchOptions: () => ({ headers: { authorization: `Bearer ${token}` } }),
     requestPolicy: 'network-only',
+    preferGetMethod: false,
     exchanges: [
       fetchExchange,
       subscriptionExchange({

@@ -20,6 +20,7 @@ export const EventFields = graphql(`
       id
       status
       currentStage { id nameEn }
+      currentPipeline { id nameEn }
       progress { percentage completedStages totalStages }
     }
   }

@@ -119,7 +119,23 @@ export const attachmentScreen: Screen = (app, root, params) => {
         remember(event);
         if (attachment && event.attachment) {
           // Show the new progress at once; the full state (approvers, actions) is read next.
-          attachment = { ...attachment, status: event.attachment.status, progress: event.attachment.progress };
+          const { status, progress, currentStage, currentPipeline } = event.attachment;
+          const color = attachment.workflow.pipelines
+            .flatMap((pipeline) => pipeline.stages)
+            .find((stage) => stage.id === currentStage?.id)?.color;
+          attachment = {
+            ...attachment,
+            status,
+            progress,
+            currentStage: currentStage
+              ? {
+                  ...currentStage,
+                  color: color ?? '#888',
+                  approvals: attachment.currentStage?.id === currentStage.id ? attachment.currentStage.approvals : [],
+                }
+              : null,
+            currentPipeline: currentPipeline ?? attachment.currentPipeline,
+          };
           drawSummary();
         }
         drawHistory(event.id);
@@ -238,6 +254,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
     const a = attachment;
     if (a.status !== 'IN_PROGRESS') {
       formStageId = undefined;
+      actionError.textContent = '';
       return render(actions, h('h2', null, 'Decide'), h('p', { class: 'muted' }, `This workflow is ${humanize(a.status).toLowerCase()}.`));
     }
     const available = new Set(a.availableActions);
@@ -250,6 +267,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
       return;
     }
     formStageId = a.currentStage?.id ?? null;
+    actionError.textContent = ''; // a new step: an earlier refusal no longer applies
     render(actions, ...actionForm(app, a, available));
   }
 
@@ -337,6 +355,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
     return [
       h('h2', null, 'Decide'),
       hint,
+      actionError,
       fields.length
         ? h('fieldset', null, h('legend', null, 'Form'), fields.map((field, index) => h('label', null, field.label + (field.required ? ' *' : ''), inputs[index])))
         : null,
@@ -389,7 +408,6 @@ export const attachmentScreen: Screen = (app, root, params) => {
           ),
         ),
       ),
-      actionError,
     ];
   }
 

@@ -1,0 +1,339 @@
+// Browser test of the dashboard example, in Debian's chromium driven by playwright-core.
+//
+// Starts `manage.py serve` with the demo data on a free port and a fresh SQLite database,
+// creates API tokens, then opens two users' pages:
+//   A  acme-budget_manager1 signs in through the form (a wrong token first), sees "Developer
+//      laptops" in "My pending approvals", opens it and approves it (with its form field);
+//   C  acme-cfo on the same request: a non-approver's approve shows the typed error; after A's
+//      approval, C's progress, current stage, history and inbox (the request entered it) update
+//      live within 2 s, as does A's own inbox (the request left it). Then C's socket is dropped,
+//      the CFO approves meanwhile over HTTP, and C catches up after reconnecting.
+// Finally the workflow diagram and the statistics screens are checked.
+// Screenshots go to <repo>/test-artifacts/frontend-examples/ (with --update-screenshots, the
+// README's screenshots in screenshots/ are refreshed too).
+//
+// Run: npm run build && node tests/e2e.mjs   (needs: chromium at /usr/bin/chromium or CHROMIUM_PATH)
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const LIVE_DEADLINE_MS = 2000;
+const started = Date.now();
+const here = dirname(dirname(fileURLToPath(import.meta.url)));
+const repo = resolve(here, '..', '..');
+const artifacts = join(repo, 'test-artifacts', 'frontend-examples');
+const updateScreenshots = process.argv.includes('--update-screenshots');
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const venvPython = join(repo, '.venv', 'bin', 'python');
+const python = process.env.WORKFLOWQL_PYTHON || (existsSync(venvPython) ? venvPython : 'python3');
+
+function log(message) {
+  console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
+}
+
+function fail(message) {
+  console.error(`e2e: ${message}`);
+  process.exit(2);
+}
+
+if (!existsSync(chromiumPath)) {
+  fail(`no browser at ${chromiumPath}. Install Debian's chromium: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH).`);
+}
+if (!existsSync(join(here, 'dist', 'index.html'))) {
+  fail('the app is not built. Run: npm ci && npm run build (in frontend-examples/web).');
+}
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch {
+  fail('playwright-core is not installed. Run: npm ci (in frontend-examples/web).');
+}
+
+mkdirSync(artifacts, { recursive: true });
+const database = join(tmpdir(), `workflowql-e2e-${process.pid}-${Date.now()}.sqlite3`);
+const env = { ...process.env, DATABASE_URL: `sqlite:///${database}`, DEBUG: '1', PYTHONUNBUFFERED: '1' };
+delete env.REDIS_URL; // one server process: the in-memory channel layer is enough
+delete env.DJANGO_SETTINGS_MODULE; // as the README runs it (a test runner may have set its own)
+env.EMAIL_BACKEND = 'django.core.mail.backends.locmem.EmailBackend'; // keep the server log short
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+const manage = (...args) => promisify(execFile)(python, ['manage.py', ...args], { cwd: repo, env });
+
+let server;
+let browser;
+const serverLog = join(artifacts, 'server.log');
+
+async function startServer(port) {
+  const out = createWriteStream(serverLog);
+  server = spawn(python, ['manage.py', 'serve', '--port', String(port), '--no-build-examples'], {
+    cwd: repo,
+    env,
+    detached: true, // its own process group, so cleanup stops everything it started
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stdout.pipe(out);
+  server.stderr.pipe(out);
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`the server exited with ${server.exitCode}`);
+    try {
+      const response = await fetch(`${base}/examples/`);
+      if (response.ok) return base;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('the server did not answer within 90 s');
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((r) => server.once('exit', r));
+  try {
+    process.kill(-server.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-server.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function cleanup() {
+  await browser?.close().catch(() => {});
+  await stopServer();
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(database + suffix, { force: true });
+}
+
+async function graphql(base, token, query, variables = {}) {
+  const response = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  assert.ok(!body.errors, `GraphQL errors: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+async function shoot(page, name, readme = false) {
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path });
+  if (readme && updateScreenshots) copyFileSync(path, join(here, 'screenshots', `${name}.png`));
+}
+
+const progressOf = (page) =>
+  page.getAttribute('[data-testid=progress] [role=progressbar]', 'aria-valuenow');
+const inboxCountOf = async (page) => Number(await page.textContent('[data-testid=inbox-count]'));
+
+/** Wait until `predicate(arg)` holds in the page, at most `ms`. */
+function until(page, ms, predicate, arg) {
+  return page.waitForFunction(predicate, arg, { timeout: Math.max(ms, 1), polling: 50 });
+}
+
+async function main() {
+  const port = await freePort();
+  log(`starting the server on port ${port} (database ${database})`);
+  const base = await startServer(port);
+  log('server up; creating API tokens');
+  const users = ['acme-budget_manager1', 'acme-cfo'];
+  // One Python process runs `create_api_token` for each user (each prints its token on a line).
+  const { stdout } = await manage(
+    'shell',
+    '-c',
+    `from django.core.management import call_command\nfor user in ${JSON.stringify(users)}: call_command('create_api_token', user)`,
+  );
+  const printed = stdout.trim().split('\n').slice(-users.length);
+  assert.ok(printed.length === users.length && printed.every((line) => /^\S{20,}$/.test(line)), `tokens printed: ${stdout}`);
+  const tokens = Object.fromEntries(users.map((user, index) => [user, printed[index]]));
+
+  const inbox = await graphql(
+    base,
+    tokens['acme-budget_manager1'],
+    '{ myPendingApprovals(first: 20) { edges { node { id target { display } } } } }',
+  );
+  const laptops = inbox.myPendingApprovals.edges.map((e) => e.node).find((n) => n.target.display.includes('Developer laptops'));
+  assert.ok(laptops, 'the demo request "Developer laptops" waits for the budget managers');
+  const attachmentUrl = `${base}/examples/#/attachments/${laptops.id}`;
+
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+  const pageErrors = [];
+  async function open(user, url, { signInThroughForm = false } = {}) {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+    if (!signInThroughForm) {
+      await context.addInitScript((token) => localStorage.setItem('workflowql.token', token), tokens[user]);
+    }
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(`${user}: ${error.message}`));
+    page.on('console', (message) => message.type() === 'error' && log(`console error (${user}): ${message.text()}`));
+    await page.goto(url);
+    return page;
+  }
+
+  // --- A: sign in through the form (a wrong token first), then open the request.
+  const a = await open('acme-budget_manager1', `${base}/examples/`, { signInThroughForm: true });
+  await a.fill('#token', 'wfql_not-a-real-token');
+  await a.click('button[type=submit]');
+  await a.waitForSelector('[data-testid=sign-in-error]:not(:empty)');
+  log(`wrong token refused: "${await a.textContent('[data-testid=sign-in-error]')}"`);
+  await a.fill('#token', tokens['acme-budget_manager1']);
+  await a.click('button[type=submit]');
+  await a.waitForSelector(`[data-testid=inbox-row][data-attachment-id="${laptops.id}"]`);
+  assert.equal(await a.evaluate(() => localStorage.getItem('workflowql.token')), tokens['acme-budget_manager1']);
+  await a.click(`[data-testid=inbox-row][data-attachment-id="${laptops.id}"] a`);
+  await a.waitForSelector('input[data-field=allocated_budget]');
+  log('A (budget manager 1) signed in and opened the request');
+
+  // --- C: the CFO on the request; not an approver of this stage yet.
+  const c = await open('acme-cfo', attachmentUrl);
+  await c.waitForSelector('[data-testid=history-item]');
+  await c.waitForSelector('[data-testid=connection].live');
+  assert.equal(await progressOf(c), '25');
+  const cfoInboxBefore = await inboxCountOf(c);
+  await c.click('button[data-action=APPROVE]');
+  await c.waitForSelector('[data-testid=action-error]:not(:empty)');
+  const errorText = await c.textContent('[data-testid=action-error]');
+  assert.match(errorText, /\(NOT_AN_APPROVER\)/);
+  assert.doesNotMatch(errorText, /[{}]/, 'the error is a sentence, not raw JSON');
+  log(`C's approve refused: "${errorText}"`);
+  await shoot(c, 'error-not-an-approver');
+  await a.waitForSelector('[data-testid=connection].live');
+
+  // --- A approves; C's page and both inboxes must follow within 2 s.
+  const aInboxBefore = await inboxCountOf(a);
+  await a.fill('input[data-field=allocated_budget]', '15000');
+  await a.fill('[data-testid=comment]', 'Fits the budget.');
+  const t0 = Date.now();
+  await a.click('button[data-action=APPROVE]');
+  // Wait longer than the deadline, so a slow update is reported with its real delay.
+  const seen = {};
+  const watch = (name, page, predicate, arg) =>
+    until(page, 10_000, predicate, arg).then(() => (seen[name] = Date.now() - t0));
+  await Promise.all([
+    watch('A inbox badge', a, (before) => document.querySelector('[data-testid=inbox-count]')?.textContent === String(before - 1), aInboxBefore),
+    watch('C progress 50 %', c, () => document.querySelector('[data-testid=progress] [role=progressbar]')?.getAttribute('aria-valuenow') === '50'),
+    watch('C stage', c, () => document.querySelector('[data-testid=current-stage]')?.textContent.includes('Final Finance Sign-off')),
+    watch('C history', c, () =>
+      [...document.querySelectorAll('[data-testid=history-item][data-event-type=APPROVED]')].some((li) => li.textContent.includes('Budget Manager 1')),
+    ),
+    watch('C inbox badge', c, (before) => document.querySelector('[data-testid=inbox-count]')?.textContent === String(before + 1), cfoInboxBefore),
+  ]).catch(async (error) => {
+    await shoot(a, 'FAILED-live-a');
+    await shoot(c, 'FAILED-live-c');
+    throw new Error(`live update incomplete after 10 s (seen: ${JSON.stringify(seen)}): ${error.message}`);
+  });
+  const liveMs = Math.max(...Object.values(seen));
+  log(`live updates after A's click: ${JSON.stringify(seen)} (ms)`);
+  assert.ok(liveMs <= LIVE_DEADLINE_MS, `the live updates took ${liveMs} ms (limit ${LIVE_DEADLINE_MS} ms)`);
+  await c.waitForSelector('[data-testid=approvers] >> text=Chief Financial Officer');
+  await c.waitForSelector('[data-testid=action-error]:empty', { state: 'attached', timeout: 5000 });
+  assert.equal(await c.locator('button[data-action=APPROVE].unavailable').count(), 0, 'the CFO may approve now');
+  await shoot(c, 'attachment-live', true);
+  log('C shows the CFO as the current approver');
+
+  // --- C loses its socket; the CFO approves meanwhile (over HTTP); C catches up on reconnect.
+  await c.evaluate(() => window.workflowql.simulateOutage(3000));
+  await c.waitForSelector('[data-testid=connection].reconnecting');
+  log("C's socket dropped; the CFO approves over HTTP meanwhile");
+  const approved = await graphql(
+    base,
+    tokens['acme-cfo'],
+    `mutation($id: ID!) { approveStage(input: { attachmentId: $id, formData: { finance_ref: "FIN-E2E" } }) {
+       attachment { id } error { code message } } }`,
+    { id: laptops.id },
+  );
+  assert.equal(approved.approveStage.error, null, JSON.stringify(approved.approveStage.error));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await progressOf(c), '50', 'no update arrives while the socket is down');
+  const t1 = Date.now();
+  await until(
+    c,
+    10_000,
+    ({ before }) =>
+      document.querySelector('[data-testid=connection]')?.classList.contains('live') &&
+      document.querySelector('[data-testid=progress] [role=progressbar]')?.getAttribute('aria-valuenow') === '75' &&
+      document.querySelector('[data-testid=current-stage]')?.textContent.includes('Executive Approval') &&
+      [...document.querySelectorAll('[data-testid=history-item][data-event-type=APPROVED]')].some((li) =>
+        li.textContent.includes('Chief Financial Officer'),
+      ) &&
+      document.querySelector('[data-testid=inbox-count]')?.textContent === String(before),
+    { before: cfoInboxBefore },
+  );
+  log(`C reconnected and caught up (progress 75 %, CFO's approval in the history) ${Date.now() - t1} ms after the approval`);
+
+  // --- The other screens: the workflow diagram and the statistics.
+  await a.goto(`${base}/examples/#/inbox`);
+  await a.waitForSelector('[data-testid=inbox-empty], [data-testid=inbox-row]');
+  assert.equal(await a.locator(`[data-testid=inbox-row][data-attachment-id="${laptops.id}"]`).count(), 0);
+  await shoot(a, 'inbox');
+  await a.goto(`${base}/examples/#/workflows`);
+  await a.click('[data-testid=workflow-card]');
+  await a.waitForSelector('[data-testid=stage-node]');
+  assert.equal(await a.locator('[data-testid=lane]').count(), 2);
+  assert.equal(await a.locator('[data-testid=stage-node]').count(), 4);
+  await shoot(a, 'workflow-diagram', true);
+  await a.goto(`${base}/examples/#/statistics`);
+  await a.waitForSelector('[data-testid=chart] svg rect');
+  assert.equal(await a.locator('[data-testid=chart]').count(), 2);
+  await shoot(a, 'statistics', true);
+
+  assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
+  log(`passed; screenshots in ${artifacts}`);
+}
+
+const watchdog = setTimeout(async () => {
+  console.error('e2e: timed out after 150 s');
+  await cleanup();
+  process.exit(1);
+}, 150_000);
+
+let status = 0;
+try {
+  await main();
+} catch (error) {
+  status = 1;
+  console.error(`e2e FAILED: ${error?.stack ?? error}`);
+  if (existsSync(serverLog)) {
+    const text = readFileSync(serverLog, 'utf8');
+    console.error(`--- server log (last 3000 characters of ${serverLog}) ---\n${text.slice(-3000)}`);
+  }
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+log(status === 0 ? 'done' : 'failed');
+process.exit(status);

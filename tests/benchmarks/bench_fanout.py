@@ -1,0 +1,489 @@
+"""Benchmark live-update fan-out: time from a decision's commit to delivery on every subscriber.
+
+Run from the project root (the file is not collected by pytest)::
+
+    .venv/bin/python -m tests.benchmarks.bench_fanout
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python -m tests.benchmarks.bench_fanout
+    .venv/bin/python -m tests.benchmarks.bench_fanout --sizes 1000 --only memory --client-procs 1
+
+The database is the one ``DATABASE_URL`` names (SQLite when unset), but always a throwaway
+copy: ``setup_databases`` with a unique test database name (a temporary SQLite file, or
+``bench_fanout_<pid>`` on PostgreSQL), dropped at the end, so neither the developer's database
+nor the ``test_*`` database of a concurrent pytest run is touched.
+
+Two setups, each with servers started once (``uvicorn backend.asgi:application`` wrapped in a
+thin benchmark layer, one worker each, on free 127.0.0.1 ports):
+
+- ``memory``: one process with the in-memory channel layer; subscribers on it, decisions POSTed
+  to it.
+- ``redis``: two processes sharing the Redis layer (``REDIS_URL`` or redis://127.0.0.1:6379, a
+  database of its own, or a throwaway ``redis-server`` when none answers); subscribers on A,
+  decisions POSTed to B.
+
+For every size N (default 1, 100, 1000) N raw websocket clients (``websockets``, asyncio, the
+graphql-transport-ws protocol, one socket and one ``attachmentEvents`` subscription each, all on
+the same attachment) are opened by ``--client-procs`` client processes (default 2), then the
+benchmark waits until the server's channel-layer group has all N members. Decisions are then
+POSTed one at a time (approveStage over HTTP with a bearer token) as the attachment's current
+approver: reviewer, budget manager, CFO, two executives; each decision commits one or more
+events (approved, stage moved, pipeline moved, completed). For N=1, four attachments (one
+subscription to each) give 20 decisions.
+
+The server stamps ``time.time()`` in an event listener that runs right after the COMMIT (before
+the broadcast) and returns it in an ``x-commit-at`` header. Each client records ``time.time()``
+when a frame arrives (parsing comes later). Latency of a subscriber for a decision = arrival of
+the decision's *last* event - commit; "received" counts subscriber x decision pairs that got
+every event of the decision. Clients and servers share the same 2 cores and the same clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROTOCOL = "graphql-transport-ws"
+REDIS_DB = 14
+DEFAULT_SIZES = (1, 100, 1000)
+SUBSCRIPTION = """
+subscription($id: ID!) { attachmentEvents(attachmentId: $id) {
+  id type occurredAt reason actor { username displayName }
+  fromStage { nameEn nameAr } toStage { nameEn nameAr } fromPipeline { nameEn } toPipeline { nameEn }
+  attachment { id status currentStage { nameEn nameAr } currentPipeline { nameEn }
+    progress { percentage completedStages totalStages } }
+} }
+"""
+APPROVE = """
+mutation($id: ID!, $form: JSON) { approveStage(input: {attachmentId: $id, formData: $form}) {
+  attachment { id status } error { code message }
+} }
+"""
+FORMS = ({"budget_code": "BDG-1"}, {"allocated_budget": "5000"}, {"finance_ref": "FIN-1"}, None, None)
+
+# --------------------------------------------------------------------------- server side
+
+_commit_stamps: ContextVar[list[float] | None] = ContextVar("bench_commit_stamps", default=None)
+
+
+def _stamp_commit(events: Any) -> None:
+    stamps = _commit_stamps.get()
+    if stamps is not None:
+        stamps.append(time.time())
+
+
+def bench_application() -> Any:
+    """``backend.asgi:application`` plus an ``x-commit-at`` header and ``GET /__bench/group/<name>``.
+
+    The commit stamp comes from an event listener placed *before* the broadcast listener, so it
+    is taken right after the COMMIT. The group endpoint returns the number of members of a
+    channel-layer group (in-memory or Redis), so the benchmark can wait until every
+    subscription has joined (graphql-transport-ws has no 'subscribed' ack).
+    """
+    from backend.asgi import application
+    from backend.workflows import events
+    from tests.ws_helpers import group_size
+
+    events._listeners.insert(0, _stamp_commit)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await application(scope, receive, send)
+            return
+        if scope["path"].startswith("/__bench/group/"):
+            size = await group_size(scope["path"].rsplit("/", 1)[1])
+            body = json.dumps({"size": size}).encode()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        stamps: list[float] = []
+        token = _commit_stamps.set(stamps)
+
+        async def stamping_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and stamps:
+                headers = [*message.get("headers", []), (b"x-commit-at", repr(stamps[0]).encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await application(scope, receive, stamping_send)
+        finally:
+            _commit_stamps.reset(token)
+
+    return app
+
+
+# --------------------------------------------------------------------------- client processes
+
+
+async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], count: int) -> None:
+    """Open ``count`` sockets, each subscribed to every attachment id; record frame arrivals."""
+    import websockets
+
+    arrivals: list[list[tuple[float, str]]] = [[] for _ in range(count)]
+    sockets: list[Any] = []
+    loop = asyncio.get_running_loop()
+
+    async def reader(index: int, ws: Any) -> None:
+        record = arrivals[index].append
+        try:
+            async for raw in ws:
+                record((time.time(), raw))
+        except websockets.ConnectionClosed:
+            pass
+
+    limit = asyncio.Semaphore(50)
+
+    async def open_one(index: int) -> None:
+        async with limit:
+            ws = await websockets.connect(url, subprotocols=[PROTOCOL], open_timeout=30,
+                                          max_queue=None, ping_interval=None)
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"authorization": f"Bearer {token}"}}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert ack["type"] == "connection_ack", ack
+            for number, attachment_id in enumerate(subscriptions):
+                await ws.send(json.dumps({"id": str(number), "type": "subscribe", "payload": {
+                    "query": SUBSCRIPTION, "variables": {"id": attachment_id}}}))
+            sockets.append(ws)
+            loop.create_task(reader(index, ws))
+
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    conn.send(("ready", count))
+
+    frames_expected = 0  # every socket gets the same frames; counting them is cheap
+    while True:
+        command, argument = await loop.run_in_executor(None, conn.recv)
+        if command == "expect":  # wait (bounded) until every socket has the decision's events
+            frames_expected += argument[0]
+            deadline = time.monotonic() + argument[1]
+            pending = list(range(count))
+            while pending and time.monotonic() < deadline:
+                pending = [i for i in pending if len(arrivals[i]) < frames_expected]
+                if pending:
+                    await asyncio.sleep(0.02)
+            conn.send(("expected", count - len(pending)))
+        elif command == "done":
+            for ws in sockets:
+                await ws.close()
+            result = []
+            for frames in arrivals:
+                per_socket: dict[str, float] = {}
+                errors = 0
+                for at, raw in frames:
+                    message = json.loads(raw)
+                    if message.get("type") == "next" and not message["payload"].get("errors"):
+                        event_id = message["payload"]["data"]["attachmentEvents"]["id"]
+                        per_socket.setdefault(event_id, at)
+                    else:
+                        errors += 1
+                result.append((per_socket, errors))
+            conn.send(("arrivals", result))
+            return
+
+
+def client_process(conn: Any, url: str, token: str, subscriptions: list[str], count: int) -> None:
+    """Entry point of a client process (spawned; Django is never imported here)."""
+    try:
+        asyncio.run(_clients(conn, url, token, subscriptions, count))
+    except BaseException as error:  # report instead of hanging the parent
+        conn.send(("error", repr(error)))
+        raise
+
+
+class ClientFleet:
+    """``processes`` client processes holding ``total`` subscriber sockets between them."""
+
+    def __init__(self, url: str, token: str, subscriptions: list[str], total: int, processes: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        counts = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
+        self.pipes, self.processes = [], []
+        for count in filter(None, counts):
+            parent, child = context.Pipe()
+            process = context.Process(target=client_process, args=(child, url, token, subscriptions, count))
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+
+    def _replies(self, expected: str, timeout: float) -> list[Any]:
+        replies = []
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise SystemExit(f"client process did not answer within {timeout}s")
+            kind, value = pipe.recv()
+            if kind != expected:
+                raise SystemExit(f"client process failed: {kind} {value}")
+            replies.append(value)
+        return replies
+
+    def wait_ready(self, timeout: float) -> None:
+        self._replies("ready", timeout)
+
+    def expect(self, events: int, timeout: float) -> int:
+        for pipe in self.pipes:
+            pipe.send(("expect", (events, timeout)))
+        return sum(self._replies("expected", timeout + 30))
+
+    def finish(self) -> list[tuple[dict[str, float], int]]:
+        for pipe in self.pipes:
+            pipe.send(("done", None))
+        arrivals = [socket for reply in self._replies("arrivals", 120) for socket in reply]
+        self.stop()
+        return arrivals
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+# --------------------------------------------------------------------------- benchmark process
+
+
+def _setup_django(test_db_name: str) -> Any:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
+    os.environ.pop("REDIS_URL", None)  # this process's own publishes stay in its memory
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_databases
+
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
+    return setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+
+
+class Scenario:
+    """The seed's purchase workflow; attachments are created in-process (nothing is broadcast
+    to the servers: this process has its own in-memory layer), decisions go over HTTP."""
+
+    def __init__(self) -> None:
+        from backend.accounts.tokens import create_api_token
+        from backend.demo.scenario import build_company, register_demo_models
+
+        register_demo_models()
+        self.scenario = build_company("fanout", display_name="Fanout")
+        self.tokens: dict[int, str] = {}
+        for user in self.scenario.users.values():
+            self.tokens[user.pk] = create_api_token(user=user, name="bench")[1]
+        self.subscriber_token = self.tokens[self.scenario.user("employee").pk]
+        self.requests = 0
+
+    def new_attachment(self) -> int:
+        from decimal import Decimal
+
+        from backend.demo.models import PurchaseRequest
+        from backend.workflows.services import attach_workflow_to_object
+
+        self.requests += 1
+        request = PurchaseRequest.objects.create(
+            title=f"Fanout {self.requests}", amount=Decimal("2500.00"),
+            requester=self.scenario.user("requester"),
+        )
+        attachment = attach_workflow_to_object(
+            obj=request, workflow=self.scenario.workflow, user=self.scenario.user("requester")
+        )
+        return attachment.pk
+
+    def approver_token(self, attachment_id: int) -> str:
+        from approval_workflow.models import ApprovalInstance
+
+        from backend.workflows.models import WorkflowAttachment
+
+        attachment = WorkflowAttachment.objects.get(pk=attachment_id)
+        holder = (
+            ApprovalInstance.objects.filter(
+                flow__content_type_id=attachment.content_type_id,
+                flow__object_id=attachment.object_id, status="current",
+            ).order_by("assigned_to__username").values_list("assigned_to_id", flat=True).first()
+        )
+        return self.tokens[holder]
+
+    @staticmethod
+    def last_event_id(attachment_id: int) -> int:
+        from backend.workflows.models import WorkflowEvent
+
+        return WorkflowEvent.objects.filter(attachment_id=attachment_id).order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    @staticmethod
+    def event_ids_after(attachment_id: int, after: int) -> list[str]:
+        from backend.workflows.models import WorkflowEvent
+
+        return [str(pk) for pk in WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__gt=after)
+                .order_by("pk").values_list("pk", flat=True)]
+
+
+def _post_decision(url: str, token: str, attachment_id: int, form: Any) -> float:
+    """POST approveStage; return the server's commit stamp."""
+    body = json.dumps({"query": APPROVE, "variables": {"id": str(attachment_id), "form": form}}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        data = json.loads(response.read())
+        commit_at = response.headers.get("x-commit-at")
+    payload = data.get("data", {}) and data["data"]["approveStage"]
+    if data.get("errors") or not payload or payload["error"] is not None or commit_at is None:
+        raise SystemExit(f"decision failed: {data}")
+    return float(commit_at)
+
+
+def _group_size(server: Any, group: str) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/__bench/group/{group}", timeout=10) as response:
+        return json.loads(response.read())["size"]
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
+
+
+def run_size(scenario: Scenario, subscribe_to: Any, decide_on: Any, size: int, client_procs: int) -> dict[str, Any]:
+    from backend.workflows.broadcast import attachment_group
+
+    attachments = [scenario.new_attachment() for _ in range(4 if size == 1 else 1)]
+    started = time.monotonic()
+    fleet = ClientFleet(subscribe_to.ws_url, scenario.subscriber_token, [str(a) for a in attachments],
+                        size, min(client_procs, size))
+    try:
+        fleet.wait_ready(timeout=120)
+        deadline = time.monotonic() + 60
+        for attachment_id in attachments:
+            while _group_size(subscribe_to, attachment_group(attachment_id)) < size:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"subscribers did not join {attachment_group(attachment_id)}:\n"
+                                     f"{subscribe_to.output()}")
+                time.sleep(0.05)
+        setup_seconds = time.monotonic() - started
+
+        decisions = []
+        for attachment_id in attachments:
+            for form in FORMS:
+                after = scenario.last_event_id(attachment_id)
+                token = scenario.approver_token(attachment_id)
+                commit_at = _post_decision(decide_on.http_url, token, attachment_id, form)
+                ids = scenario.event_ids_after(attachment_id, after)
+                fleet.expect(len(ids), timeout=10)
+                decisions.append((commit_at, ids))
+        arrivals = fleet.finish()
+    finally:
+        fleet.stop()
+
+    latencies, received, errors = [], 0, sum(e for _, e in arrivals)
+    for commit_at, ids in decisions:
+        for per_socket, _ in arrivals:
+            times = [per_socket.get(i) for i in ids]
+            if all(t is not None for t in times):
+                received += 1
+                latencies.append((max(times) - commit_at) * 1000)  # type: ignore[type-var]
+    return {
+        "size": size, "decisions": len(decisions),
+        "events": sum(len(ids) for _, ids in decisions),
+        "expected": size * len(decisions), "received": received, "errors": errors,
+        "setup_s": setup_seconds,
+        "p50": statistics.median(latencies) if latencies else float("nan"),
+        "p99": _percentile(latencies, 0.99) if latencies else float("nan"),
+        "max": max(latencies) if latencies else float("nan"),
+    }
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    from tests.live_servers import database_url_of
+
+    return database_url_of(connection.settings_dict)
+
+
+def run(sizes: list[int], only: str | None, client_procs: int) -> list[dict[str, Any]]:
+    from tests.live_servers import redis_server, uvicorn_servers
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    name = f"bench_fanout_{os.getpid()}"
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        tmp = tempfile.mkdtemp(prefix="bench-fanout-")
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/unused.sqlite3"  # never created
+        name = f"{tmp}/{name}.sqlite3"
+    old_config = _setup_django(name)
+    from django.db import connection, connections
+    from django.test.utils import teardown_databases
+
+    results = []
+    server_options = {"database_url": _database_url(), "app": "tests.benchmarks.bench_fanout:bench_application",
+                      "extra_args": ["--factory"], "timeout": 60}
+    try:
+        scenario = Scenario()
+        vendor = connection.vendor
+        if only != "redis":
+            with uvicorn_servers(1, redis_url=None, **server_options) as (server,):
+                run_size(scenario, server, server, 1, 1)  # warm-up, not reported
+                for size in sizes:
+                    row = run_size(scenario, server, server, size, client_procs)
+                    results.append({"setup": "one process, in-memory", "db": vendor, **row})
+                    _print_row(results[-1])
+        if only != "memory":
+            with redis_server(REDIS_DB) as redis_url, uvicorn_servers(
+                2, redis_url=redis_url, **server_options
+            ) as (server_a, server_b):
+                run_size(scenario, server_a, server_b, 1, 1)
+                for size in sizes:
+                    row = run_size(scenario, server_a, server_b, size, client_procs)
+                    results.append({"setup": "two processes, Redis (sub A, decide B)", "db": vendor, **row})
+                    _print_row(results[-1])
+    finally:
+        connections.close_all()
+        teardown_databases(old_config, verbosity=0)
+    return results
+
+
+HEADER = ["setup", "db", "subscribers", "decisions", "events", "received", "p50 ms", "p99 ms", "max ms", "subscribe all s"]
+
+
+def _cells(r: dict[str, Any]) -> list[str]:
+    return [r["setup"], r["db"], str(r["size"]), str(r["decisions"]), str(r["events"]),
+            f"{r['received']}/{r['expected']}" + (f" ({r['errors']} errors)" if r["errors"] else ""),
+            f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}", f"{r['setup_s']:.1f}"]
+
+
+def _print_row(r: dict[str, Any]) -> None:
+    print("  " + " | ".join(_cells(r)), flush=True)
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    rows = [_cells(r) for r in results]
+    widths = [max(len(x[i]) for x in [HEADER, *rows]) for i in range(len(HEADER))]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"  # noqa: E731
+    print(line(HEADER))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    parser.add_argument("--only", choices=("memory", "redis"))
+    parser.add_argument("--client-procs", type=int, default=2, help="client processes holding the sockets")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(PROJECT_ROOT))
+    print(f"Fan-out: commit -> last event of the decision on every subscriber; "
+          f"{args.client_procs} client process(es), {os.cpu_count()} CPUs shared with the servers.")
+    results = run(args.sizes, args.only, args.client_procs)
+    print()
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
