@@ -124,7 +124,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process only (see backend/channel_layers.py): set REDIS_URL for several workers.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "backend.channel_layers.FanOutInMemoryChannelLayer"}}
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "Arabic")]

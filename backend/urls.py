@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotFound
 from django.shortcuts import redirect
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -19,7 +19,7 @@ from schema.views import graphql_view
 EXAMPLES_DIST = Path(settings.BASE_DIR) / "frontend-examples" / "web" / "dist"
 
 
-def examples(request: HttpRequest, path: str = "") -> HttpResponse:
+def examples(request: HttpRequest, path: str = "") -> HttpResponseBase:
     """Serve the dashboard's files; any other path under /examples/ gets its index.html."""
     if not (EXAMPLES_DIST / "index.html").is_file():
         return HttpResponseNotFound(
@@ -28,9 +28,11 @@ def examples(request: HttpRequest, path: str = "") -> HttpResponse:
             "(manage.py serve does this when npm is installed).",
             content_type="text/plain",
         )
-    if not path or not (EXAMPLES_DIST / path).is_file():
+    root = EXAMPLES_DIST.resolve()
+    candidate = (root / path).resolve()
+    if not path or not candidate.is_relative_to(root) or not candidate.is_file():
         path = "index.html"
-    response = serve(request, path, document_root=EXAMPLES_DIST)
+    response = serve(request, path, document_root=str(EXAMPLES_DIST))
     if path == "index.html":
         response["Cache-Control"] = "no-cache"  # asset names carry a hash; the index does not
     return response

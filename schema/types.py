@@ -40,7 +40,6 @@ from schema.approval_references import ApprovalReferences, with_approval_referen
 from schema.context import context_of
 from schema.errors import query_error
 
-
 _Result = TypeVar("_Result")
 _Resolver = TypeVar("_Resolver", bound=Callable[..., Any])
 
@@ -236,12 +235,14 @@ class StageType:
     order: int = strawberry_django.field(description="Position within the pipeline.")
     color: str = strawberry_django.field(description="Display colour, e.g. #3498db.")
 
-    @strawberry_django.field(description="Number of approvals configured.")
+    @strawberry_django.field(description="Number of approvals configured.", only=["approvals"])
     @in_memory
     def approvals_count(self) -> int:
         return len(self.approvals or [])  # type: ignore[attr-defined]
 
-    @strawberry_django.field(description="The approvals configured on this stage, in order.")
+    @strawberry_django.field(
+        description="The approvals configured on this stage, in order.", only=["approvals"]
+    )
     @in_memory
     def approvals(self) -> list[ApprovalItemType]:
         references = getattr(self, "approval_references", None)
@@ -252,7 +253,9 @@ class StageType:
         # Stage lists load the users, roles and forms their approvals name with their rows.
         return with_approval_references(queryset, info)
 
-    @strawberry_django.field(description="The template stage this copy was cloned from.")
+    @strawberry_django.field(
+        description="The template stage this copy was cloned from.", only=["cloned_from_id"]
+    )
     @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
         value = self.cloned_from_id  # type: ignore[attr-defined]
@@ -364,7 +367,9 @@ class WorkflowType:
     modified_at: datetime = strawberry_django.field(description="Last change.")
     pipelines: list[PipelineType] = strawberry_django.field(description="Pipelines in order.")
 
-    @strawberry_django.field(description="The template this workflow was cloned from.")
+    @strawberry_django.field(
+        description="The template this workflow was cloned from.", only=["cloned_from_id"]
+    )
     @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
         value = self.cloned_from_id  # type: ignore[attr-defined]
@@ -469,7 +474,7 @@ class WorkflowAttachmentType:
     metadata: JSON = strawberry_django.field(description="Free metadata given at attach time.")
     created_at: datetime = strawberry_django.field(description="When it was attached.")
 
-    @strawberry_django.field(description="Current status.")
+    @strawberry_django.field(description="Current status.", only=["status"])
     @in_memory
     def status(self) -> AttachmentStatusEnum:  # type: ignore[valid-type]
         return AttachmentStatusEnum(self.status)  # type: ignore[attr-defined]

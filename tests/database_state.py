@@ -70,7 +70,10 @@ def event_types(attachment: WorkflowAttachment) -> list[str]:
 
 
 def approval_rows(attachment: WorkflowAttachment) -> list[tuple[int, str, str | None, str | None]]:
-    """Return ``(step, status, assignee, stage name)`` for every approval row of the attachment's object."""
+    """Return ``(step, status, assignee, stage name)`` for every approval row of the attachment's object.
+
+    Rows are sorted by step, then assignee: the package creates a role's rows in no set order.
+    """
     stage_names = dict(
         Stage.objects.filter(pipeline__workflow_id=attachment.workflow_id).values_list(
             "pk", "name_en"
@@ -78,7 +81,7 @@ def approval_rows(attachment: WorkflowAttachment) -> list[tuple[int, str, str | 
     )
     rows = ApprovalInstance.objects.filter(
         flow__content_type_id=attachment.content_type_id, flow__object_id=attachment.object_id
-    ).order_by("step_number", "id")
+    ).order_by("step_number", "assigned_to__username", "id")
     return [
         (
             row.step_number,

@@ -32,7 +32,6 @@ from graphql import get_nullable_type, is_list_type, is_object_type
 from backend.workflows.models import Workflow
 from backend.workflows.services import (
     attach_workflow_to_object,
-    cancel_workflow,
     clone_workflow,
     create_workflow,
     delegate_stage,
@@ -93,7 +92,9 @@ ATTACHMENT_FIELDS = """
   events { totalCount nodes { type actor { username } fromStage { nameEn } } }
 """
 
-ATTACHMENTS = "query { workflowAttachments(first: 100) { edges { node {" + ATTACHMENT_FIELDS + "} } } }"
+ATTACHMENTS = (
+    "query { workflowAttachments(first: 100) { edges { node {" + ATTACHMENT_FIELDS + "} } } }"
+)
 
 PENDING_APPROVALS = (
     "query { myPendingApprovals(first: 100) { edges { node {" + ATTACHMENT_FIELDS + "} } } }"
@@ -146,7 +147,9 @@ def warm_token(client: Any, user: Any) -> str:
     return token
 
 
-def run_counted(client: Any, document: str, variables: dict[str, Any] | None = None, *, token: str) -> Measured:
+def run_counted(
+    client: Any, document: str, variables: dict[str, Any] | None = None, *, token: str
+) -> Measured:
     """Send ``document`` and capture its SQL; fail on any GraphQL error."""
     with CaptureQueriesContext(connection) as captured:
         body = graphql(client, document, variables, token=token)
@@ -154,7 +157,9 @@ def run_counted(client: Any, document: str, variables: dict[str, Any] | None = N
     return Measured(body, [query["sql"] for query in captured.captured_queries])
 
 
-def counted_after_warm_up(client: Any, document: str, variables: dict[str, Any] | None = None, *, token: str) -> Measured:
+def counted_after_warm_up(
+    client: Any, document: str, variables: dict[str, Any] | None = None, *, token: str
+) -> Measured:
     run_counted(client, document, variables, token=token)
     return run_counted(client, document, variables, token=token)
 
@@ -164,7 +169,9 @@ def _listing(label: str, measured: Measured) -> str:
     return f"{label} ({len(measured.statements)} queries):\n{lines}"
 
 
-def assert_constant_queries(few: Measured, many: Measured, *, ceiling: int, label: str = "") -> None:
+def assert_constant_queries(
+    few: Measured, many: Measured, *, ceiling: int, label: str = ""
+) -> None:
     """Fail, printing both runs' SQL, unless both cost the same number of queries, at most ``ceiling``."""
     counts = len(few.statements), len(many.statements)
     if counts[0] != counts[1] or counts[1] > ceiling:
@@ -223,7 +230,9 @@ def sized_templates(scenario: Any, *, count: int, pipelines: int, stages: int) -
         sized_template(scenario, pipelines=pipelines, stages=stages, number=number)
         for number in range(min(count, DISTINCT_TEMPLATES))
     ]
-    copies = [clone_workflow(workflow=distinct[n % len(distinct)]) for n in range(count - len(distinct))]
+    copies = [
+        clone_workflow(workflow=distinct[n % len(distinct)]) for n in range(count - len(distinct))
+    ]
     return distinct + copies
 
 
@@ -408,7 +417,10 @@ def test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments(client,
     staff = acme.user("employee")
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
-    employee, budget_manager = warm_token(client, staff), warm_token(client, acme.user("budget_manager1"))
+    employee, budget_manager = (
+        warm_token(client, staff),
+        warm_token(client, acme.user("budget_manager1")),
+    )
     documents = {
         # attachments (workflow, pipeline joined in), current stages, the workflows' stages
         # (progress, next stage), current approval rows, targets, events, approvers' roles
@@ -424,14 +436,21 @@ def test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments(client,
     }
 
     # when: 50 attachments wait for the Budget Managers and 25 more are in other states
-    few = {name: counted_after_warm_up(client, doc, token=token) for name, (doc, token, _) in documents.items()}
+    few = {
+        name: counted_after_warm_up(client, doc, token=token)
+        for name, (doc, token, _) in documents.items()
+    }
     attached_requests(acme, 49, mixed=False)
     attached_requests(acme, 25, mixed=True)
-    many = {name: run_counted(client, doc, token=token) for name, (doc, token, _) in documents.items()}
+    many = {
+        name: run_counted(client, doc, token=token) for name, (doc, token, _) in documents.items()
+    }
 
     # then
     for name, (_, _, ceiling) in documents.items():
-        assert_constant_queries(few[name], many[name], ceiling=REQUEST_OVERHEAD + ceiling, label=name)
+        assert_constant_queries(
+            few[name], many[name], ceiling=REQUEST_OVERHEAD + ceiling, label=name
+        )
     nodes = _nodes(many["workflowAttachments"].body, "workflowAttachments")
     assert len(nodes) == 75
     assert {n["currentStage"]["nameEn"] for n in nodes if n["currentStage"]} == {

@@ -34,7 +34,7 @@ MESSAGE_TYPE = "workflow.event"
 INBOX_MESSAGE_TYPE = "workflow.inbox"
 # Budget for publishing one committed batch (every group_send of it together). The decision
 # waits for the publish, so a hung Redis delays its answer by at most this much.
-PUBLISH_TIMEOUT_SECONDS = 1.0
+PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
 class PublishStatistics:

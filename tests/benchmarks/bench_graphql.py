@@ -129,8 +129,9 @@ def counting_application() -> Any:
     The count covers every connection the request used: the wrapper is installed on each new
     connection, and asgiref carries the request's context into its worker threads.
     """
-    from backend.asgi import application
     from django.db.backends.signals import connection_created
+
+    from backend.asgi import application
 
     def install(sender: Any, connection: Any, **kwargs: Any) -> None:
         if _count_query not in connection.execute_wrappers:
@@ -147,7 +148,10 @@ def counting_application() -> Any:
 
         async def counting_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"x-sql-queries", str(len(bucket)).encode())]
+                headers = [
+                    *message.get("headers", []),
+                    (b"x-sql-queries", str(len(bucket)).encode()),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -173,10 +177,20 @@ class Server:
         }
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
                 "tests.benchmarks.bench_graphql:counting_application",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "600",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--timeout-keep-alive",
+                "600",
             ],
             cwd=PROJECT_ROOT,
             env=env,
@@ -193,7 +207,9 @@ class Server:
                 time.sleep(0.1)
         self.http = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
-    def post(self, token: str, query: str, variables: dict[str, Any] | None = None) -> tuple[dict[str, Any], int, float]:
+    def post(
+        self, token: str, query: str, variables: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], int, float]:
         """POST a document; return the JSON body, the server's SQL count and the seconds taken."""
         body = json.dumps({"query": query, "variables": variables or {}})
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
@@ -231,7 +247,9 @@ def _setup_django(test_db_name: str) -> Any:
 
     # A name of our own, so neither the developer's database nor pytest's test_* database is used.
     connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
-    return setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+    return setup_databases(
+        verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
+    )
 
 
 def _server_database_url() -> str:
@@ -332,7 +350,11 @@ def _measure(runs: int, request: Any) -> dict[str, Any]:
         queries, seconds = request()
         counts.append(queries)
         times.append(seconds * 1000)
-    return {"queries_min": min(counts), "queries_max": max(counts), "median_ms": statistics.median(times)}
+    return {
+        "queries_min": min(counts),
+        "queries_max": max(counts),
+        "median_ms": statistics.median(times),
+    }
 
 
 def _workflows_pages(server: Server, token: str) -> tuple[int, float, int, int]:
@@ -412,7 +434,9 @@ def measure_size(server: Server, size: str, runs: int) -> dict[str, Any]:
     ]
     for name, document, variables in decisions:
 
-        def decide(name: str = name, document: str = document, variables: Any = variables) -> tuple[int, float]:
+        def decide(
+            name: str = name, document: str = document, variables: Any = variables
+        ) -> tuple[int, float]:
             data, count, elapsed = server.post(cfo, document, variables(attachments.pop()))
             payload = data["data"][name]
             assert payload["error"] is None, payload
@@ -482,8 +506,14 @@ def run_child(sizes: list[str], runs: int, profile: bool) -> dict[str, Any]:
 def _spawn(database_url: str, sizes: list[str], runs: int, profile: bool) -> dict[str, Any]:
     env = {**os.environ, "DATABASE_URL": database_url}
     command = [
-        sys.executable, "-m", "tests.benchmarks.bench_graphql", "--child",
-        "--runs", str(runs), "--sizes", *sizes,
+        sys.executable,
+        "-m",
+        "tests.benchmarks.bench_graphql",
+        "--child",
+        "--runs",
+        str(runs),
+        "--sizes",
+        *sizes,
     ]
     if profile:
         command.append("--profile")
@@ -492,7 +522,7 @@ def _spawn(database_url: str, sizes: list[str], runs: int, profile: bool) -> dic
     )
     for line in completed.stdout.splitlines():
         if line.startswith(RESULT_MARKER):
-            return json.loads(line[len(RESULT_MARKER):])
+            return json.loads(line[len(RESULT_MARKER) :])
     sys.stderr.write(completed.stdout + completed.stderr)
     raise SystemExit(f"benchmark child for {database_url.split(':')[0]} failed")
 
@@ -508,9 +538,14 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(
-            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ) + " |"
+        return (
+            "| "
+            + " | ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
 
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -532,17 +567,38 @@ def print_results(results: list[dict[str, Any]], runs: int) -> None:
             f"{_cell(overhead)[0]} queries, {overhead['median_ms']:.1f} ms. "
             f"Replaced engine, 200x5x5: ~{REFERENCE_ENGINE_MS} ms (reference, not measured)."
         )
-        print(f"workflows: first: {PAGE_SIZE} per page; queries and times are summed over the pages.")
+        print(
+            f"workflows: first: {PAGE_SIZE} per page; queries and times are summed over the pages."
+        )
         _table(
-            ["size (w x p x s)", "stages", "pages", "workflows SQL", "workflows ms",
-             "detailed_data SQL", "detailed_data ms"],
             [
-                [s["size"], str(s["stages"]), str(s["pages"]), *_cell(s["workflows"]), *_cell(s["detailed"])]
+                "size (w x p x s)",
+                "stages",
+                "pages",
+                "workflows SQL",
+                "workflows ms",
+                "detailed_data SQL",
+                "detailed_data ms",
+            ],
+            [
+                [
+                    s["size"],
+                    str(s["stages"]),
+                    str(s["pages"]),
+                    *_cell(s["workflows"]),
+                    *_cell(s["detailed"]),
+                ]
                 for s in result["sizes"]
             ],
         )
         print()
-        mutations = ["attachWorkflow", "approveStage", "rejectStage", "delegateStage", "requestResubmission"]
+        mutations = [
+            "attachWorkflow",
+            "approveStage",
+            "rejectStage",
+            "delegateStage",
+            "requestResubmission",
+        ]
         header = ["mutation (first workflow of the size)"]
         for s in result["sizes"]:
             header += [f"{s['size']} SQL", "ms"]
@@ -555,7 +611,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="measured runs per request")
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="e.g. 50x5x5")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="measure one backend")
-    parser.add_argument("--profile", action="store_true", help="profile the last size's workflows query")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the last size's workflows query"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_ROOT))

@@ -4,10 +4,10 @@
 // creates API tokens, then opens two users' pages:
 //   A  acme-budget_manager1 signs in through the form (a wrong token first), sees "Developer
 //      laptops" in "My pending approvals", opens it and approves it (with its form field);
-//   C  acme-cfo on the same request: a non-approver's approve shows the typed error; after A's
-//      approval, C's progress, current stage, history and inbox (the request entered it) update
-//      live within 2 s, as does A's own inbox (the request left it). Then C's socket is dropped,
-//      the CFO approves meanwhile over HTTP, and C catches up after reconnecting.
+//   B  acme-cfo on the same request: a non-approver's approve shows the typed error; after A's
+//      approval, B's progress, current stage, history and inbox (the request entered it) update
+//      live within 2 s, as does A's own inbox (the request left it). Then B's socket is dropped,
+//      the CFO approves meanwhile over HTTP, and B catches up after reconnecting.
 // Finally the workflow diagram and the statistics screens are checked.
 // Screenshots go to <repo>/test-artifacts/frontend-examples/ (with --update-screenshots, the
 // README's screenshots in screenshots/ are refreshed too).
@@ -218,22 +218,22 @@ async function main() {
   await a.waitForSelector('input[data-field=allocated_budget]');
   log('A (budget manager 1) signed in and opened the request');
 
-  // --- C: the CFO on the request; not an approver of this stage yet.
-  const c = await open('acme-cfo', attachmentUrl);
-  await c.waitForSelector('[data-testid=history-item]');
-  await c.waitForSelector('[data-testid=connection].live');
-  assert.equal(await progressOf(c), '25');
-  const cfoInboxBefore = await inboxCountOf(c);
-  await c.click('button[data-action=APPROVE]');
-  await c.waitForSelector('[data-testid=action-error]:not(:empty)');
-  const errorText = await c.textContent('[data-testid=action-error]');
+  // --- B: the CFO on the request; not an approver of this stage yet.
+  const b = await open('acme-cfo', attachmentUrl);
+  await b.waitForSelector('[data-testid=history-item]');
+  await b.waitForSelector('[data-testid=connection].live');
+  assert.equal(await progressOf(b), '25');
+  const cfoInboxBefore = await inboxCountOf(b);
+  await b.click('button[data-action=APPROVE]');
+  await b.waitForSelector('[data-testid=action-error]:not(:empty)');
+  const errorText = await b.textContent('[data-testid=action-error]');
   assert.match(errorText, /\(NOT_AN_APPROVER\)/);
   assert.doesNotMatch(errorText, /[{}]/, 'the error is a sentence, not raw JSON');
-  log(`C's approve refused: "${errorText}"`);
-  await shoot(c, 'error-not-an-approver');
+  log(`B's approve refused: "${errorText}"`);
+  await shoot(b, 'error-not-an-approver');
   await a.waitForSelector('[data-testid=connection].live');
 
-  // --- A approves; C's page and both inboxes must follow within 2 s.
+  // --- A approves; B's page and both inboxes must follow within 2 s.
   const aInboxBefore = await inboxCountOf(a);
   await a.fill('input[data-field=allocated_budget]', '15000');
   await a.fill('[data-testid=comment]', 'Fits the budget.');
@@ -245,30 +245,30 @@ async function main() {
     until(page, 10_000, predicate, arg).then(() => (seen[name] = Date.now() - t0));
   await Promise.all([
     watch('A inbox badge', a, (before) => document.querySelector('[data-testid=inbox-count]')?.textContent === String(before - 1), aInboxBefore),
-    watch('C progress 50 %', c, () => document.querySelector('[data-testid=progress] [role=progressbar]')?.getAttribute('aria-valuenow') === '50'),
-    watch('C stage', c, () => document.querySelector('[data-testid=current-stage]')?.textContent.includes('Final Finance Sign-off')),
-    watch('C history', c, () =>
+    watch('B progress 50 %', b, () => document.querySelector('[data-testid=progress] [role=progressbar]')?.getAttribute('aria-valuenow') === '50'),
+    watch('B stage', b, () => document.querySelector('[data-testid=current-stage]')?.textContent.includes('Final Finance Sign-off')),
+    watch('B history', b, () =>
       [...document.querySelectorAll('[data-testid=history-item][data-event-type=APPROVED]')].some((li) => li.textContent.includes('Budget Manager 1')),
     ),
-    watch('C inbox badge', c, (before) => document.querySelector('[data-testid=inbox-count]')?.textContent === String(before + 1), cfoInboxBefore),
+    watch('B inbox badge', b, (before) => document.querySelector('[data-testid=inbox-count]')?.textContent === String(before + 1), cfoInboxBefore),
   ]).catch(async (error) => {
     await shoot(a, 'FAILED-live-a');
-    await shoot(c, 'FAILED-live-c');
+    await shoot(b, 'FAILED-live-b');
     throw new Error(`live update incomplete after 10 s (seen: ${JSON.stringify(seen)}): ${error.message}`);
   });
   const liveMs = Math.max(...Object.values(seen));
   log(`live updates after A's click: ${JSON.stringify(seen)} (ms)`);
   assert.ok(liveMs <= LIVE_DEADLINE_MS, `the live updates took ${liveMs} ms (limit ${LIVE_DEADLINE_MS} ms)`);
-  await c.waitForSelector('[data-testid=approvers] >> text=Chief Financial Officer');
-  await c.waitForSelector('[data-testid=action-error]:empty', { state: 'attached', timeout: 5000 });
-  assert.equal(await c.locator('button[data-action=APPROVE].unavailable').count(), 0, 'the CFO may approve now');
-  await shoot(c, 'attachment-live', true);
-  log('C shows the CFO as the current approver');
+  await b.waitForSelector('[data-testid=approvers] >> text=Chief Financial Officer');
+  await b.waitForSelector('[data-testid=action-error]:empty', { state: 'attached', timeout: 5000 });
+  assert.equal(await b.locator('button[data-action=APPROVE].unavailable').count(), 0, 'the CFO may approve now');
+  await shoot(b, 'attachment-live', true);
+  log('B shows the CFO as the current approver');
 
-  // --- C loses its socket; the CFO approves meanwhile (over HTTP); C catches up on reconnect.
-  await c.evaluate(() => window.workflowql.simulateOutage(3000));
-  await c.waitForSelector('[data-testid=connection].reconnecting');
-  log("C's socket dropped; the CFO approves over HTTP meanwhile");
+  // --- B loses its socket; the CFO approves meanwhile (over HTTP); B catches up on reconnect.
+  await b.evaluate(() => window.workflowql.simulateOutage(3000));
+  await b.waitForSelector('[data-testid=connection].reconnecting');
+  log("B's socket dropped; the CFO approves over HTTP meanwhile");
   const approved = await graphql(
     base,
     tokens['acme-cfo'],
@@ -278,10 +278,10 @@ async function main() {
   );
   assert.equal(approved.approveStage.error, null, JSON.stringify(approved.approveStage.error));
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(await progressOf(c), '50', 'no update arrives while the socket is down');
+  assert.equal(await progressOf(b), '50', 'no update arrives while the socket is down');
   const t1 = Date.now();
   await until(
-    c,
+    b,
     10_000,
     ({ before }) =>
       document.querySelector('[data-testid=connection]')?.classList.contains('live') &&
@@ -293,7 +293,7 @@ async function main() {
       document.querySelector('[data-testid=inbox-count]')?.textContent === String(before),
     { before: cfoInboxBefore },
   );
-  log(`C reconnected and caught up (progress 75 %, CFO's approval in the history) ${Date.now() - t1} ms after the approval`);
+  log(`B reconnected and caught up (progress 75 %, CFO's approval in the history) ${Date.now() - t1} ms after the approval`);
 
   // --- The other screens: the workflow diagram and the statistics.
   await a.goto(`${base}/examples/#/inbox`);
