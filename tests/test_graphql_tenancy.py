@@ -819,6 +819,12 @@ ANONYMOUS_QUERIES = [
         WORKFLOW_APPROVAL_SUMMARY, lambda t: {"id": t.acme_workflow}, id="workflowApprovalSummary"
     ),
     pytest.param(WORKFLOW_STATISTICS, lambda t: {}, id="workflowStatistics"),
+    pytest.param(
+        "query($id: ID) { workflowActions(workflowId: $id) { id } }",
+        lambda t: {"id": t.acme_workflow},
+        id="workflowActions",
+    ),
+    pytest.param("query { cleanupStatistics { totalAttachments } }", lambda t: {}, id="cleanupStatistics"),
 ]
 
 
@@ -879,6 +885,32 @@ ANONYMOUS_MUTATIONS = [
             "requestResubmission",
         }
     ],
+    pytest.param(
+        "mutation($input: CreateWorkflowActionInput!) { createWorkflowAction(input: $input) "
+        "{ action { id } error { code message field } } }",
+        "createWorkflowAction",
+        lambda t: {
+            "input": {
+                "workflowId": t.acme_workflow,
+                "actionType": "AFTER_APPROVE",
+                "functionPath": "backend.workflows.notifications.send_workflow_notification",
+            }
+        },
+        id="createWorkflowAction",
+    ),
+    pytest.param(
+        "mutation($input: UpdateWorkflowActionInput!) { updateWorkflowAction(input: $input) "
+        "{ action { id } error { code message field } } }",
+        "updateWorkflowAction",
+        lambda t: {"input": {"id": "1", "order": 3}},
+        id="updateWorkflowAction",
+    ),
+    pytest.param(
+        "mutation($id: ID!) { deleteWorkflowAction(id: $id) { deletedId error { code message field } } }",
+        "deleteWorkflowAction",
+        lambda t: {"id": "1"},
+        id="deleteWorkflowAction",
+    ),
 ]
 
 

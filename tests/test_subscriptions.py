@@ -138,3 +138,32 @@ async def test_several_subscriptions_on_one_socket_and_unsubscribe(acme):
     await client.send_json_to({"id": "w", "type": "complete"})
     await client.send_json_to({"id": "i", "type": "complete"})
     await client.disconnect()
+
+
+async def test_inbox_of_every_role_member_is_told_when_a_colleague_decides(acme):
+    # given: the request waits at Budget Approval (role, anyone) for both budget managers
+    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    await sync_to_async(approve_stage)(obj=request, user=reviewer, form_data={"budget_code": "B-1"})
+    colleague = acme.user("budget_manager2")
+    cfo = acme.user("cfo")
+    sockets = {}
+    for user in (colleague, cfo):
+        client = await connect(application, await sync_to_async(api_token_for)(user))
+        await receive(client)
+        await subscribe(client, "i", INBOX, {})
+        await wait_group_joined(inbox_group(user.pk))
+        sockets[user.username] = client
+
+    # when: the other budget manager approves
+    await sync_to_async(approve_stage)(
+        obj=request, user=acme.user("budget_manager1"), form_data={"allocated_budget": "1"}
+    )
+
+    # then: it left the colleague's inbox and entered the CFO's
+    left = await receive(sockets[colleague.username])
+    entered = await receive(sockets[cfo.username])
+    assert left["payload"]["data"]["myInboxChanged"]["change"] == "LEFT"
+    assert entered["payload"]["data"]["myInboxChanged"]["change"] == "ENTERED"
+    assert entered["payload"]["data"]["myInboxChanged"]["attachmentId"] == str(attachment.pk)
+    for client in sockets.values():
+        await client.disconnect()

@@ -69,12 +69,15 @@ class StepInfo:
     behaviour: str
     required_form: int | None
     is_checked_in: bool
+    # Everyone holding a current row of the flow before the decision (for inbox updates).
+    approvers: tuple[int, ...] = ()
 
 
-def describe(row: ApprovalInstance) -> StepInfo:
+def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepInfo:
     """Read the engine's bookkeeping stored on an approval row."""
     extra = row.extra_fields or {}
     return StepInfo(
+        approvers=approvers,
         row=row,
         stage_id=extra.get("stage_id"),
         approval_index=int(extra.get("approval_index", 0)),
@@ -172,21 +175,33 @@ def get_flow(content_type_id: int, object_id: str) -> ApprovalFlow | None:
     return ApprovalFlow.objects.filter(content_type_id=content_type_id, object_id=object_id).first()
 
 
-def current_row_for_user(content_type_id: int, object_id: str, user: Any) -> ApprovalInstance | None:
-    """Return the open approval row ``user`` may act on for an object, if any."""
+def _current_rows_query(content_type_id: int, object_id: str) -> Any:
+    # The package's save() reads assigned_role_content_type (and advance_flow the flow and
+    # assignee): loading them here saves a query on every decision.
     return (
-        # The package's save() reads assigned_role_content_type (and advance_flow the flow and
-        # assignee): loading them here saves a query on every decision.
         ApprovalInstance.objects.select_related("flow", "assigned_to", "assigned_role_content_type")
         .filter(
             flow__content_type_id=content_type_id,
             flow__object_id=object_id,
             status=ApprovalStatus.CURRENT,
-            assigned_to_id=user.pk,
         )
         .order_by("step_number", "id")
-        .first()
     )
+
+
+def current_row_for_user(content_type_id: int, object_id: str, user: Any) -> ApprovalInstance | None:
+    """Return the open approval row ``user`` may act on for an object, if any."""
+    return _current_rows_query(content_type_id, object_id).filter(assigned_to_id=user.pk).first()
+
+
+def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> StepInfo | None:
+    """Return the step ``user`` may act on, knowing every current approver (one query)."""
+    rows = list(_current_rows_query(content_type_id, object_id))
+    mine = next((row for row in rows if row.assigned_to_id == user.pk), None)
+    if mine is None:
+        return None
+    approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
+    return describe(mine, approvers=approvers)
 
 
 def current_rows(flow_id: int) -> list[ApprovalInstance]:

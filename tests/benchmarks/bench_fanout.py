@@ -82,6 +82,39 @@ def _stamp_commit(events: Any) -> None:
         stamps.append(time.time())
 
 
+_profiler: Any = None
+
+
+async def _bench_endpoint(path: str) -> Any:
+    """``/__bench/group/<name>``: members of a group; ``/__bench/profile/start|stop``: cProfile
+    of this server process (the text report of the 40 most expensive functions)."""
+    global _profiler
+    if path.startswith("/__bench/group/"):
+        from tests.ws_helpers import group_size
+
+        return {"size": await group_size(path.rsplit("/", 1)[1])}
+    if path == "/__bench/cpu":
+        return {"cpu": time.process_time()}
+    if path == "/__bench/profile/start":
+        import cProfile
+
+        _profiler = cProfile.Profile()
+        _profiler.enable()
+        return {"profiling": True}
+    if path == "/__bench/profile/stop" and _profiler is not None:
+        import io
+        import pstats
+
+        _profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(_profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(40)
+        _profiler = None
+        return {"report": out.getvalue()}
+    return {"error": f"unknown {path}"}
+
+
 def bench_application() -> Any:
     """``backend.asgi:application`` plus an ``x-commit-at`` header and ``GET /__bench/group/<name>``.
 
@@ -92,7 +125,6 @@ def bench_application() -> Any:
     """
     from backend.asgi import application
     from backend.workflows import events
-    from tests.ws_helpers import group_size
 
     events._listeners.insert(0, _stamp_commit)
 
@@ -100,12 +132,11 @@ def bench_application() -> Any:
         if scope["type"] != "http":
             await application(scope, receive, send)
             return
-        if scope["path"].startswith("/__bench/group/"):
-            size = await group_size(scope["path"].rsplit("/", 1)[1])
-            body = json.dumps({"size": size}).encode()
+        if scope["path"].startswith("/__bench/"):
+            body = await _bench_endpoint(scope["path"])
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": json.dumps(body).encode()})
             return
         stamps: list[float] = []
         token = _commit_stamps.set(stamps)
@@ -127,61 +158,136 @@ def bench_application() -> Any:
 # --------------------------------------------------------------------------- client processes
 
 
+class RawSubscriber(asyncio.Protocol):
+    """A websocket client reduced to what a benchmark needs: an asyncio Protocol that, while a
+    decision fans out, only appends ``(time.time(), bytes)`` per TCP read. Frames are parsed
+    afterwards with websockets' sans-I/O ``ClientProtocol`` (permessage-deflate negotiated,
+    as browsers do); each frame gets the arrival time of the read that completed it."""
+
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+        from websockets.uri import parse_uri
+
+        self.protocol = ClientProtocol(
+            parse_uri(url), subprotocols=[PROTOCOL],
+            extensions=[ClientPerMessageDeflateFactory()], max_size=None,
+        )
+        self.chunks: list[tuple[float, bytes]] = []
+        self.parsed = 0
+        self.frames: list[tuple[float, bytes]] = []
+        self.buffering = False  # True while a decision fans out: no parsing, no writing
+        self.opened = loop.create_future()
+        self.acked = loop.create_future()
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.protocol.send_request(self.protocol.connect())
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append((time.time(), data))
+        if not self.buffering:
+            self.process()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for future in (self.opened, self.acked):
+            if not future.done():
+                future.set_exception(ConnectionError(f"connection lost: {exc!r}"))
+
+    def process(self) -> None:
+        """Parse the reads received so far (and answer pings)."""
+        from websockets.frames import Opcode
+        from websockets.http11 import Response
+
+        for at, data in self.chunks[self.parsed:]:
+            self.protocol.receive_data(data)
+            for event in self.protocol.events_received():
+                if isinstance(event, Response):
+                    if not self.opened.done():
+                        self.opened.set_result(event.status_code)
+                elif event.opcode is Opcode.TEXT:
+                    if not self.acked.done() and b'"connection_ack"' in event.data:
+                        self.acked.set_result(True)
+                    else:
+                        self.frames.append((at, event.data))
+        self.parsed = len(self.chunks)
+        self.flush()
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        self.protocol.send_text(json.dumps(message).encode())
+        self.flush()
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data and self.transport is not None and not self.transport.is_closing():
+                self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
 async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], count: int) -> None:
     """Open ``count`` sockets, each subscribed to every attachment id; record frame arrivals."""
-    import websockets
+    from urllib.parse import urlsplit
 
-    arrivals: list[list[tuple[float, str]]] = [[] for _ in range(count)]
-    sockets: list[Any] = []
     loop = asyncio.get_running_loop()
-
-    async def reader(index: int, ws: Any) -> None:
-        record = arrivals[index].append
-        try:
-            async for raw in ws:
-                record((time.time(), raw))
-        except websockets.ConnectionClosed:
-            pass
-
+    parts = urlsplit(url)
+    subscribers: list[RawSubscriber] = []
     limit = asyncio.Semaphore(50)
 
-    async def open_one(index: int) -> None:
+    async def open_one() -> None:
         async with limit:
-            ws = await websockets.connect(url, subprotocols=[PROTOCOL], open_timeout=30,
-                                          max_queue=None, ping_interval=None)
-            await ws.send(json.dumps({"type": "connection_init",
-                                      "payload": {"authorization": f"Bearer {token}"}}))
-            ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            assert ack["type"] == "connection_ack", ack
+            _, subscriber = await loop.create_connection(
+                lambda: RawSubscriber(url, loop), parts.hostname, parts.port
+            )
+            status = await asyncio.wait_for(subscriber.opened, 30)
+            assert status == 101, status
+            subscriber.send_json({"type": "connection_init",
+                                  "payload": {"authorization": f"Bearer {token}"}})
+            await asyncio.wait_for(subscriber.acked, 30)
             for number, attachment_id in enumerate(subscriptions):
-                await ws.send(json.dumps({"id": str(number), "type": "subscribe", "payload": {
-                    "query": SUBSCRIPTION, "variables": {"id": attachment_id}}}))
-            sockets.append(ws)
-            loop.create_task(reader(index, ws))
+                subscriber.send_json({"id": str(number), "type": "subscribe", "payload": {
+                    "query": SUBSCRIPTION, "variables": {"id": attachment_id}}})
+            subscribers.append(subscriber)
 
-    await asyncio.gather(*(open_one(i) for i in range(count)))
+    await asyncio.gather(*(open_one() for _ in range(count)))
     conn.send(("ready", count))
 
-    frames_expected = 0  # every socket gets the same frames; counting them is cheap
+    frames_expected = 0  # every socket gets the same frames
     while True:
         command, argument = await loop.run_in_executor(None, conn.recv)
-        if command == "expect":  # wait (bounded) until every socket has the decision's events
+        if command == "hold":  # a decision is about to fan out: only buffer
+            for subscriber in subscribers:
+                subscriber.buffering = True
+            conn.send(("holding", None))
+        elif command == "expect":  # wait (bounded) until every socket has the decision's frames
             frames_expected += argument[0]
             deadline = time.monotonic() + argument[1]
-            pending = list(range(count))
+            pending = subscribers
             while pending and time.monotonic() < deadline:
-                pending = [i for i in pending if len(arrivals[i]) < frames_expected]
-                if pending:
-                    await asyncio.sleep(0.02)
+                # Parse only once the reads have stopped, so the server has the CPU meanwhile.
+                received = sum(len(s.chunks) for s in pending)
+                await asyncio.sleep(0.05)
+                if sum(len(s.chunks) for s in pending) != received:
+                    continue
+                for subscriber in pending:
+                    subscriber.process()
+                pending = [s for s in pending if len(s.frames) < frames_expected]
+            for subscriber in subscribers:
+                subscriber.buffering = False
+                subscriber.process()
             conn.send(("expected", count - len(pending)))
         elif command == "done":
-            for ws in sockets:
-                await ws.close()
             result = []
-            for frames in arrivals:
+            for subscriber in subscribers:
+                subscriber.process()
+                subscriber.close()
                 per_socket: dict[str, float] = {}
                 errors = 0
-                for at, raw in frames:
+                for at, raw in subscriber.frames:
                     message = json.loads(raw)
                     if message.get("type") == "next" and not message["payload"].get("errors"):
                         event_id = message["payload"]["data"]["attachmentEvents"]["id"]
@@ -229,6 +335,11 @@ class ClientFleet:
 
     def wait_ready(self, timeout: float) -> None:
         self._replies("ready", timeout)
+
+    def hold(self) -> None:
+        for pipe in self.pipes:
+            pipe.send(("hold", None))
+        self._replies("holding", 30)
 
     def expect(self, events: int, timeout: float) -> int:
         for pipe in self.pipes:
@@ -340,9 +451,13 @@ def _post_decision(url: str, token: str, attachment_id: int, form: Any) -> float
     return float(commit_at)
 
 
+def _bench_get(server: Any, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/__bench/{path}", timeout=30) as response:
+        return json.loads(response.read())
+
+
 def _group_size(server: Any, group: str) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/__bench/group/{group}", timeout=10) as response:
-        return json.loads(response.read())["size"]
+    return _bench_get(server, f"group/{group}")["size"]
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -350,7 +465,9 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
 
 
-def run_size(scenario: Scenario, subscribe_to: Any, decide_on: Any, size: int, client_procs: int) -> dict[str, Any]:
+def run_size(
+    scenario: Scenario, subscribe_to: Any, decide_on: Any, size: int, client_procs: int, profile: bool = False
+) -> dict[str, Any]:
     from backend.workflows.broadcast import attachment_group
 
     attachments = [scenario.new_attachment() for _ in range(4 if size == 1 else 1)]
@@ -369,25 +486,37 @@ def run_size(scenario: Scenario, subscribe_to: Any, decide_on: Any, size: int, c
         setup_seconds = time.monotonic() - started
 
         decisions = []
+        if profile:
+            _bench_get(subscribe_to, "profile/start")
+        cpu_before = _bench_get(subscribe_to, "cpu")["cpu"]
         for attachment_id in attachments:
             for form in FORMS:
                 after = scenario.last_event_id(attachment_id)
                 token = scenario.approver_token(attachment_id)
+                fleet.hold()
                 commit_at = _post_decision(decide_on.http_url, token, attachment_id, form)
                 ids = scenario.event_ids_after(attachment_id, after)
                 fleet.expect(len(ids), timeout=10)
                 decisions.append((commit_at, ids))
+        cpu_ms = (_bench_get(subscribe_to, "cpu")["cpu"] - cpu_before) * 1000 / len(decisions)
+        if profile:
+            print(f"--- profile of the subscribers' server, {size} subscribers ---")
+            print(_bench_get(subscribe_to, "profile/stop")["report"], flush=True)
         arrivals = fleet.finish()
     finally:
         fleet.stop()
 
     latencies, received, errors = [], 0, sum(e for _, e in arrivals)
+    slowest = []
     for commit_at, ids in decisions:
+        decision = []
         for per_socket, _ in arrivals:
             times = [per_socket.get(i) for i in ids]
             if all(t is not None for t in times):
                 received += 1
-                latencies.append((max(times) - commit_at) * 1000)  # type: ignore[type-var]
+                decision.append((max(times) - commit_at) * 1000)  # type: ignore[type-var]
+        latencies += decision
+        slowest.append(max(decision, default=float("nan")))
     return {
         "size": size, "decisions": len(decisions),
         "events": sum(len(ids) for _, ids in decisions),
@@ -396,6 +525,8 @@ def run_size(scenario: Scenario, subscribe_to: Any, decide_on: Any, size: int, c
         "p50": statistics.median(latencies) if latencies else float("nan"),
         "p99": _percentile(latencies, 0.99) if latencies else float("nan"),
         "max": max(latencies) if latencies else float("nan"),
+        "slowest_per_decision": slowest,
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -407,7 +538,7 @@ def _database_url() -> str:
     return database_url_of(connection.settings_dict)
 
 
-def run(sizes: list[int], only: str | None, client_procs: int) -> list[dict[str, Any]]:
+def run(sizes: list[int], only: str | None, client_procs: int, profile: bool) -> list[dict[str, Any]]:
     from tests.live_servers import redis_server, uvicorn_servers
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -430,7 +561,7 @@ def run(sizes: list[int], only: str | None, client_procs: int) -> list[dict[str,
             with uvicorn_servers(1, redis_url=None, **server_options) as (server,):
                 run_size(scenario, server, server, 1, 1)  # warm-up, not reported
                 for size in sizes:
-                    row = run_size(scenario, server, server, size, client_procs)
+                    row = run_size(scenario, server, server, size, client_procs, profile and size == sizes[-1])
                     results.append({"setup": "one process, in-memory", "db": vendor, **row})
                     _print_row(results[-1])
         if only != "memory":
@@ -439,7 +570,7 @@ def run(sizes: list[int], only: str | None, client_procs: int) -> list[dict[str,
             ) as (server_a, server_b):
                 run_size(scenario, server_a, server_b, 1, 1)
                 for size in sizes:
-                    row = run_size(scenario, server_a, server_b, size, client_procs)
+                    row = run_size(scenario, server_a, server_b, size, client_procs, profile and size == sizes[-1])
                     results.append({"setup": "two processes, Redis (sub A, decide B)", "db": vendor, **row})
                     _print_row(results[-1])
     finally:
@@ -448,17 +579,19 @@ def run(sizes: list[int], only: str | None, client_procs: int) -> list[dict[str,
     return results
 
 
-HEADER = ["setup", "db", "subscribers", "decisions", "events", "received", "p50 ms", "p99 ms", "max ms", "subscribe all s"]
+HEADER = ["setup", "db", "subscribers", "decisions", "events", "received", "p50 ms", "p99 ms", "max ms",
+          "server CPU ms/decision", "subscribe all s"]
 
 
 def _cells(r: dict[str, Any]) -> list[str]:
     return [r["setup"], r["db"], str(r["size"]), str(r["decisions"]), str(r["events"]),
             f"{r['received']}/{r['expected']}" + (f" ({r['errors']} errors)" if r["errors"] else ""),
-            f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}", f"{r['setup_s']:.1f}"]
+            f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}", f"{r['cpu_ms']:.0f}", f"{r['setup_s']:.1f}"]
 
 
 def _print_row(r: dict[str, Any]) -> None:
-    print("  " + " | ".join(_cells(r)), flush=True)
+    slowest = ", ".join(f"{ms:.0f}" for ms in r["slowest_per_decision"])
+    print("  " + " | ".join(_cells(r)) + f" | last delivery per decision (ms): {slowest}", flush=True)
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
@@ -476,11 +609,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--only", choices=("memory", "redis"))
     parser.add_argument("--client-procs", type=int, default=2, help="client processes holding the sockets")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the subscribers' server during the largest size's decisions")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_ROOT))
     print(f"Fan-out: commit -> last event of the decision on every subscriber; "
           f"{args.client_procs} client process(es), {os.cpu_count()} CPUs shared with the servers.")
-    results = run(args.sizes, args.only, args.client_procs)
+    results = run(args.sizes, args.only, args.client_procs, args.profile)
     print()
     print_table(results)
 

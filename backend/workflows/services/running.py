@@ -203,9 +203,9 @@ def _user_is_entitled(attachment: WorkflowAttachment, flow_id: int | None, user:
 
 def _current_step(attachment: WorkflowAttachment, user: Any) -> approvals.StepInfo:
     """Return the approval step ``user`` may act on now, or explain why there is none."""
-    row = approvals.current_row_for_user(attachment.content_type_id, attachment.object_id, user)
-    if row is not None:
-        return approvals.describe(row)
+    step = approvals.current_step_for_user(attachment.content_type_id, attachment.object_id, user)
+    if step is not None:
+        return step
     flow = approvals.get_flow(attachment.content_type_id, attachment.object_id)
     if _user_is_entitled(attachment, flow.pk if flow else None, user):
         raise ConflictError(
@@ -515,9 +515,16 @@ def _decide(
     return None, attachment, _current_step(attachment, user)
 
 
-def _finish_decision(attachment: WorkflowAttachment, events: list[WorkflowEvent], key: str | None) -> None:
+def _finish_decision(
+    attachment: WorkflowAttachment,
+    events: list[WorkflowEvent],
+    key: str | None,
+    step: approvals.StepInfo,
+) -> None:
     if key:
         events[0].idempotency_key = key
+    # Who could act before: lets the inbox publisher tell them the item left their inbox.
+    events[0].details = {**(events[0].details or {}), "approvers_before": list(step.approvers)}
     attachment.save()
     save_events(events)
 
@@ -547,7 +554,7 @@ def _approve(
                 reason=comment,
             )
         ]
-        _finish_decision(attachment, events, idempotency_key)
+        _finish_decision(attachment, events, idempotency_key, step)
         return attachment
     form_data = _check_form(step, form_data)
     approvals.approve(step.row, user=user, comment=comment, form_data=form_data)
@@ -565,7 +572,7 @@ def _approve(
     stages = _stages_if_stage_finished(attachment, step.row.flow_id)
     if stages is not None:
         events.extend(_advance(attachment, obj, user, step.row.flow, stages))
-    _finish_decision(attachment, events, idempotency_key)
+    _finish_decision(attachment, events, idempotency_key, step)
     return attachment
 
 
@@ -683,7 +690,7 @@ def reject_stage(
             reason=reason,
         )
     ]
-    _finish_decision(attachment, events, idempotency_key)
+    _finish_decision(attachment, events, idempotency_key, step)
     return attachment
 
 
@@ -735,7 +742,7 @@ def delegate_stage(
             reason=reason,
         )
     ]
-    _finish_decision(attachment, events, idempotency_key)
+    _finish_decision(attachment, events, idempotency_key, step)
     return attachment
 
 
@@ -787,7 +794,7 @@ def request_resubmission(
             reason=reason,
         )
     ]
-    _finish_decision(attachment, events, idempotency_key)
+    _finish_decision(attachment, events, idempotency_key, step)
     return attachment
 
 
