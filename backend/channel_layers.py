@@ -16,6 +16,7 @@ for several workers or hosts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from copy import deepcopy
 from typing import Any
@@ -49,7 +50,5 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
             queue = self.channels.get(channel)
             if queue is None:
                 queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
-            try:
-                queue.put_nowait(entry)
-            except asyncio.QueueFull:
-                pass  # as in the base class: a full channel misses the message
+            with contextlib.suppress(asyncio.QueueFull):  # as in the base class: a full
+                queue.put_nowait(entry)  # channel misses the message

@@ -11,7 +11,7 @@ DataLoaders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,12 +34,21 @@ class ApprovalReferences:
 
     kinds: frozenset[str]
     objects: dict[str, dict[int, Any]] = field(default_factory=dict)
+    # What ``output`` built, by kind and id: most approvals name the same few objects.
+    outputs: dict[tuple[str, int], Any] = field(default_factory=dict)
 
-    def get(self, kind: str, pk: int) -> tuple[bool, Any]:
-        """Return ``(known, object)``; not known means the kind was not loaded."""
+    def output(self, kind: str, pk: int, build: Callable[[Any], Any]) -> tuple[bool, Any]:
+        """Return ``(known, build(object))``, or ``(True, None)`` for a missing object.
+
+        Not known means the kind was not loaded. ``build`` runs once per object.
+        """
         if kind not in self.kinds:
             return False, None
-        return True, self.objects[kind].get(pk)
+        key = (kind, pk)
+        if key not in self.outputs:
+            obj = self.objects[kind].get(pk)
+            self.outputs[key] = build(obj) if obj is not None else None
+        return True, self.outputs[key]
 
 
 def load_approval_references(stages: Iterable[Any], kinds: frozenset[str]) -> ApprovalReferences:

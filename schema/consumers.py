@@ -11,10 +11,14 @@ from django.conf import settings
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 
 from backend.accounts.tokens import authenticate_token
 from backend.workflows.companies import get_company_id_for_user
 from schema.context import RequestContext
+from schema.execution import current_operation
 
 
 def _token_from(params: dict[str, Any] | None) -> str | None:
@@ -25,8 +29,18 @@ def _token_from(params: dict[str, Any] | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class WorkflowTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """Expose the running operation to its subscription (``schema.execution.FastPath``)."""
+
+    async def run_operation(self, operation: Any) -> None:
+        current_operation.set(operation)  # inside the operation's own task
+        await super().run_operation(operation)
+
+
 class WorkflowWSConsumer(GraphQLWSConsumer):
     """Authenticate by a bearer token in the connection_init payload, or by the session cookie."""
+
+    graphql_transport_ws_handler_class = WorkflowTransportWSHandler
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:  # type: ignore[override]
         return RequestContext(request=request, response=response, user=None, company_id=None, ws=request)

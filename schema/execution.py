@@ -1,21 +1,23 @@
-"""Execute a pushed subscription event once per document, not once per subscriber.
+"""Render a pushed subscription event once per document, not once per subscriber.
 
-graphql-core executes a subscription's selection set for every event and every subscriber.
-When 1,000 people watch one attachment, one decision would be executed 1,000 times with the
-same result. ``SharedEventExecutionContext`` (the schema's execution context class) keeps
-the result of a *shared* event in a small per-process cache, keyed by
+graphql-core executes a subscription's selection set for every event and every subscriber,
+and strawberry then runs its extensions and encodes the JSON frame, again per subscriber.
+When 1,000 people watch one attachment that is 1,000 times the same work per event. Here:
 
-- the event's ``share_key`` (set by the subscription for pushed events, which carry their own
-  snapshot and therefore render the same for every viewer of the company: the key holds the
-  event id and the company);
-- the document text and operation name;
-- the variables the selection set uses (variables used only by the root field's arguments,
-  such as ``attachmentId`` or ``since``, pick the stream but do not change how an event
-  renders, so subscribers with different ``since`` share the result).
-
-Concurrent subscribers of one event wait for the first execution (one future per key).
-Results with errors are not shared. Anything else (queries, mutations, replayed events that
-read the database) is executed normally.
+- ``SharedEventExecutionContext`` (the schema's execution context class) keeps the result
+  of a *shared* event in a small per-process cache. An event is shared when the subscription
+  marks it with ``share(event, key)``: pushed events carry their own snapshot and render the
+  same for every viewer of the company (the key holds the event id and the company).
+- The cache key also holds the document text, the operation name and the variables the
+  selection set uses. Variables used only by the root field's arguments (``attachmentId``,
+  ``since``) pick the stream but do not change how an event renders, so they are left out.
+- Concurrent subscribers of one event wait for the first execution (a future per key).
+  Results with errors are never shared.
+- ``FastPath`` lets a subscription send a shared event's frame itself, from its own
+  operation task: the frame is the cached result encoded once, with the operation id spliced
+  in, byte for byte what strawberry would send, without strawberry's per-result pipeline.
+  The first subscriber of an event (per document) still goes through strawberry and fills
+  the cache; replayed events (read from the database) always do.
 """
 
 from __future__ import annotations
@@ -23,16 +25,25 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from contextvars import ContextVar
 from inspect import isawaitable
 from typing import Any
 
 from graphql import FieldNode, VariableNode, Visitor, visit
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import Info
 
 SHARED_RESULTS_MAX = 512
 SHARE_KEY_ATTRIBUTE = "share_key"
 
-_results: OrderedDict[tuple, Any] = OrderedDict()  # key -> ExecutionResult or Future
+# key -> ExecutionResult, or a Future while the first subscriber executes it
+_results: OrderedDict[tuple, Any] = OrderedDict()
+# id(result) -> (result, JSON of result.data); the result is kept so its id stays unique
+_encoded: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+_rendering_variables: OrderedDict[tuple[str, str | None], tuple[str, ...]] = OrderedDict()
+
+# The graphql-transport-ws operation whose task is running (set by the consumer's handler).
+current_operation: ContextVar[Any] = ContextVar("current_operation", default=None)
 
 
 def share(event: Any, key: tuple) -> Any:
@@ -43,6 +54,14 @@ def share(event: Any, key: tuple) -> Any:
 
 def clear_shared_results() -> None:
     _results.clear()
+    _encoded.clear()
+
+
+def _bounded_put(cache: OrderedDict, key: Any, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > SHARED_RESULTS_MAX:
+        cache.popitem(last=False)
 
 
 class _VariableCollector(Visitor):
@@ -54,10 +73,10 @@ class _VariableCollector(Visitor):
         self.names.add(node.name.value)
 
 
-def _variables_outside_root_arguments(executor: Any) -> set[str]:
+def _variables_outside_root_arguments(operation: Any, fragments: dict[str, Any]) -> set[str]:
     """Names of the variables used anywhere but in the arguments of the root fields."""
     collector = _VariableCollector()
-    for selection in executor.operation.selection_set.selections:
+    for selection in operation.selection_set.selections:
         if isinstance(selection, FieldNode):
             for directive in selection.directives or ():
                 visit(directive, collector)
@@ -65,30 +84,23 @@ def _variables_outside_root_arguments(executor: Any) -> set[str]:
                 visit(selection.selection_set, collector)
         else:  # a fragment at the root: be conservative
             visit(selection, collector)
-    for fragment in executor.fragment_definitions.values():
+    for fragment in fragments.values():
         visit(fragment, collector)
     return collector.names
 
 
-_rendering_variables: OrderedDict[tuple[str, str | None], tuple[str, ...]] = OrderedDict()
-
-
-def _document_key(executor: Any) -> tuple | None:
-    operation = executor.operation
+def document_key(operation: Any, fragments: dict[str, Any], variables: dict[str, Any]) -> tuple | None:
+    """What, besides the event, decides how a subscription renders it (None: do not share)."""
     if operation.loc is None:
         return None
     name = operation.name.value if operation.name else None
     document = (operation.loc.source.body, name)
     names = _rendering_variables.get(document)
     if names is None:  # walking the document is slow: once per document text, not per subscriber
-        names = tuple(sorted(_variables_outside_root_arguments(executor)))
-        _rendering_variables[document] = names
-        while len(_rendering_variables) > SHARED_RESULTS_MAX:
-            _rendering_variables.popitem(last=False)
-    variables = executor.variable_values.coerced
-    used = {name: variables.get(name) for name in names}
+        names = tuple(sorted(_variables_outside_root_arguments(operation, fragments)))
+        _bounded_put(_rendering_variables, document, names)
     try:
-        encoded = json.dumps(used, sort_keys=True, default=str)
+        encoded = json.dumps({n: variables.get(n) for n in names}, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return None
     return (*document, encoded)
@@ -102,7 +114,9 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if not self._document_key_ready:  # once per subscription; the copies inherit it
-            self._document_key = _document_key(self)
+            self._document_key = document_key(
+                self.operation, self.fragment_definitions, self.variable_values.coerced
+            )
             self._document_key_ready = True
         return super().build_per_event_executor(payload)
 
@@ -121,31 +135,32 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
         result = super().execute_operation(serially)
         if not isawaitable(result):
             if not result.errors:
-                _remember(key, result)
+                _bounded_put(_results, key, result)
             return result
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        _remember(key, future)
+        _bounded_put(_results, key, future)
         return _complete_shared(key, result, future)
 
     async def _wait_for_shared(self, future: asyncio.Future, serially: bool | None) -> Any:
         """Take the first subscriber's result; if it failed, execute for this subscriber."""
-        try:
-            result = await asyncio.shield(future)
-        except asyncio.CancelledError:
-            if not future.cancelled():
-                raise  # this subscriber was cancelled
-            result = None
-        if result is None or result.errors:
+        result = await _shared_result(future)
+        if result is None:
             result = super().execute_operation(serially)
             if isawaitable(result):
                 result = await result
         return result
 
 
-def _remember(key: tuple, value: Any) -> None:
-    _results[key] = value
-    while len(_results) > SHARED_RESULTS_MAX:
-        _results.popitem(last=False)
+async def _shared_result(entry: Any) -> Any:
+    """The result of a cache entry, waiting for it if needed; None if it is not shareable."""
+    if isinstance(entry, asyncio.Future):
+        try:
+            entry = await asyncio.shield(entry)
+        except asyncio.CancelledError:
+            if not entry.cancelled():
+                raise  # this subscriber was cancelled
+            return None
+    return None if entry is None or entry.errors else entry
 
 
 async def _complete_shared(key: tuple, awaitable: Any, future: asyncio.Future) -> Any:
@@ -166,3 +181,45 @@ async def _complete_shared(key: tuple, awaitable: Any, future: asyncio.Future) -
                 future.cancel()  # the first execution raised or was cancelled
             else:
                 future.set_result(result)
+
+
+def _encoded_data(result: Any) -> str:
+    cached = _encoded.get(id(result))
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    text = json.dumps(result.data, separators=(",", ":"))
+    _bounded_put(_encoded, id(result), (result, text))
+    return text
+
+
+class FastPath:
+    """Send shared events of one subscription straight to its socket (see the module doc)."""
+
+    def __init__(self, operation: Any, key: tuple) -> None:
+        self.operation = operation
+        self.document_key = key
+        self.prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":{"data":'
+
+    @classmethod
+    def of(cls, info: Info) -> FastPath | None:
+        """The fast path of the running subscription, or None (then every event is yielded)."""
+        operation = current_operation.get()
+        if operation is None or operation.task is not asyncio.current_task():
+            return None
+        raw = info._raw_info
+        key = document_key(raw.operation, raw.fragments, raw.variable_values)
+        return None if key is None else cls(operation, key)
+
+    async def send(self, event: Any) -> bool:
+        """Send ``event``'s frame if another subscriber rendered it; False: yield it instead."""
+        share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
+        entry = _results.get((share_key, self.document_key)) if share_key is not None else None
+        if entry is None:
+            return False
+        result = await _shared_result(entry)
+        if result is None:
+            return False
+        if not self.operation.completed:
+            frame = self.prefix + _encoded_data(result) + "}}"
+            await self.operation.handler.websocket.ws_consumer.send(frame)
+        return True

@@ -17,11 +17,11 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from schema.errors import MaskUnexpectedErrors
 from schema.execution import SharedEventExecutionContext
 from schema.mutations import Mutation
+from schema.optimizer import QueryOptimizerExtension
 from schema.queries import Query
 from schema.subscriptions import Subscription
 
@@ -53,7 +53,7 @@ def build_schema(*, introspection: bool | None = None) -> Schema:
         lambda: AddValidationRules(list(_LIMIT_RULES)),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         MaskUnexpectedErrors,
-        lambda: DjangoOptimizerExtension(enable_only_optimization=False),
+        lambda: QueryOptimizerExtension(enable_only_optimization=False),
         # Parsing and validating a document costs milliseconds; clients send the same few
         # documents (1,000 subscribers reconnecting after a deploy would otherwise pay it
         # 1,000 times). Bounded LRU caches, keyed by the document text.

@@ -1,10 +1,14 @@
 """Subscription root: live workflow events over graphql-transport-ws.
 
-Each subscription joins its channel-layer group *before* reading the audit trail, so with
-``since:`` it replays what the client missed and continues live with no gap and no
-duplicate. Events carry the id of the previous event of their attachment; when a message
-arrives before an earlier one (two processes publishing), the missing events are read from
-the audit trail first, so each attachment's events are delivered in commit order.
+Each subscription joins its channel-layer group (through the process's shared listener,
+``schema.fanout``) *before* reading the audit trail, so with ``since:`` it replays what the
+client missed and continues live with no gap and no duplicate. Without ``since:`` it starts
+from the newest event at the moment it subscribes (read before joining), so an event
+committed while it joins is not lost either. Events carry the id of the previous event of
+their attachment; when a message arrives before an earlier one (two processes publishing),
+the missing events are read from the audit trail first, so each attachment's events are
+delivered in commit order. A pushed event is rendered once per document and process and
+sent to the other subscribers as the same frame (``schema.execution``).
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ from backend.workflows.broadcast import (
     inbox_group,
     workflow_group,
 )
-from backend.workflows.exceptions import NotFoundError, UnauthenticatedError, WorkflowValidationError
+from backend.workflows.exceptions import (
+    NotFoundError,
+    UnauthenticatedError,
+    WorkflowValidationError,
+)
 from backend.workflows.models import WorkflowEvent
+from schema import fanout
 from schema.context import RequestContext, context_of
 from schema.dataloaders import Loaders
 from schema.errors import query_error
-from schema.execution import share
+from schema.execution import FastPath, share
 from schema.types import WorkflowEventType
 
 REPLAY_LIMIT = 1000
@@ -99,20 +108,26 @@ async def _stream(
     accept: Callable[[dict[str, Any]], bool],
 ) -> AsyncGenerator[WorkflowEventType, None]:
     context = _viewer(info)
-    async with context.ws.listen_to_channel(MESSAGE_TYPE, groups=[group]) as messages:
-        watermark = await sync_to_async(_watermark)(scope)
+    fast_path = FastPath.of(info)
+    if since is None:
+        # "From now on": the newest event *before* joining the group, so an event committed
+        # while joining is replayed below rather than taken for one the client already has.
+        since = await sync_to_async(_watermark)(scope)
+    async with fanout.listen(group) as next_message:
         last_seen: dict[int, int] = {}
-        if since is not None:
-            for event in await sync_to_async(_load_events)(scope, since):
-                last_seen[event.attachment_id] = event.pk
-                context.loaders = Loaders()
-                yield WorkflowEventType.from_model(event)
-        async for message in messages:
+        for event in await sync_to_async(_load_events)(scope, since):
+            last_seen[event.attachment_id] = event.pk
+            context.loaders = Loaders()
+            yield WorkflowEventType.from_model(event)
+        while True:
+            message = await next_message()
+            if message.get("type") != MESSAGE_TYPE:
+                continue
             data = message["event"]
             if data["company_id"] != company_id or not accept(data):
                 continue
             attachment_id = data["attachment_id"]
-            seen = max(last_seen.get(attachment_id, 0), watermark if since is None else since)
+            seen = last_seen.get(attachment_id, since)
             if data["id"] <= seen:
                 continue  # already delivered (replayed, or caught up earlier)
             previous = data.get("previous_id")
@@ -125,7 +140,10 @@ async def _stream(
                     context.loaders = Loaders()
                     yield WorkflowEventType.from_model(event)
             last_seen[attachment_id] = data["id"]
-            yield _pushed_event(data)
+            event = _pushed_event(data)
+            # Rendered already for another subscriber: send the same frame, skip the pipeline.
+            if fast_path is None or not await fast_path.send(event):
+                yield event
 
 
 @strawberry.enum(name="InboxChangeKind", description="Whether an attachment entered or left an inbox.")

@@ -11,8 +11,10 @@ import strawberry
 import strawberry_django
 from asgiref.sync import sync_to_async
 from django.db.models import (
+    BigIntegerField,
     Case,
     CharField,
+    IntegerField,
     OuterRef,
     QuerySet,
     Subquery,
@@ -161,9 +163,9 @@ class ApprovalItemType:
     ) -> Any:
         """Build from the references loaded with the stage; else await a DataLoader."""
         if self.references is not None:
-            known, obj = self.references.get(kind, pk)
+            known, output = self.references.output(kind, pk, build)
             if known:
-                return build(obj) if obj is not None else None
+                return output
 
         async def loaded() -> Any:
             obj = await load()
@@ -204,7 +206,9 @@ class ApprovalItemType:
             "form",
             form_id,
             lambda: context_of(info).loaders.form_by_id.load(form_id),
-            lambda form: FormType(id=strawberry.ID(str(form.pk)), name=form.name, schema=form.schema),
+            lambda form: FormType(
+                id=strawberry.ID(str(form.pk)), name=form.name, schema=form.schema
+            ),
         )
 
     @classmethod
@@ -262,20 +266,25 @@ class StageType:
         return strawberry.ID(str(value)) if value else None
 
 
+def _has_name_column(model: Any) -> bool:
+    return model is not None and any(f.name == "name" for f in model._meta.concrete_fields)
+
+
 def _department_name(info: Info) -> Any:
     """Return SQL reading the name of a pipeline's department inside the pipelines query."""
     model = department_model()
-    assert model is not None
+    if not _has_name_column(model):  # the setting changed since import: resolve one by one
+        return Value(None, output_field=CharField())
     meta = model._meta
-    name = model._default_manager.filter(
-        pk=Cast(OuterRef("department_id"), output_field=meta.pk.__class__())  # type: ignore[union-attr]
-    ).values("name")[:1]
+    key: Any = OuterRef("department_id")
+    if isinstance(meta.pk, IntegerField):
+        key = Cast(key, output_field=BigIntegerField())
     # Only rows pointing at the configured model: another model's ids might not cast.
     return Case(
         When(
             department_content_type__app_label=meta.app_label,
             department_content_type__model=meta.model_name,
-            then=Subquery(name),
+            then=Subquery(model._default_manager.filter(pk=key).values("name")[:1]),
         ),
         default=Value(None),
         output_field=CharField(),
@@ -287,8 +296,7 @@ def _department_hints() -> dict[str, Any]:
 
     Otherwise the optimizer prefetches the generic relation: one query per department model.
     """
-    model = department_model()
-    if model is not None and any(f.name == "name" for f in model._meta.concrete_fields):
+    if _has_name_column(department_model()):
         return {"annotate": {"department_name": _department_name}}
     return {"prefetch_related": ["department"]}
 

@@ -399,3 +399,19 @@ def test_auto_cleanup_leaves_running_attachments(
         request, attachment = start_purchase_request(acme, at_stage="Final Finance Sign-off")
 
     assert attachment_state(attachment)[0] == AttachmentStatus.IN_PROGRESS
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cleanup_command_draws_a_progress_bar_on_a_terminal_only(acme, history):
+    terminal = Terminal()
+
+    call_command("cleanup_workflows", "--days", "30", "--batch-size", "1", stdout=terminal)
+
+    assert terminal.getvalue().startswith(
+        "\r  [###############---------------] 1/2\r  [##############################] 2/2\n"
+        "Cleaned up completed and rejected workflow attachments"
+    )

@@ -11,6 +11,8 @@ user, and the user's company (``test_fixed_cost_of_a_request``). The first reque
 token also records its use (one UPDATE), so ``warm_token`` spends it before counting. Every
 document also runs once before it is counted, so that per-process caches (ContentType) are
 filled as they would be in a running server. Counts are the same on SQLite and PostgreSQL.
+The workflows test also counts hops to a worker thread (``sync_to_async``): resolvers that
+hopped once per object, not queries, were what made large nested lists slow.
 
 Large templates are built with ``create_workflow`` (a few distinct ones, with user, role and
 form approvals naming different users, roles and forms) and copied with ``clone_workflow``
@@ -22,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -47,6 +51,9 @@ pytestmark = pytest.mark.django_db
 # The bearer token (with its user) and the user's company: see test_fixed_cost_of_a_request.
 REQUEST_OVERHEAD = 2
 DISTINCT_TEMPLATES = 5
+# Worker-thread hops of the workflows query: the token, the company, the root resolver, its
+# queryset's optimization, and fetching the page with everything prefetched.
+WORKFLOWS_THREAD_HOPS = 5
 
 WORKFLOWS = """
 query { workflows(first: 100) { edges { node {
@@ -138,6 +145,7 @@ CLEANUP_STATISTICS = "query { cleanupStatistics { totalAttachments byAge { days 
 class Measured:
     body: dict[str, Any]
     statements: list[str]
+    thread_hops: int = 0
 
 
 def warm_token(client: Any, user: Any) -> str:
@@ -150,11 +158,21 @@ def warm_token(client: Any, user: Any) -> str:
 def run_counted(
     client: Any, document: str, variables: dict[str, Any] | None = None, *, token: str
 ) -> Measured:
-    """Send ``document`` and capture its SQL; fail on any GraphQL error."""
-    with CaptureQueriesContext(connection) as captured:
+    """Send ``document``, capture its SQL and count its thread hops; fail on any GraphQL error."""
+    hops = []
+    hop = SyncToAsync.__call__
+
+    def counted_hop(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(self.func)
+        return hop(self, *args, **kwargs)
+
+    with (
+        CaptureQueriesContext(connection) as captured,
+        patch.object(SyncToAsync, "__call__", counted_hop),
+    ):
         body = graphql(client, document, variables, token=token)
     assert "errors" not in body, body
-    return Measured(body, [query["sql"] for query in captured.captured_queries])
+    return Measured(body, [query["sql"] for query in captured.captured_queries], len(hops))
 
 
 def counted_after_warm_up(
@@ -309,6 +327,8 @@ def test_workflows_cost_the_same_queries_for_1x2x3_and_50x5x5(client, acme):
 
     # then: workflows, pipelines (departments joined in), stages, users, roles, forms
     assert_constant_queries(few, many, ceiling=REQUEST_OVERHEAD + 6)
+    # and no field waits for a worker thread (a hop per object dominated large lists)
+    assert (few.thread_hops, many.thread_hops) == (WORKFLOWS_THREAD_HOPS, WORKFLOWS_THREAD_HOPS)
     assert [n["totalStagesCount"] for n in _nodes(few.body, "workflows")] == [6]
     nodes = _nodes(many.body, "workflows")
     assert len(nodes) == 50

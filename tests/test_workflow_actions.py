@@ -693,3 +693,25 @@ def test_context_is_a_documented_dataclass():
         "form_data",
     }
     assert {"obj", "object", "workflow"} <= set(dir(ActionContext))
+
+
+def test_a_system_check_refuses_unsafe_or_unknown_configured_defaults(settings):
+    from backend.workflows.actions import check_configured_actions
+
+    settings.WORKFLOW_ACTION_ALLOWED_MODULES = [ALLOWED]
+    settings.WORKFLOW_ACTIONS_CONFIG = {
+        "default": [
+            {"action_type": "after_approve", "function_path": RECORD},
+            {"action_type": "after_reject", "function_path": "os.system"},
+            {"action_type": "after_lunch", "function_path": RECORD},
+        ]
+    }
+
+    messages = check_configured_actions()
+
+    assert [(message.id, message.msg) for message in messages] == [
+        ("workflows.E002", f"WORKFLOW_ACTIONS_CONFIG['default'][1]: os.system {NOT_ALLOWED}"),
+        ("workflows.E001", "WORKFLOW_ACTIONS_CONFIG['default'][2] needs a known action_type."),
+    ]
+    settings.WORKFLOW_ACTIONS_CONFIG = [{"action_type": "after_approve", "function_path": RECORD}]
+    assert check_configured_actions() == []

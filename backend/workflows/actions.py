@@ -57,6 +57,7 @@ from importlib import import_module
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core import checks
 from django.db import transaction
 from django.db.models import Q
 
@@ -195,6 +196,27 @@ def validate_function_path(path: Any) -> ActionHandler:
         raise refused
     _check_signature(handler, path)
     return handler
+
+
+@checks.register("workflows")
+def check_configured_actions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """System check: every ``WORKFLOW_ACTIONS_CONFIG`` entry names a known type and a safe path."""
+    config = workflow_setting("WORKFLOW_ACTIONS_CONFIG") or []
+    groups = config.items() if isinstance(config, dict) else [("", config)]
+    messages: list[checks.CheckMessage] = []
+    for key, entries in groups:
+        for index, entry in enumerate(entries or []):
+            where = f"WORKFLOW_ACTIONS_CONFIG{f'[{key!r}]' if key else ''}[{index}]"
+            if not isinstance(entry, dict) or entry.get("action_type") not in ActionType.values:
+                messages.append(
+                    checks.Error(f"{where} needs a known action_type.", id="workflows.E001")
+                )
+                continue
+            try:
+                validate_function_path(entry.get("function_path"))
+            except WorkflowValidationError as error:
+                messages.append(checks.Error(f"{where}: {error.message}", id="workflows.E002"))
+    return messages
 
 
 # --------------------------------------------------------------------------- context

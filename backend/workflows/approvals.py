@@ -379,12 +379,18 @@ def delete_flows_of_objects(content_type_id: int, object_ids: list[str]) -> tupl
 
 def count_flows_of_objects(objects: Any) -> tuple[int, int]:
     """Count the flows and steps of the objects in ``objects`` (a queryset with
-    ``content_type_id`` and ``object_id`` columns), for a dry run of the cleanup."""
-    flows = ApprovalFlow.objects.filter(
-        Exists(
-            objects.filter(
-                content_type_id=OuterRef("content_type_id"), object_id=OuterRef("object_id")
-            )
-        )
-    )
-    return flows.count(), ApprovalInstance.objects.filter(flow__in=flows).count()
+    ``content_type_id`` and ``object_id`` columns), for a dry run of the cleanup.
+
+    One ``IN (subquery)`` per content type: a correlated ``EXISTS`` would make SQLite scan
+    the objects once per flow.
+    """
+    flows = steps = 0
+    content_type_ids = objects.order_by().values_list("content_type_id", flat=True).distinct()
+    for content_type_id in list(content_type_ids):
+        object_ids = objects.filter(content_type_id=content_type_id).order_by().values("object_id")
+        matching = _flows_of(content_type_id, object_ids)
+        flows += matching.count()
+        steps += ApprovalInstance.objects.filter(
+            flow__content_type_id=content_type_id, flow__object_id__in=object_ids
+        ).count()
+    return flows, steps

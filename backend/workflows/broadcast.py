@@ -165,9 +165,9 @@ def _messages(events: Sequence[WorkflowEvent]) -> list[tuple[str, dict[str, Any]
                 event, snapshot=snapshot, previous_id=previous, workflow_ids=workflow_ids
             )}
             previous = event.pk
-            sends.append((attachment_group(attachment_id), message))
-            for workflow_id in workflow_ids:
-                sends.append((workflow_group(workflow_id), message))
+            # Each copy names its group: a process listening to several groups routes by it.
+            for group in (attachment_group(attachment_id), *map(workflow_group, workflow_ids)):
+                sends.append((group, {**message, "group": group}))
         sends.extend(_inbox_messages(attachment, batch))
     return sends
 

@@ -179,7 +179,11 @@ def cleanup_completed_workflow_attachments(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise WorkflowValidationError("batch_size must be at least 1.", field="batch_size")
     queryset = finished_attachments(older_than_days=older_than_days, statuses=chosen)
-    summary = {"dry_run": dry_run, "older_than_days": older_than_days, "statuses": list(chosen)}
+    summary = {
+        "dry_run": dry_run,
+        "older_than_days": older_than_days,
+        "statuses": [str(status) for status in chosen],
+    }
     if dry_run:
         return {**_dry_run_counts(queryset), **summary}
     total = queryset.count() if progress else 0

@@ -17,7 +17,7 @@ Two child processes per database, so the memory figure is the cleanup's own:
    take hours): the seed's Purchase Request template, one live attachment, and N finished
    attachments (completed and rejected, finished 31-400 days ago), each with its hidden
    running copy (1 pipeline, 2 stages, 1 stored action), 4 audit events and an approval flow
-   with 2 steps (about 14 rows per attachment);
+   with 2 steps (13 rows per attachment);
 2. *clean* runs ``get_cleanup_statistics``, a dry run, then
    ``cleanup_completed_workflow_attachments(older_than_days=30)`` (batches of 1,000), checks
    that exactly the finished attachments and everything only they used are gone (template and
@@ -205,6 +205,7 @@ def clean(database_name: str, original_name: str, use_tracemalloc: bool) -> dict
         get_cleanup_statistics,
     )
     from backend.workflows.models import (
+        Pipeline,
         Stage,
         Workflow,
         WorkflowAction,
@@ -216,6 +217,7 @@ def clean(database_name: str, original_name: str, use_tracemalloc: bool) -> dict
         return {
             "attachments": WorkflowAttachment.objects.count(),
             "workflows": Workflow.objects.count(),
+            "pipelines": Pipeline.objects.count(),
             "stages": Stage.objects.count(),
             "actions": WorkflowAction.objects.count(),
             "events": WorkflowEvent.objects.count(),
@@ -317,6 +319,7 @@ def check(result: dict[str, Any], count: int) -> list[str]:
     expected_after = {
         "attachments": 1,  # the live one
         "workflows": 2,  # the template and the live attachment's copy
+        "pipelines": 4,
         "stages": 8,
         "actions": 0,
         "events": 1,  # the live attachment's "started"

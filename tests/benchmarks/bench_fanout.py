@@ -4,7 +4,7 @@ Run from the project root (the file is not collected by pytest)::
 
     .venv/bin/python -m tests.benchmarks.bench_fanout
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python -m tests.benchmarks.bench_fanout
-    .venv/bin/python -m tests.benchmarks.bench_fanout --sizes 1000 --only memory --client-procs 1
+    .venv/bin/python -m tests.benchmarks.bench_fanout --sizes 1000 --only memory --profile
 
 The database is the one ``DATABASE_URL`` names (SQLite when unset), but always a throwaway
 copy: ``setup_databases`` with a unique test database name (a temporary SQLite file, or
@@ -12,28 +12,35 @@ copy: ``setup_databases`` with a unique test database name (a temporary SQLite f
 nor the ``test_*`` database of a concurrent pytest run is touched.
 
 Two setups, each with servers started once (``uvicorn backend.asgi:application`` wrapped in a
-thin benchmark layer, one worker each, on free 127.0.0.1 ports):
+thin benchmark layer, ``bench_application``; one worker each, default uvicorn options, on free
+127.0.0.1 ports):
 
 - ``memory``: one process with the in-memory channel layer; subscribers on it, decisions POSTed
   to it.
-- ``redis``: two processes sharing the Redis layer (``REDIS_URL`` or redis://127.0.0.1:6379, a
-  database of its own, or a throwaway ``redis-server`` when none answers); subscribers on A,
+- ``redis``: two processes sharing the Redis layer (``REDIS_URL`` or redis://127.0.0.1:6379,
+  database 14, or a throwaway ``redis-server`` when none answers); subscribers on A,
   decisions POSTed to B.
 
-For every size N (default 1, 100, 1000) N raw websocket clients (``websockets``, asyncio, the
-graphql-transport-ws protocol, one socket and one ``attachmentEvents`` subscription each, all on
-the same attachment) are opened by ``--client-procs`` client processes (default 2), then the
-benchmark waits until the server's channel-layer group has all N members. Decisions are then
-POSTed one at a time (approveStage over HTTP with a bearer token) as the attachment's current
-approver: reviewer, budget manager, CFO, two executives; each decision commits one or more
-events (approved, stage moved, pipeline moved, completed). For N=1, four attachments (one
-subscription to each) give 20 decisions.
+For every size N (default 1, 100, 1000) N subscriber sockets (one ``attachmentEvents``
+subscription each, all on one attachment) are opened by ``--client-procs`` client processes
+(default 2). Each socket is a raw asyncio Protocol driven by websockets' sans-I/O client
+(graphql-transport-ws, permessage-deflate negotiated as browsers do): while a decision fans
+out it only appends ``(time.time(), bytes)`` per TCP read, and frames are parsed once the
+reads stop, so the clients leave the CPU to the server (client and server share the same 2
+cores). The benchmark waits until the server reports N local listeners of the attachment's
+group, then POSTs the decisions one at a time (approveStage over HTTP with a bearer token)
+as the attachment's current approver: reviewer, budget manager, CFO, two executives. Each
+commits one or more events (approved, stage moved, pipeline moved, completed). For N=1,
+four attachments (one subscription to each) give 20 decisions.
 
-The server stamps ``time.time()`` in an event listener that runs right after the COMMIT (before
-the broadcast) and returns it in an ``x-commit-at`` header. Each client records ``time.time()``
-when a frame arrives (parsing comes later). Latency of a subscriber for a decision = arrival of
-the decision's *last* event - commit; "received" counts subscriber x decision pairs that got
-every event of the decision. Clients and servers share the same 2 cores and the same clock.
+The server stamps ``time.time()`` in an event listener that runs right after the COMMIT
+(before the broadcast) and returns it in an ``x-commit-at`` header. Latency of a subscriber
+for a decision = arrival of the decision's *last* event - commit; "received" counts
+subscriber x decision pairs that got every event of the decision. "server CPU ms/decision"
+is the CPU time of the subscribers' server per decision (in the memory setup it includes
+the decision's own HTTP request): unlike latencies it does not depend on what else runs on
+the machine. ``--profile`` prints a cProfile (CPU time) of that server during the largest
+size's decisions; ``BENCH_DEBUG=1`` lists the sockets that missed an event.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -83,22 +91,42 @@ def _stamp_commit(events: Any) -> None:
 
 
 _profiler: Any = None
+_gc_pauses: list[tuple[int, float]] = []  # (generation, ms) of the collections that took > 10 ms
+_gc_started = 0.0
+
+
+def _time_gc(phase: str, info: dict[str, Any]) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    elif (ms := (time.perf_counter() - _gc_started) * 1000) > 10:
+        _gc_pauses.append((info["generation"], round(ms, 1)))
 
 
 async def _bench_endpoint(path: str) -> Any:
-    """``/__bench/group/<name>``: members of a group; ``/__bench/profile/start|stop``: cProfile
-    of this server process (the text report of the 40 most expensive functions)."""
+    """``/__bench/group/<name>``: subscriptions of this process ready for the group's next
+    message; ``/__bench/cpu``: CPU time and long garbage collections of this process;
+    ``/__bench/profile/start|stop``: cProfile of this process (40 most expensive functions)."""
     global _profiler
     if path.startswith("/__bench/group/"):
-        from tests.ws_helpers import group_size
+        # Subscriptions waiting for the group's next message: joined *and* done replaying the
+        # audit trail (a subscription still replaying would receive the decision late).
+        group = path.rsplit("/", 1)[1]
+        try:
+            from schema import fanout
+        except ImportError:  # a version without the shared listener: one member per subscription
+            from tests.ws_helpers import group_size
 
-        return {"size": await group_size(path.rsplit("/", 1)[1])}
+            return {"size": await group_size(group)}
+        hub = fanout._hubs.get(asyncio.get_running_loop())
+        queues = hub.queues.get(group, ()) if hub is not None else ()
+        return {"size": sum(1 for queue in queues if queue._getters)}
     if path == "/__bench/cpu":
-        return {"cpu": time.process_time()}
+        return {"cpu": time.process_time(), "gc": _gc_pauses}
     if path == "/__bench/profile/start":
         import cProfile
 
-        _profiler = cProfile.Profile()
+        _profiler = cProfile.Profile(time.process_time)  # CPU time: other processes do not count
         _profiler.enable()
         return {"profiling": True}
     if path == "/__bench/profile/stop" and _profiler is not None:
@@ -116,17 +144,20 @@ async def _bench_endpoint(path: str) -> Any:
 
 
 def bench_application() -> Any:
-    """``backend.asgi:application`` plus an ``x-commit-at`` header and ``GET /__bench/group/<name>``.
+    """``backend.asgi:application`` plus an ``x-commit-at`` header and ``GET /__bench/...``.
 
     The commit stamp comes from an event listener placed *before* the broadcast listener, so it
-    is taken right after the COMMIT. The group endpoint returns the number of members of a
-    channel-layer group (in-memory or Redis), so the benchmark can wait until every
-    subscription has joined (graphql-transport-ws has no 'subscribed' ack).
+    is taken right after the COMMIT. ``/__bench/group/<name>`` returns how many subscriptions
+    of this process wait for a group's next message, so the benchmark can wait until every
+    subscription is live (graphql-transport-ws has no 'subscribed' ack).
     """
     from backend.asgi import application
     from backend.workflows import events
 
     events._listeners.insert(0, _stamp_commit)
+    import gc
+
+    gc.callbacks.append(_time_gc)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -456,7 +487,7 @@ def _bench_get(server: Any, path: str) -> Any:
         return json.loads(response.read())
 
 
-def _group_size(server: Any, group: str) -> int:
+def _local_listeners(server: Any, group: str) -> int:
     return _bench_get(server, f"group/{group}")["size"]
 
 
@@ -478,7 +509,7 @@ def run_size(
         fleet.wait_ready(timeout=120)
         deadline = time.monotonic() + 60
         for attachment_id in attachments:
-            while _group_size(subscribe_to, attachment_group(attachment_id)) < size:
+            while _local_listeners(subscribe_to, attachment_group(attachment_id)) < size:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"subscribers did not join {attachment_group(attachment_id)}:\n"
                                      f"{subscribe_to.output()}")
@@ -488,7 +519,8 @@ def run_size(
         decisions = []
         if profile:
             _bench_get(subscribe_to, "profile/start")
-        cpu_before = _bench_get(subscribe_to, "cpu")["cpu"]
+        before = _bench_get(subscribe_to, "cpu")
+        cpu_before, gc_before = before["cpu"], len(before["gc"])
         for attachment_id in attachments:
             for form in FORMS:
                 after = scenario.last_event_id(attachment_id)
@@ -498,7 +530,9 @@ def run_size(
                 ids = scenario.event_ids_after(attachment_id, after)
                 fleet.expect(len(ids), timeout=10)
                 decisions.append((commit_at, ids))
-        cpu_ms = (_bench_get(subscribe_to, "cpu")["cpu"] - cpu_before) * 1000 / len(decisions)
+        after = _bench_get(subscribe_to, "cpu")
+        cpu_ms = (after["cpu"] - cpu_before) * 1000 / len(decisions)
+        gc_pauses = after["gc"][gc_before:]
         if profile:
             print(f"--- profile of the subscribers' server, {size} subscribers ---")
             print(_bench_get(subscribe_to, "profile/stop")["report"], flush=True)
@@ -516,6 +550,11 @@ def run_size(
                 received += 1
                 decision.append((max(times) - commit_at) * 1000)  # type: ignore[type-var]
         latencies += decision
+        if os.environ.get("BENCH_DEBUG"):
+            for index, (per_socket, _) in enumerate(arrivals):
+                missing = [i for i in ids if i not in per_socket]
+                if missing:
+                    print(f"socket {index} missed {missing} of {ids}; has {sorted(per_socket)}")
         slowest.append(max(decision, default=float("nan")))
     return {
         "size": size, "decisions": len(decisions),
@@ -527,6 +566,7 @@ def run_size(
         "max": max(latencies) if latencies else float("nan"),
         "slowest_per_decision": slowest,
         "cpu_ms": cpu_ms,
+        "gc_pauses": gc_pauses,
     }
 
 
@@ -543,6 +583,7 @@ def run(sizes: list[int], only: str | None, client_procs: int, profile: bool) ->
 
     database_url = os.environ.get("DATABASE_URL", "")
     name = f"bench_fanout_{os.getpid()}"
+    tmp = None
     if not database_url.startswith(("postgres://", "postgresql://")):
         tmp = tempfile.mkdtemp(prefix="bench-fanout-")
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/unused.sqlite3"  # never created
@@ -576,6 +617,8 @@ def run(sizes: list[int], only: str | None, client_procs: int, profile: bool) ->
     finally:
         connections.close_all()
         teardown_databases(old_config, verbosity=0)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 
@@ -591,13 +634,19 @@ def _cells(r: dict[str, Any]) -> list[str]:
 
 def _print_row(r: dict[str, Any]) -> None:
     slowest = ", ".join(f"{ms:.0f}" for ms in r["slowest_per_decision"])
-    print("  " + " | ".join(_cells(r)) + f" | last delivery per decision (ms): {slowest}", flush=True)
+    gc_pauses = ", ".join(f"gen{g} {ms:.0f} ms" for g, ms in r["gc_pauses"]) or "none"
+    print("  " + " | ".join(_cells(r)) + f" | last delivery per decision (ms): {slowest}"
+          f" | garbage collections > 10 ms during the decisions: {gc_pauses}", flush=True)
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
     rows = [_cells(r) for r in results]
     widths = [max(len(x[i]) for x in [HEADER, *rows]) for i in range(len(HEADER))]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        padded = (c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        return "| " + " | ".join(padded) + " |"
+
     print(line(HEADER))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
@@ -613,8 +662,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="cProfile the subscribers' server during the largest size's decisions")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_ROOT))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Fan-out: commit -> last event of the decision on every subscriber; "
-          f"{args.client_procs} client process(es), {os.cpu_count()} CPUs shared with the servers.")
+          f"{args.client_procs} client process(es), {os.cpu_count()} CPUs shared with the servers "
+          f"(load average before: {load}).")
     results = run(args.sizes, args.only, args.client_procs, args.profile)
     print()
     print_table(results)

@@ -18,7 +18,7 @@ a thin ASGI layer that counts the SQL statements of each request, on every threa
 connection, and returns the count in an ``x-sql-queries`` header (``counting_application``).
 
 For every size (workflows x pipelines x stages; one approval per stage, alternating a user
-approval with a form and a role approval) one company is built with the backend services:
+approval and a role approval, each with a form) one company is built with the services:
 
 - ``workflows``: the full nested query (pipelines, departments, stages, approvals with user,
   role and form, summary, counts) as the company's employee. ``workflows`` serves at most

@@ -1,0 +1,147 @@
+"""One channel-layer listener per process, shared by every local subscription of a group.
+
+Through ``consumer.listen_to_channel`` every subscription joins the group with its own
+channel: a group_send to an attachment watched by 1,000 sockets of one process becomes
+1,000 channel-layer messages (1,000 Redis list entries popped and decoded one by one, or
+1,000 in-memory queue puts), each dispatched through its consumer. Here each process (event
+loop) has one channel, joined once to every group it has local subscribers for; a message
+is received once and put into the asyncio queue of every local subscription of its group.
+
+Guarantees kept from ``listen_to_channel``: ``listen(group)`` returns only after the group
+is joined (so a subscription can read the audit trail afterwards without a gap), and
+messages of a group reach a subscription in the order the process received them. Group
+membership is refreshed periodically (channel layers expire it after ``group_expiry``,
+one day by default, which would silently end long-lived subscriptions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 3600.0
+RETRY_SECONDS = 1.0
+
+
+class _Hub:
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.channel: str | None = None
+        self.queues: dict[str, set[asyncio.Queue]] = {}
+        self.lock = asyncio.Lock()
+        self.tasks: list[asyncio.Task] = []
+
+    async def add(self, group: str, queue: asyncio.Queue) -> None:
+        async with self.lock:
+            if self.channel is None:
+                # The default prefix: channels-redis reads every local channel of a process
+                # through one shared receive loop, which assumes they all share it.
+                self.channel = await self.layer.new_channel()
+            members = self.queues.get(group)
+            if members is None:
+                await self.layer.group_add(group, self.channel)
+                members = self.queues[group] = set()
+            members.add(queue)
+            if not self.tasks:
+                loop = asyncio.get_running_loop()
+                self.tasks = [loop.create_task(self._receive()), loop.create_task(self._refresh())]
+
+    async def discard(self, group: str, queue: asyncio.Queue) -> None:
+        async with self.lock:
+            members = self.queues.get(group)
+            if members is None:
+                return
+            members.discard(queue)
+            if members:
+                return
+            del self.queues[group]
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(group, self.channel)
+            if not self.queues:  # idle: stop listening (a later subscription starts again)
+                for task in self.tasks:
+                    task.cancel()
+                self.tasks = []
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        for group in _groups_of(message):
+            for queue in tuple(self.queues.get(group, ())):
+                queue.put_nowait(message)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Subscribers miss what is sent meanwhile; the next event of an attachment
+                # carries previous_id, so they read the gap from the audit trail.
+                logger.exception("Receiving workflow events failed; retrying")
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            self.dispatch(message)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            async with self.lock:
+                for group in list(self.queues):
+                    try:
+                        await self.layer.group_add(group, self.channel)
+                    except Exception:
+                        logger.exception("Refreshing the membership of %s failed", group)
+
+
+def _groups_of(message: dict[str, Any]) -> tuple[str, ...]:
+    group = message.get("group")
+    if group is not None:
+        return (group,)
+    # A publisher that does not name the group: derive every group the event goes to (the
+    # subscription drops the duplicates by event id).
+    from backend.workflows.broadcast import attachment_group, workflow_group
+
+    event = message.get("event") or {}
+    groups = [attachment_group(event["attachment_id"])] if "attachment_id" in event else []
+    groups += [workflow_group(w) for w in event.get("workflow_ids", ())]
+    return tuple(groups)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+def _hub() -> _Hub:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("Live updates need a channel layer (CHANNEL_LAYERS).")
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or (hub.layer is not layer and not hub.queues):
+        hub = _hubs[loop] = _Hub(layer)
+    return hub
+
+
+@contextlib.asynccontextmanager
+async def listen(group: str) -> AsyncIterator[Callable[[], Any]]:
+    """Join ``group`` (through this process's listener); yield a function returning the next
+    message (an awaitable). Leaving the block leaves the group."""
+    hub = _hub()
+    queue: asyncio.Queue = asyncio.Queue()
+    await hub.add(group, queue)
+    try:
+        yield queue.get
+    finally:
+        await asyncio.shield(hub.discard(group, queue))
+
+
+def local_listeners(group: str) -> int:
+    """How many subscriptions of this process (event loop) listen to ``group``."""
+    hub = _hubs.get(asyncio.get_running_loop())
+    return len(hub.queues.get(group, ())) if hub is not None else 0
