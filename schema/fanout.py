@@ -87,7 +87,10 @@ class _Hub:
                 logger.exception("Receiving workflow events failed; retrying")
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            self.dispatch(message)
+            try:
+                self.dispatch(message)
+            except Exception:  # a malformed message must not stop the listener
+                logger.exception("Dispatching a workflow event failed: %r", message)
 
     async def _refresh(self) -> None:
         while True:

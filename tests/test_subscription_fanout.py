@@ -8,6 +8,7 @@
 - A subscription without ``since:`` does not lose an event committed while it joins.
 - A message that does not name its group (older publisher) still reaches its subscribers,
   without duplicates.
+- The shared membership is refreshed (channel layers expire group memberships).
 """
 
 from __future__ import annotations
@@ -208,6 +209,26 @@ async def test_message_without_group_is_routed_by_its_event(acme, monkeypatch):
     assert [d["attachmentEvents"]["type"] for d in by_operation["a"]] == ["APPROVED", "STAGE_MOVED"]
     assert [d["workflowEvents"]["type"] for d in by_operation["w"]] == ["APPROVED", "STAGE_MOVED"]
     assert await client.receive_nothing(timeout=0.3)  # each group's copy reached both: deduplicated
+    await client.disconnect()
+
+
+async def test_group_membership_is_refreshed_before_the_layer_expires_it(acme, monkeypatch):
+    import asyncio
+
+    monkeypatch.setattr(fanout, "REFRESH_SECONDS", 0.05)
+    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    group = attachment_group(attachment.pk)
+    (client,) = await _clients(acme, 1)
+    await subscribe(client, "1", EVENTS, {"id": str(attachment.pk)})
+    await _wait_local_listeners(group, 1)
+    await wait_group_joined(group)
+    hub = fanout._hubs[asyncio.get_running_loop()]
+    await get_channel_layer().group_discard(group, hub.channel)  # what group_expiry does
+    assert await group_size(group) == 0
+    await wait_group_joined(group, timeout=2)
+
+    await _approve(request, reviewer)
+    assert (await receive(client))["payload"]["data"]["attachmentEvents"]["type"] == "APPROVED"
     await client.disconnect()
 
 
