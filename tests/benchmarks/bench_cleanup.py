@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.targets import database_targets
+
 RESULT_MARKER = "BENCH-RESULT "
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TARGET_MB = 300
@@ -391,15 +393,8 @@ def main(argv: list[str] | None = None) -> None:
         print(RESULT_MARKER + json.dumps(clean(args.clean, args.original, args.tracemalloc)))
         return
 
-    database_url = os.environ.get("DATABASE_URL", "")
     with tempfile.TemporaryDirectory(prefix="bench-cleanup-") as tmp:
-        targets = []
-        if args.only != "postgres":
-            targets.append(f"sqlite:///{tmp}/unused.sqlite3")
-        if args.only != "sqlite" and database_url.startswith(("postgres://", "postgresql://")):
-            targets.append(database_url)
-        elif args.only == "postgres":
-            raise SystemExit("--only postgres needs DATABASE_URL=postgres://...")
+        targets = database_targets(args.only, tmp)
         results = [measure(url, args.attachments, args.tracemalloc, tmp) for url in targets]
     report(results, args.attachments)
 

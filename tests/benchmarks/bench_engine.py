@@ -42,6 +42,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.targets import database_targets
+
 RESULT_MARKER = "BENCH-RESULT "
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -380,16 +382,8 @@ def main(argv: list[str] | None = None) -> None:
         print(RESULT_MARKER + json.dumps(result))
         return
 
-    database_url = os.environ.get("DATABASE_URL", "")
     with tempfile.TemporaryDirectory(prefix="bench-workflowql-") as tmp:
-        targets = []
-        if args.only != "postgres":
-            # Settings point at this (never created) file; the child works on its own test file.
-            targets.append(f"sqlite:///{tmp}/unused.sqlite3")
-        if args.only != "sqlite" and database_url.startswith(("postgres://", "postgresql://")):
-            targets.append(database_url)
-        elif args.only == "postgres":
-            raise SystemExit("--only postgres needs DATABASE_URL=postgres://...")
+        targets = database_targets(args.only, tmp)
         results = [_spawn(url, args.runs, args.sql) for url in targets]
     print_table(results, args.runs)
 

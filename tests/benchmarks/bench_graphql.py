@@ -55,6 +55,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.benchmarks.targets import database_targets
+
 RESULT_MARKER = "BENCH-RESULT "
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SIZES = ("1x2x3", "10x3x4", "50x5x5", "200x5x5")
@@ -625,16 +627,8 @@ def main(argv: list[str] | None = None) -> None:
         print(RESULT_MARKER + json.dumps(result))
         return
 
-    database_url = os.environ.get("DATABASE_URL", "")
     with tempfile.TemporaryDirectory(prefix="bench-graphql-") as tmp:
-        targets = []
-        if args.only != "postgres":
-            # Settings point at this (never created) file; the child works on its own test file.
-            targets.append(f"sqlite:///{tmp}/unused.sqlite3")
-        if args.only != "sqlite" and database_url.startswith(("postgres://", "postgresql://")):
-            targets.append(database_url)
-        elif args.only == "postgres":
-            raise SystemExit("--only postgres needs DATABASE_URL=postgres://...")
+        targets = database_targets(args.only, tmp)
         results = [_spawn(url, args.sizes, args.runs, args.profile) for url in targets]
     print_results(results, args.runs)
 
