@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import MaskUnexpectedErrors
 from schema.execution import SharedEventExecutionContext
+from schema.fast_fields import PlainLeafFields, install_lean_resolvers
 from schema.mutations import Mutation
 from schema.optimizer import QueryOptimizerExtension
 from schema.queries import Query
@@ -40,13 +41,21 @@ _LIMIT_RULES = (
 )
 
 
+class ExecutionContext(PlainLeafFields, SharedEventExecutionContext):
+    """Plain leaf fields read directly; pushed events rendered once per document."""
+
+
 def introspection_enabled() -> bool:
     """Introspection and field suggestions are for development unless a setting allows them."""
     return bool(getattr(settings, "GRAPHQL_INTROSPECTION", settings.DEBUG))
 
 
-def build_schema(*, introspection: bool | None = None) -> Schema:
-    """Build the schema; ``introspection`` overrides the setting (the SDL export uses it)."""
+def build_schema(*, introspection: bool | None = None, shortcuts: bool = True) -> Schema:
+    """Build the schema; ``introspection`` overrides the setting (the SDL export uses it).
+
+    ``shortcuts=False`` builds it without ``schema.fast_fields`` (plain graphql-core and
+    strawberry execution): the tests compare both, field by field.
+    """
     allow = introspection_enabled() if introspection is None else introspection
     # Factories, so every request gets fresh extension instances.
     extensions: list[Any] = [
@@ -62,15 +71,17 @@ def build_schema(*, introspection: bool | None = None) -> Schema:
     ]
     if not allow:
         extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return Schema(
+    built = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not allow),
-        # A pushed event is executed once per document, not once per subscriber.
-        execution_context_class=SharedEventExecutionContext,
+        execution_context_class=ExecutionContext if shortcuts else SharedEventExecutionContext,
     )
+    if shortcuts:
+        install_lean_resolvers(built)
+    return built
 
 
 # The served schema is chosen per request (``schema_for_settings``), so the settings decide

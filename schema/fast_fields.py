@@ -1,0 +1,311 @@
+"""Resolve plain leaf fields without the per-field machinery of graphql-core and strawberry.
+
+A page of 100 workflows of 5 x 5 stages has about 30,000 fields, 19,000 of them leaves that
+only read a column or a dataclass attribute (``id``, ``nameEn``, ``color``, ``approvalType``).
+For each, graphql-core builds a ``GraphQLResolveInfo``, strawberry builds its ``Info``, parses
+(absent) arguments, runs the field-extension chain and strawberry-django looks the attribute up
+on the model class, before graphql-core completes and coerces the value: about ten times the
+work of reading the attribute. ``PlainLeafFields`` reads such a field directly and coerces it
+with the same output coercion graphql-core would use.
+
+A field is *plain* when the schema alone proves that reading it cannot run user code, touch the
+database or need its arguments:
+
+- it is a scalar or enum field with no arguments, no resolver and no field extensions
+  (permission classes are extensions), and strawberry reads it with ``getattr``;
+- for a strawberry-django field, the model attribute is a concrete column (a plain
+  ``DeferredAttribute``), read from the instance's ``__dict__``: a deferred column is absent
+  there, so it takes the normal path (which loads it) instead of querying here.
+
+Fields with a resolver still run it, but ``install_lean_resolvers`` replaces strawberry's
+wrapper around it (the ``Info``, argument conversion and extension chain, built for every call)
+with a direct call when the field takes no arguments and has no field extensions, and, for a
+strawberry-django field, only when its resolver is marked async-safe (it never queries and
+never returns a QuerySet, so strawberry-django has nothing to add).
+
+Anything unusual takes graphql-core's normal path for that one field: the attribute is
+missing, the value is null for a non-null field, or coercion fails. The normal path then
+produces exactly the error or value it always did. The shortcut is off for a request whose
+schema extensions wrap resolvers (graphql-core middleware), so such an extension still sees
+every field.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from django.db.models.query_utils import DeferredAttribute
+from graphql import (
+    GraphQLEnumType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.pyutils import Path, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
+from strawberry_django.fields.field import StrawberryDjangoField
+
+_MISSING = object()
+
+
+class PlainLeaf(NamedTuple):
+    """How to read and coerce one plain leaf field."""
+
+    read: Callable[[Any], Any]
+    coerce: Callable[[Any], Any]
+    non_null: bool
+
+
+# GraphQLObjectType -> {field name: PlainLeaf}; built once per type of the process's schemas.
+_plain_by_type: dict[GraphQLObjectType, dict[str, PlainLeaf]] = {}
+
+
+def _column_reader(field: StrawberryDjangoField, model: Any) -> Callable[[Any], Any] | None:
+    attribute = getattr(model, field.django_name or field.python_name, None)
+    if type(attribute) is not DeferredAttribute:  # relations, properties, file fields
+        return None
+    attname = attribute.field.attname
+
+    def read(source: Any) -> Any:
+        try:
+            return source.__dict__.get(attname, _MISSING)
+        except AttributeError:  # not a model instance
+            return _MISSING
+
+    return read
+
+
+def _attribute_reader(field: StrawberryField) -> Callable[[Any], Any] | None:
+    if field.default_resolver is not getattr:
+        return None
+    get = operator.attrgetter(field.python_name)
+
+    def read(source: Any) -> Any:
+        try:
+            return get(source)
+        except AttributeError:
+            return _MISSING
+
+    return read
+
+
+def _coercer(leaf_type: Any) -> Callable[[Any], Any] | None:
+    if isinstance(leaf_type, GraphQLEnumType):
+        wrapped = getattr(leaf_type, "wrapped_cls", None)
+        if wrapped is None:
+            return None
+        # strawberry's enum coercion scans the values for every member it serializes
+        try:
+            names = {value.value: name for name, value in leaf_type.values.items()}
+        except TypeError:  # an unhashable value
+            return leaf_type.coerce_output_value
+        fallback = leaf_type.coerce_output_value
+
+        def coerce_enum(value: Any) -> Any:
+            name = names.get(value.value) if isinstance(value, wrapped) else None
+            return name if name is not None else fallback(value)
+
+        return coerce_enum
+    if isinstance(leaf_type, GraphQLScalarType):
+        return leaf_type.coerce_output_value
+    return None
+
+
+def _plain_leaf(graphql_field: Any, model: Any) -> PlainLeaf | None:
+    field = (graphql_field.extensions or {}).get("strawberry-definition")
+    if not isinstance(field, StrawberryField) or field.base_resolver is not None:
+        return None
+    if field.extensions or graphql_field.args:
+        return None
+    return_type = graphql_field.type
+    non_null = isinstance(return_type, GraphQLNonNull)
+    coerce = _coercer(return_type.of_type if non_null else return_type)
+    if coerce is None:
+        return None
+    if isinstance(field, StrawberryDjangoField):
+        read = _column_reader(field, model) if model is not None else None
+    else:
+        read = _attribute_reader(field)
+    return None if read is None else PlainLeaf(read, coerce, non_null)
+
+
+def plain_leaf_fields(object_type: GraphQLObjectType) -> dict[str, PlainLeaf]:
+    """The plain leaf fields of ``object_type`` by GraphQL name (computed once per type)."""
+    known = _plain_by_type.get(object_type)
+    if known is not None:
+        return known
+    definition = (object_type.extensions or {}).get("strawberry-definition")
+    model = getattr(getattr(definition, "origin", None), "__strawberry_django_definition__", None)
+    model = getattr(model, "model", None)
+    plain = {}
+    for name, graphql_field in object_type.fields.items():
+        leaf = _plain_leaf(graphql_field, model)
+        if leaf is not None:
+            plain[name] = leaf
+    _plain_by_type[object_type] = plain
+    return plain
+
+
+def _lean_resolver(field: StrawberryField, info_class: type) -> Callable[..., Any] | None:
+    """A direct call of ``field``'s resolver, or None when strawberry's wrapper has work to do."""
+    resolver = field.base_resolver
+    if resolver is None or field.extensions or field.arguments:
+        return None
+    if isinstance(field, StrawberryDjangoField) and not getattr(
+        resolver.wrapped_func, "is_async_safe", False
+    ):
+        return None
+    func = resolver.wrapped_func
+    takes_self = resolver.self_parameter is not None
+    source_names = tuple(
+        parameter.name
+        for parameter in (resolver.root_parameter, resolver.parent_parameter)
+        if parameter is not None
+    )
+    info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
+
+    def resolve(source: Any, info: Any, **_: Any) -> Any:
+        kwargs = dict.fromkeys(source_names, source)
+        if info_name is not None:
+            kwargs[info_name] = info_class(_raw_info=info, _field=field)
+        return func(source, **kwargs) if takes_self else func(**kwargs)
+
+    return resolve
+
+
+def install_lean_resolvers(schema: Any) -> list[str]:
+    """Call simple resolvers of ``schema``'s object types directly; return the fields changed.
+
+    Root operation types are left alone (their fields run once per request).
+    """
+    if getattr(schema.schema_converter, "_exception_handler_specs", None):
+        return []  # exception handlers wrap every resolver: keep strawberry's wrappers
+    graphql_schema = schema._schema
+    roots = {
+        graphql_schema.query_type,
+        graphql_schema.mutation_type,
+        graphql_schema.subscription_type,
+    }
+    info_class = schema.config.info_class
+    changed = []
+    for object_type in graphql_schema.type_map.values():
+        if not isinstance(object_type, GraphQLObjectType) or object_type in roots:
+            continue
+        if object_type.name.startswith("__"):
+            continue
+        for name, graphql_field in object_type.fields.items():
+            field = (graphql_field.extensions or {}).get("strawberry-definition")
+            if not isinstance(field, StrawberryField) or graphql_field.args:
+                continue
+            lean = _lean_resolver(field, info_class)
+            if lean is not None:
+                graphql_field.resolve = lean
+                changed.append(f"{object_type.name}.{name}")
+    return changed
+
+
+class PlainLeafFields(StrawberryGraphQLCoreExecutionContext):
+    """An execution context that reads plain leaf fields directly (see the module doc).
+
+    It also goes straight from a field's object value to its sub-fields, skipping three
+    layers of graphql-core calls per object that only matter for ``@defer`` (which this
+    schema does not enable) and for error paths (which still take graphql-core's code).
+    """
+
+    def _shortcuts_allowed(self, position_context: Any) -> bool:
+        middleware = self.middleware_manager
+        return position_context is None and (middleware is None or not middleware.middlewares)
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        if not self._shortcuts_allowed(position_context):
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        plain = plain_leaf_fields(parent_type)
+        type_name = parent_type.name
+        is_awaitable = self.is_awaitable
+        execute_field = self.execute_field
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                leaf = plain.get(field_details_list[0].node.name.value)
+                if leaf is not None:
+                    value = leaf.read(source_value)
+                    if value is None:
+                        if not leaf.non_null:
+                            results[response_name] = None
+                            continue
+                    elif value is not _MISSING:
+                        try:
+                            coerced = leaf.coerce(value)
+                        except Exception:  # graphql-core's path below reports it
+                            coerced = None
+                        if coerced is not None and coerced is not Undefined:
+                            results[response_name] = coerced
+                            continue
+                result = execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, type_name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:  # settle what other fields started, as graphql-core does
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _gather_fields(results, awaitable_fields)
+
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if result is not None and self._shortcuts_allowed(position_context):
+            object_type = return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+            if type(object_type) is GraphQLObjectType and not isinstance(result, Exception):
+                is_type_of = object_type.is_type_of
+                if is_type_of is None or is_type_of(result, info) is True:
+                    grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+                        object_type, field_details_list
+                    )
+                    if not new_defer_usages:
+                        return self.execute_fields(
+                            object_type, result, path, grouped_field_set, None
+                        )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+
+async def _gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    """Await the fields that returned awaitables, together, and put their values in place."""
+    if len(awaitable_fields) == 1:
+        name = awaitable_fields[0]
+        results[name] = await results[name]
+    else:
+        values = await gather_with_cancel(*(results[name] for name in awaitable_fields))
+        results.update(zip(awaitable_fields, values, strict=True))
+    return results
