@@ -34,7 +34,13 @@ from schema.detailed_types import (
 )
 from schema.errors import query_error
 from schema.pagination import CheckedListConnection
-from schema.types import AttachmentStatusEnum, RoleType, UserType, WorkflowAttachmentType, WorkflowType
+from schema.types import (
+    AttachmentStatusEnum,
+    RoleType,
+    UserType,
+    WorkflowAttachmentType,
+    WorkflowType,
+)
 
 MAX_PAGE_SIZE = 100
 

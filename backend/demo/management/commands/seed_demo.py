@@ -10,12 +10,12 @@ from django.db import transaction
 
 from backend.demo.models import PurchaseRequest
 from backend.demo.scenario import CompanyScenario, build_company, register_demo_models
+from backend.workflows.selectors import user_requires_action
 from backend.workflows.services import (
     approve_stage,
     attach_workflow_to_object,
     reject_stage,
 )
-from backend.workflows.selectors import user_requires_action
 
 DEMO_PASSWORD = "demo"
 COMPANIES = (("acme", "Acme Corp"), ("globex", "Globex"))
