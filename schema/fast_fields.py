@@ -160,6 +160,8 @@ def _lean_resolver(field: StrawberryField, info_class: type) -> Callable[..., An
     ):
         return None
     func = resolver.wrapped_func
+    if not callable(func):  # strawberry raises its own error for these
+        return None
     takes_self = resolver.self_parameter is not None
     source_names = tuple(
         parameter.name

@@ -35,3 +35,16 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_command.endswith("pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.count(test_command) == 2  # once on SQLite, once on PostgreSQL + Redis
+
+
+def test_graphql_examples_are_valid_documents():
+    """Every ```graphql block of the README parses and validates against the served schema."""
+    from graphql import parse, validate
+
+    from schema.schema import introspection_schema
+
+    blocks = re.findall(r"```graphql\n(.*?)```", README, flags=re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        errors = validate(introspection_schema()._schema, parse(block))
+        assert not errors, f"{errors}\n{block}"
