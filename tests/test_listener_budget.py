@@ -36,10 +36,12 @@ pytestmark = pytest.mark.django_db
 
 def listener_queries(django_capture_on_commit_callbacks: Any, decide: Callable[[], Any]) -> list[str]:
     """Run ``decide`` and then its on-commit callbacks; return the callbacks' SQL."""
-    with CaptureQueriesContext(connection) as everything:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            with CaptureQueriesContext(connection) as decision:
-                decide()
+    with (
+        CaptureQueriesContext(connection) as everything,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        CaptureQueriesContext(connection) as decision,
+    ):
+        decide()
     assert callbacks, "the decision registered no listener"
     return [q["sql"] for q in everything.captured_queries[len(decision.captured_queries):]]
 
@@ -63,54 +65,45 @@ def test_listeners_of_attach_and_start(acme, django_capture_on_commit_callbacks)
     within(BUDGETS["attach"], statements)  # no default e-mail on start
 
 
-def test_listeners_of_a_stage_moving_approval(acme, django_capture_on_commit_callbacks):
-    request, attachment = start_purchase_request(acme)
+def _approve(acme: Any, request: Any, attachment: Any) -> Any:
     reviewer = current_approvers(attachment)[0]
-    mail.outbox.clear()
-    statements = listener_queries(
-        django_capture_on_commit_callbacks,
-        lambda: approve_stage(obj=request, user=reviewer, form_data=FORM_DATA["Initial Review"]),
+    return lambda: approve_stage(obj=request, user=reviewer, form_data=FORM_DATA["Initial Review"])
+
+
+def _reject(acme: Any, request: Any, attachment: Any) -> Any:
+    manager = acme.user("budget_manager1")
+    return lambda: reject_stage(obj=request, user=manager, reason="Over budget")
+
+
+def _delegate(acme: Any, request: Any, attachment: Any) -> Any:
+    holder, employee = current_approvers(attachment)[0], acme.user("employee")
+    return lambda: delegate_stage(obj=request, user=holder, to_user=employee.pk, reason="Away")
+
+
+def _resubmit(acme: Any, request: Any, attachment: Any) -> Any:
+    manager, first_stage = acme.user("budget_manager1"), ordered_stages(attachment.workflow_id)[0]
+    return lambda: request_resubmission(
+        obj=request, user=manager, stage=first_stage.pk, reason="Add the quote"
     )
-    within(BUDGETS["approve"], statements)
-    assert mail.outbox, "the default e-mail action ran"
 
 
-def test_listeners_of_a_reject(acme, django_capture_on_commit_callbacks):
-    request, _ = start_purchase_request(acme, at_stage="Budget Approval")
+DECISIONS = {
+    # name: (stage the request waits at, the decision)
+    "approve": ("Initial Review", _approve),
+    "reject": ("Budget Approval", _reject),
+    "delegate": ("Initial Review", _delegate),
+    "resubmit": ("Budget Approval", _resubmit),
+}
+
+
+@pytest.mark.parametrize("name", DECISIONS)
+def test_listeners_of_a_decision(acme, django_capture_on_commit_callbacks, name):
+    at_stage, decision = DECISIONS[name]
+    request, attachment = start_purchase_request(acme, at_stage=at_stage)
+    decide = decision(acme, request, attachment)
     mail.outbox.clear()
-    statements = listener_queries(
-        django_capture_on_commit_callbacks,
-        lambda: reject_stage(obj=request, user=acme.user("budget_manager1"), reason="Over budget"),
-    )
-    within(BUDGETS["reject"], statements)
-    assert mail.outbox, "the default e-mail action ran"
-
-
-def test_listeners_of_a_delegation(acme, django_capture_on_commit_callbacks):
-    request, attachment = start_purchase_request(acme)
-    holder = current_approvers(attachment)[0]
-    mail.outbox.clear()
-    statements = listener_queries(
-        django_capture_on_commit_callbacks,
-        lambda: delegate_stage(
-            obj=request, user=holder, to_user=acme.user("employee").pk, reason="Away"
-        ),
-    )
-    within(BUDGETS["delegate"], statements)
-    assert mail.outbox, "the default e-mail action ran"
-
-
-def test_listeners_of_a_resubmission(acme, django_capture_on_commit_callbacks):
-    request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
-    first_stage = ordered_stages(attachment.workflow_id)[0]
-    mail.outbox.clear()
-    statements = listener_queries(
-        django_capture_on_commit_callbacks,
-        lambda: request_resubmission(
-            obj=request, user=acme.user("budget_manager1"), stage=first_stage.pk, reason="Quote"
-        ),
-    )
-    within(BUDGETS["resubmit"], statements)
+    statements = listener_queries(django_capture_on_commit_callbacks, decide)
+    within(BUDGETS[name], statements)
     assert mail.outbox, "the default e-mail action ran"
 
 
