@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.report import print_table, vendor_name
 from tests.benchmarks.targets import database_targets
 
 RESULT_MARKER = "BENCH-RESULT "
@@ -344,29 +345,33 @@ def check(result: dict[str, Any], count: int) -> list[str]:
 
 
 def report(results: list[dict[str, Any]], count: int) -> None:
-    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     print(
         f"Cleanup benchmark: {count:,} finished attachments, each with its hidden copy "
         "(1 pipeline, 2 stages, 1 action), 4 audit events and an approval flow with 2 steps."
     )
-    header = (
-        "| database | rows before | populate s | statistics s | dry run s | cleanup s "
-        "| of which SQL s | queries | attachments/s | peak RSS MB | heap peak MB | check |"
-    )
-    print(header)
-    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    header = [
+        "database", "rows before", "populate s", "statistics s", "dry run s", "cleanup s",
+        "of which SQL s", "queries", "attachments/s", "peak RSS MB", "heap peak MB", "check",
+    ]
+    rows = []
     for result in results:
-        rows = sum(result["before"].values())
         problems = check(result, count)
         heap = f"{result['heap_peak_mb']:.1f}" if result["heap_peak_mb"] is not None else "-"
-        print(
-            f"| {names.get(result['vendor'], result['vendor'])} | {rows:,} "
-            f"| {result['populate_seconds']:.1f} | {result['stats_seconds']:.2f} "
-            f"| {result['dry_run_seconds']:.2f} | {result['cleanup_seconds']:.1f} "
-            f"| {result['sql_seconds']:.1f} | {result['queries']:,} "
-            f"| {count / result['cleanup_seconds']:,.0f} | {result['peak_rss_mb']:.0f} | {heap} "
-            f"| {'ok' if not problems else '; '.join(problems)} |"
-        )
+        rows.append([
+            vendor_name(result["vendor"]),
+            f"{sum(result['before'].values()):,}",
+            f"{result['populate_seconds']:.1f}",
+            f"{result['stats_seconds']:.2f}",
+            f"{result['dry_run_seconds']:.2f}",
+            f"{result['cleanup_seconds']:.1f}",
+            f"{result['sql_seconds']:.1f}",
+            f"{result['queries']:,}",
+            f"{count / result['cleanup_seconds']:,.0f}",
+            f"{result['peak_rss_mb']:.0f}",
+            heap,
+            "ok" if not problems else "; ".join(problems),
+        ])
+    print_table(header, rows)
     worst = max(result["peak_rss_mb"] for result in results)
     verdict = "within" if worst < TARGET_MB else "OVER"
     print(f"Peak RSS {worst:.0f} MB: {verdict} the {TARGET_MB} MB target.")

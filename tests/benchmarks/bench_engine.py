@@ -42,6 +42,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.report import print_table, vendor_name
 from tests.benchmarks.targets import database_targets
 
 RESULT_MARKER = "BENCH-RESULT "
@@ -319,11 +320,10 @@ def _range(values: list[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def print_table(results: list[dict[str, Any]], runs: int) -> None:
-    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+def print_results(results: list[dict[str, Any]], runs: int) -> None:
     header = ["operation"]
     for result in results:
-        name = names.get(result["vendor"], result["vendor"])
+        name = vendor_name(result["vendor"])
         header += [f"{name} queries", "median ms", "+after commit q", "+ms"]
     rows = []
     for index, (label, _) in enumerate(OPERATIONS):
@@ -337,30 +337,15 @@ def print_table(results: list[dict[str, Any]], runs: int) -> None:
                 f"{op['after_commit_median_ms']:.1f}",
             ]
         rows.append(row)
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-            + " |"
-        )
-
     print(f"Engine benchmark: median of {runs} runs per operation (after one warm-up run).")
     print("queries / median ms: the service call up to and including its COMMIT;")
     print("+after commit: the event listeners run by the same call once committed (broadcast).")
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
+    print_table(header, rows)
     for result in results:
         for op in result["operations"]:
             if op["sql"]:
                 print(
-                    f"\n-- {names.get(result['vendor'])}: {op['label']} "
+                    f"\n-- {vendor_name(result['vendor'])}: {op['label']} "
                     f"({op['sql_in_transaction']} in the transaction, "
                     f"{len(op['sql']) - op['sql_in_transaction']} after commit)"
                 )
@@ -385,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-workflowql-") as tmp:
         targets = database_targets(args.only, tmp)
         results = [_spawn(url, args.runs, args.sql) for url in targets]
-    print_table(results, args.runs)
+    print_results(results, args.runs)
 
 
 if __name__ == "__main__":

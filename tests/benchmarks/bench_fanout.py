@@ -60,6 +60,8 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.report import print_table
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "graphql-transport-ws"
 REDIS_DB = 14
@@ -639,18 +641,8 @@ def _print_row(r: dict[str, Any]) -> None:
           f" | garbage collections > 10 ms during the decisions: {gc_pauses}", flush=True)
 
 
-def print_table(results: list[dict[str, Any]]) -> None:
-    rows = [_cells(r) for r in results]
-    widths = [max(len(x[i]) for x in [HEADER, *rows]) for i in range(len(HEADER))]
-
-    def line(cells: list[str]) -> str:
-        padded = (c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-        return "| " + " | ".join(padded) + " |"
-
-    print(line(HEADER))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
+def print_results(results: list[dict[str, Any]]) -> None:
+    print_table(HEADER, [_cells(r) for r in results], text_columns=2)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -668,7 +660,7 @@ def main(argv: list[str] | None = None) -> None:
           f"(load average before: {load}).")
     results = run(args.sizes, args.only, args.client_procs, args.profile)
     print()
-    print_table(results)
+    print_results(results)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.benchmarks.report import print_table, vendor_name
 from tests.benchmarks.targets import database_targets
 
 RESULT_MARKER = "BENCH-RESULT "
@@ -536,29 +537,9 @@ def _cell(measured: dict[str, Any] | None) -> list[str]:
     return [str(low) if low == high else f"{low}-{high}", f"{measured['median_ms']:.1f}"]
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-            + " |"
-        )
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
-
-
 def print_results(results: list[dict[str, Any]], runs: int) -> None:
-    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     for result in results:
-        vendor = names.get(result["vendor"], result["vendor"])
+        vendor = vendor_name(result["vendor"])
         if "profile" in result:
             print(f"== {vendor}: profile of the workflows query, in-process\n{result['profile']}")
             continue
@@ -572,7 +553,7 @@ def print_results(results: list[dict[str, Any]], runs: int) -> None:
         print(
             f"workflows: first: {PAGE_SIZE} per page; queries and times are summed over the pages."
         )
-        _table(
+        print_table(
             [
                 "size (w x p x s)",
                 "stages",
@@ -604,7 +585,7 @@ def print_results(results: list[dict[str, Any]], runs: int) -> None:
         header = ["mutation (first workflow of the size)"]
         for s in result["sizes"]:
             header += [f"{s['size']} SQL", "ms"]
-        _table(header, [[m, *[c for s in result["sizes"] for c in _cell(s[m])]] for m in mutations])
+        print_table(header, [[m, *[c for s in result["sizes"] for c in _cell(s[m])]] for m in mutations])
         print()
 
 
