@@ -42,7 +42,7 @@ INVALID_APPROVALS = [
     (
         "unknown user",
         lambda acme, globex: {"approval_type": "user", "approval_user": MISSING_ID},
-        "approval_user",
+        "approvalUser",
         lambda a: f"User {MISSING_ID} does not exist.",
     ),
     (
@@ -51,43 +51,43 @@ INVALID_APPROVALS = [
             "approval_type": "user",
             "approval_user": _inactive_user(acme, globex).pk,
         },
-        "approval_user",
+        "approvalUser",
         lambda a: f"User {a['approval_user']} is not active.",
     ),
     (
         "user of another company",
         lambda acme, globex: {"approval_type": "user", "approval_user": globex.user("cfo").pk},
-        "approval_user",
+        "approvalUser",
         lambda a: f"User {a['approval_user']} does not belong to this company.",
     ),
     (
         "user approval without a user",
         lambda acme, globex: {"approval_type": "user"},
-        "approval_user",
+        "approvalUser",
         lambda a: "A user approval needs approval_user.",
     ),
     (
         "unknown role",
         lambda acme, globex: {"approval_type": "role", "user_role": MISSING_ID},
-        "user_role",
+        "userRole",
         lambda a: f"Role {MISSING_ID} does not exist.",
     ),
     (
         "empty role",
         lambda acme, globex: {"approval_type": "role", "user_role": _empty_role(acme, globex).pk},
-        "user_role",
+        "userRole",
         lambda a: f"Role {a['user_role']} has no active members.",
     ),
     (
         "role with members of another company",
         lambda acme, globex: {"approval_type": "role", "user_role": _mixed_role(acme, globex).pk},
-        "user_role",
+        "userRole",
         lambda a: f"Role {a['user_role']} has members outside this company.",
     ),
     (
         "role of another company",
         lambda acme, globex: {"approval_type": "role", "user_role": globex.roles["Executive"].pk},
-        "user_role",
+        "userRole",
         lambda a: f"Role {a['user_role']} has members outside this company.",
     ),
     (
@@ -97,7 +97,7 @@ INVALID_APPROVALS = [
             "user_role": acme.roles["Executive"].pk,
             "role_selection_strategy": "lead_only",
         },
-        "role_selection_strategy",
+        "roleSelectionStrategy",
         lambda a: (
             "role_selection_strategy must be one of anyone, consensus, round_robin, quorum, majority, percentage."
         ),
@@ -109,7 +109,7 @@ INVALID_APPROVALS = [
             "approval_user": acme.user("cfo").pk,
             "required_form": MISSING_ID,
         },
-        "required_form",
+        "requiredForm",
         lambda a: f"Form {MISSING_ID} does not exist.",
     ),
     (
@@ -119,7 +119,7 @@ INVALID_APPROVALS = [
             "approval_user": acme.user("cfo").pk,
             "required_form": globex.forms["Final Approval Form"].pk,
         },
-        "required_form",
+        "requiredForm",
         lambda a: f"Form {a['required_form']} does not exist.",
     ),
     (
@@ -130,7 +130,7 @@ INVALID_APPROVALS = [
             "role_selection_strategy": "quorum",
             "quorum_count": 3,
         },
-        "quorum_count",
+        "quorumCount",
         lambda a: "quorum_count 3 exceeds the role's 2 active members.",
     ),
     (
@@ -140,7 +140,7 @@ INVALID_APPROVALS = [
             "user_role": acme.roles["Executive"].pk,
             "role_selection_strategy": "quorum",
         },
-        "quorum_count",
+        "quorumCount",
         lambda a: "A quorum approval needs quorum_count >= 1.",
     ),
     (
@@ -151,7 +151,7 @@ INVALID_APPROVALS = [
             "role_selection_strategy": "percentage",
             "percentage_required": 150,
         },
-        "percentage_required",
+        "percentageRequired",
         lambda a: "A percentage approval needs 0 < percentage_required <= 100.",
     ),
     (
@@ -162,7 +162,7 @@ INVALID_APPROVALS = [
             "behaviour": "move",
             "required_form": acme.forms["Final Approval Form"].pk,
         },
-        "required_form",
+        "requiredForm",
         lambda a: "A move approval cannot require a form.",
     ),
     (
@@ -178,7 +178,7 @@ INVALID_APPROVALS = [
     (
         "unknown approval type",
         lambda acme, globex: {"approval_type": "department", "approval_user": acme.user("cfo").pk},
-        "approval_type",
+        "approvalType",
         lambda a: "approval_type must be one of user, role.",
     ),
 ]
@@ -265,7 +265,7 @@ def test_add_stage_with_a_bad_approval_writes_nothing(acme):
         )
 
     assert (raised.value.field, raised.value.message) == (
-        "approvals[0].user_role",
+        "approvals[0].userRole",
         f"Role {MISSING_ID} does not exist.",
     )
     assert database_state() == before
@@ -283,13 +283,13 @@ def test_add_stage_with_a_bad_approval_writes_nothing(acme):
         ),
         (
             [{"approval_type": "user", "approval_user": "abc"}],
-            "approvals[0].approval_user",
-            "approvals[0].approval_user must be an id.",
+            "approvals[0].approvalUser",
+            "approvals[0].approvalUser must be an id.",
         ),
         (
             [{"approval_type": "user", "approval_user": True}],
-            "approvals[0].approval_user",
-            "approvals[0].approval_user must be an id.",
+            "approvals[0].approvalUser",
+            "approvals[0].approvalUser must be an id.",
         ),
     ],
 )

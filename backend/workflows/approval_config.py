@@ -5,6 +5,10 @@ Each approval is a dict with the keys of django-dynamic-workflows:
 ``role_selection_strategy``, ``required_form`` (form id), plus ``behaviour`` (default
 ``approve``) and, for the quorum strategies, ``quorum_count`` / ``percentage_required``.
 
+Errors name the offending value by its path in the GraphQL input, as every other service
+error does, e.g. ``pipelines[0].stages[1].approvals[0].userRole``, so a form can show the
+message beside its field.
+
 Nothing here falls back silently: an unknown user, role or form, an empty role, a role
 with members of another company or an unknown strategy is a validation error.
 """
@@ -104,7 +108,7 @@ def validate_approvals(
         if approval_type not in ApprovalType.values:
             raise WorkflowValidationError(
                 f"approval_type must be one of {', '.join(ApprovalType.values)}.",
-                field=f"{where}.approval_type",
+                field=f"{where}.approvalType",
             )
         behaviour = _lower(raw.get("behaviour") or ApprovalBehaviour.APPROVE)
         if behaviour not in ApprovalBehaviour.values:
@@ -117,23 +121,23 @@ def validate_approvals(
         if approval_type == ApprovalType.USER:
             if raw.get("approval_user") in (None, ""):
                 raise WorkflowValidationError(
-                    "A user approval needs approval_user.", field=f"{where}.approval_user"
+                    "A user approval needs approval_user.", field=f"{where}.approvalUser"
                 )
-            item["approval_user"] = _as_id(raw["approval_user"], f"{where}.approval_user")
-            user_ids[item["approval_user"]] = f"{where}.approval_user"
+            item["approval_user"] = _as_id(raw["approval_user"], f"{where}.approvalUser")
+            user_ids[item["approval_user"]] = f"{where}.approvalUser"
         else:
             if raw.get("user_role") in (None, ""):
                 raise WorkflowValidationError(
-                    "A role approval needs user_role.", field=f"{where}.user_role"
+                    "A role approval needs user_role.", field=f"{where}.userRole"
                 )
-            item["user_role"] = _as_id(raw["user_role"], f"{where}.user_role")
-            role_ids[item["user_role"]] = f"{where}.user_role"
+            item["user_role"] = _as_id(raw["user_role"], f"{where}.userRole")
+            role_ids[item["user_role"]] = f"{where}.userRole"
             strategy = _lower(raw.get("role_selection_strategy") or RoleSelectionStrategy.ANYONE)
             if strategy not in RoleSelectionStrategy.values:
                 raise WorkflowValidationError(
                     "role_selection_strategy must be one of "
                     f"{', '.join(RoleSelectionStrategy.values)}.",
-                    field=f"{where}.role_selection_strategy",
+                    field=f"{where}.roleSelectionStrategy",
                 )
             item["role_selection_strategy"] = strategy
             if strategy == RoleSelectionStrategy.QUORUM:
@@ -141,7 +145,7 @@ def validate_approvals(
                 if not isinstance(count, int) or isinstance(count, bool) or count < 1:
                     raise WorkflowValidationError(
                         "A quorum approval needs quorum_count >= 1.",
-                        field=f"{where}.quorum_count",
+                        field=f"{where}.quorumCount",
                     )
                 item["quorum_count"] = count
             if strategy == RoleSelectionStrategy.PERCENTAGE:
@@ -153,17 +157,17 @@ def validate_approvals(
                 ):
                     raise WorkflowValidationError(
                         "A percentage approval needs 0 < percentage_required <= 100.",
-                        field=f"{where}.percentage_required",
+                        field=f"{where}.percentageRequired",
                     )
                 item["percentage_required"] = percentage
 
         if raw.get("required_form") not in (None, ""):
             if behaviour == ApprovalBehaviour.MOVE:
                 raise WorkflowValidationError(
-                    "A move approval cannot require a form.", field=f"{where}.required_form"
+                    "A move approval cannot require a form.", field=f"{where}.requiredForm"
                 )
-            item["required_form"] = _as_id(raw["required_form"], f"{where}.required_form")
-            form_ids[item["required_form"]] = f"{where}.required_form"
+            item["required_form"] = _as_id(raw["required_form"], f"{where}.requiredForm")
+            form_ids[item["required_form"]] = f"{where}.requiredForm"
         normalised.append(item)
 
     _check_users(user_ids, company_id)
@@ -175,7 +179,7 @@ def validate_approvals(
             if item["quorum_count"] > members:
                 raise WorkflowValidationError(
                     f"quorum_count {item['quorum_count']} exceeds the role's {members} active members.",
-                    field=f"{field_prefix}[{index}].quorum_count",
+                    field=f"{field_prefix}[{index}].quorumCount",
                 )
     return normalised
 
