@@ -90,11 +90,26 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        # Channels closes old connections on every message; a short reuse window
-        # avoids a new PostgreSQL connection per request.
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        # Persistent connections are not reused under ASGI (see the pool below); 0 closes
+        # each request's connection when the request ends.
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI each request runs its ORM work in a thread of its own, and connections belong
+    # to threads: persistent connections (CONN_MAX_AGE > 0) are then never reused and pile up
+    # until PostgreSQL refuses new ones. A per-process psycopg pool bounds them and still
+    # saves the connect on every request. DB_POOL_MAX_SIZE=0 turns the pool off (then
+    # CONN_MAX_AGE applies, e.g. behind PgBouncer).
+    _pool_size = int(os.environ.get("DB_POOL_MAX_SIZE", "10"))
+    if _pool_size > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_size,
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite ignores select_for_update; BEGIN IMMEDIATE takes the write lock when a transaction
     # starts, so concurrent decisions queue (up to the timeout) instead of reading a state that

@@ -35,8 +35,9 @@ from schema.errors import MutationError, mutation_error, query_error
 
 
 def _enum(choices: Any, name: str, description: str) -> Any:
-    return strawberry.enum(
-        Enum(name, {value.upper(): value for value in choices.values}),  # type: ignore[misc]
+    # A functional Enum: mypy cannot see its members, so no overload of strawberry.enum matches.
+    return strawberry.enum(  # type: ignore[call-overload]
+        Enum(name, {value.upper(): value for value in choices.values}),
         name=name,
         description=description,
     )
@@ -87,9 +88,12 @@ class WorkflowActionType:
 
     @classmethod
     def from_model(cls, action: WorkflowAction) -> WorkflowActionType:
+        workflow_id: int | None
         if action.stage_id:
+            assert action.stage is not None
             workflow_id = action.stage.pipeline.workflow_id
         elif action.pipeline_id:
+            assert action.pipeline is not None
             workflow_id = action.pipeline.workflow_id
         else:
             workflow_id = action.workflow_id
@@ -352,7 +356,8 @@ class ActionMutations:
                 **_scope(context, input),
                 action_type=_value(input.action_type),
                 function_path=input.function_path,
-                parameters=input.parameters,
+                # JSON scalar; the service checks that it is an object.
+                parameters=input.parameters,  # type: ignore[arg-type]
                 order=input.order,
                 is_active=input.is_active,
                 failure_policy=_value(input.failure_policy),

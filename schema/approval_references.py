@@ -74,7 +74,7 @@ class StagesWithApprovalReferences(QuerySet):
     approval_reference_kinds: frozenset[str] = frozenset()
 
     def _clone(self) -> Any:
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]  # private QuerySet API, not in django-stubs
         clone.approval_reference_kinds = self.approval_reference_kinds
         return clone
 
@@ -82,7 +82,8 @@ class StagesWithApprovalReferences(QuerySet):
         fetching = self._result_cache is None
         super()._fetch_all()
         if fetching and self.approval_reference_kinds:
-            stages = self._result_cache or []
+            # Stage instances; ``approval_references`` is an attribute added to them here.
+            stages: list[Any] = self._result_cache or []
             references = load_approval_references(stages, self.approval_reference_kinds)
             for stage in stages:
                 stage.approval_references = references

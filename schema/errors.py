@@ -22,8 +22,9 @@ from backend.workflows.exceptions import WorkflowError
 
 logger = logging.getLogger("schema.errors")
 
-ErrorCodeEnum = strawberry.enum(
-    Enum("ErrorCode", {code: code for code in ErrorCode.values}),  # type: ignore[misc]
+# A functional Enum: mypy cannot see its members, so no overload of strawberry.enum matches.
+ErrorCodeEnum = strawberry.enum(  # type: ignore[call-overload]
+    Enum("ErrorCode", {code: code for code in ErrorCode.values}),
     name="ErrorCode",
     description="Stable machine-readable error codes.",
 )

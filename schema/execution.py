@@ -27,9 +27,9 @@ import json
 from collections import OrderedDict
 from contextvars import ContextVar
 from inspect import isawaitable
-from typing import Any
+from typing import Any, cast
 
-from graphql import FieldNode, VariableNode, Visitor, visit
+from graphql import ExecutionResult, FieldNode, VariableNode, Visitor, visit
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
@@ -134,7 +134,8 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         result = super().execute_operation(serially)
         if not isawaitable(result):
-            if not result.errors:
+            # One event renders one ExecutionResult (subscriptions deliver no incremental results).
+            if not cast(ExecutionResult, result).errors:
                 _bounded_put(_results, key, result)
             return result
         future: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -207,7 +208,10 @@ class FastPath:
         if operation is None or operation.task is not asyncio.current_task():
             return None
         raw = info._raw_info
-        key = document_key(raw.operation, raw.fragments, raw.variable_values)
+        # Strawberry's resolve info carries the coerced variables dict, not graphql-core's
+        # ``VariableValues`` its annotation names.
+        variables = cast(dict[str, Any], raw.variable_values)
+        key = document_key(raw.operation, raw.fragments, variables)
         return None if key is None else cls(operation, key)
 
     async def send(self, event: Any) -> bool:

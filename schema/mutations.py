@@ -554,7 +554,8 @@ class Mutation(ActionMutations):
                     workflow=workflow,
                     user=user,
                     auto_start=input.auto_start,
-                    metadata=input.metadata,
+                    # JSON scalar; the service checks that it is an object.
+                    metadata=input.metadata,  # type: ignore[arg-type]
                     disable_clone=input.disable_clone,
                 )
             }

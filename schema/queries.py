@@ -150,8 +150,10 @@ class Query(ActionQueries):
             roles=[RoleType(id=strawberry.ID(str(g.pk)), name=g.name) for g in user.groups.all()],
         )
 
-    @strawberry_django.connection(
-        CheckedListConnection[WorkflowType],
+    # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list
+    # connections of any type work.
+    @strawberry_django.connection(  # type: ignore[type-var]
+        CheckedListConnection[WorkflowType],  # type: ignore[type-var]
         description="Workflow templates of the viewer's company (running copies are never listed).",
         max_results=MAX_PAGE_SIZE,
     )
@@ -225,10 +227,12 @@ class Query(ActionQueries):
             )[:5]
         )
         live = [a for a in attachments if a.is_live]
-        return (live or attachments or [None])[0]  # type: ignore[return-value]
+        return (live or attachments or [None])[0]  # type: ignore[list-item,return-value]
 
-    @strawberry_django.connection(
-        CheckedListConnection[WorkflowAttachmentType],
+    # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list
+    # connections of any type work.
+    @strawberry_django.connection(  # type: ignore[type-var]
+        CheckedListConnection[WorkflowAttachmentType],  # type: ignore[type-var]
         description="Attachments of the viewer's company, newest first.",
         max_results=MAX_PAGE_SIZE,
     )
@@ -245,8 +249,10 @@ class Query(ActionQueries):
             WorkflowAttachmentFilterSet, _filter_data(filter), selectors.company_attachments(company_id)
         )
 
-    @strawberry_django.connection(
-        CheckedListConnection[WorkflowAttachmentType],
+    # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list
+    # connections of any type work.
+    @strawberry_django.connection(  # type: ignore[type-var]
+        CheckedListConnection[WorkflowAttachmentType],  # type: ignore[type-var]
         description="The viewer's inbox: attachments whose current step the viewer can act on, newest first.",
         max_results=MAX_PAGE_SIZE,
     )

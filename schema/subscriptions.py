@@ -140,10 +140,10 @@ async def _stream(
                     context.loaders = Loaders()
                     yield WorkflowEventType.from_model(event)
             last_seen[attachment_id] = data["id"]
-            event = _pushed_event(data)
+            pushed = _pushed_event(data)
             # Rendered already for another subscriber: send the same frame, skip the pipeline.
-            if fast_path is None or not await fast_path.send(event):
-                yield event
+            if fast_path is None or not await fast_path.send(pushed):
+                yield pushed
 
 
 @strawberry.enum(name="InboxChangeKind", description="Whether an attachment entered or left an inbox.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeGuard, TypeVar, cast
 
 import strawberry
 import strawberry_django
@@ -15,6 +15,7 @@ from django.db.models import (
     Case,
     CharField,
     IntegerField,
+    Model,
     OuterRef,
     QuerySet,
     Subquery,
@@ -74,8 +75,9 @@ def is_prefetched(instance: Any, *relations: str) -> bool:
 
 
 def _enum(choices: Any, name: str, description: str) -> Any:
-    return strawberry.enum(
-        Enum(name, {value.upper(): value for value in choices.values}),  # type: ignore[misc]
+    # A functional Enum: mypy cannot see its members, so no overload of strawberry.enum matches.
+    return strawberry.enum(  # type: ignore[call-overload]
+        Enum(name, {value.upper(): value for value in choices.values}),
         name=name,
         description=description,
     )
@@ -266,7 +268,7 @@ class StageType:
         return strawberry.ID(str(value)) if value else None
 
 
-def _has_name_column(model: Any) -> bool:
+def _has_name_column(model: Any) -> TypeGuard[type[Model]]:
     return model is not None and any(f.name == "name" for f in model._meta.concrete_fields)
 
 
@@ -396,9 +398,10 @@ class WorkflowType:
     )
     @in_memory
     def total_stages_count(self) -> int:
+        workflow = cast(Workflow, self)  # strawberry-django passes the model instance
         return loaded_or_in_thread(
-            _structure_is_prefetched(self),
-            lambda: sum(len(p.stages.all()) for p in _structure(self)),  # type: ignore[arg-type]
+            _structure_is_prefetched(workflow),
+            lambda: sum(len(p.stages.all()) for p in _structure(workflow)),
         )
 
     @strawberry_django.field(
@@ -491,7 +494,7 @@ class WorkflowAttachmentType:
     @in_memory
     def started_by(self) -> UserType | None:
         return loaded_or_in_thread(
-            self.started_by_id is None or WorkflowAttachment.started_by.is_cached(self),  # type: ignore[attr-defined]
+            self.started_by_id is None or WorkflowAttachment.started_by.is_cached(self),  # type: ignore[attr-defined,arg-type]
             lambda: UserType.from_user(self.started_by),  # type: ignore[attr-defined]
         )
 
@@ -758,7 +761,7 @@ class WorkflowEventType:
             delegate=UserType.from_user(event.delegate),
             reason=event.reason,
             form_data=event.form_data,
-            details=event.details or {},
+            details=JSON(event.details or {}),
             occurred_at=event.occurred_at,
         )
 

@@ -27,14 +27,15 @@ def _reject_csrf(request: HttpRequest, reason: str) -> HttpResponse:
     return JsonResponse({"errors": [{"message": f"CSRF check failed: {reason}"}]}, status=403)
 
 
-class GraphQLView(AsyncGraphQLView):
+class GraphQLView(AsyncGraphQLView[RequestContext, None]):
     """Bearer tokens are checked first; cookie sessions must pass Django's CSRF check on POST.
 
     The schema is picked per request (one view instance serves one request), so introspection
     and field suggestions follow ``DEBUG`` / ``GRAPHQL_INTROSPECTION`` as they are now.
     """
 
-    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+    # Async, like strawberry's: Django awaits it; the stubs type View.dispatch as sync.
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         self.schema = schema_for_settings()
         token = bearer_token(request)
         if token is not None:
@@ -47,8 +48,9 @@ class GraphQLView(AsyncGraphQLView):
             request.user = user
             if request.method == "POST" and user.is_authenticated:
                 checker = CsrfViewMiddleware(lambda r: HttpResponse())
-                checker._reject = _reject_csrf  # type: ignore[method-assign]
-                rejection = await sync_to_async(checker.process_view)(request, None, (), {})
+                checker._reject = _reject_csrf  # type: ignore[attr-defined]  # private hook, not in django-stubs
+                # No view callback: Django only reads its ``csrf_exempt`` flag.
+                rejection = await sync_to_async(checker.process_view)(request, None, (), {})  # type: ignore[arg-type]
                 if rejection is not None:
                     return rejection
         return await super().dispatch(request, *args, **kwargs)

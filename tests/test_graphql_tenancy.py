@@ -664,7 +664,8 @@ def _expected_message(tenants: Tenants, kind: str) -> str:
     }[kind]
 
 
-KEY_OF = {"user": "approval_user", "role": "user_role", "form": "required_form"}
+# The error names the approval's input field as the GraphQL client sent it.
+KEY_OF = {"user": "approvalUser", "role": "userRole", "form": "requiredForm"}
 
 
 @pytest.mark.parametrize("kind", ["user", "role", "form"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Model, Q
 
 from backend.workflows.approval_config import validate_approvals
 from backend.workflows.engine_settings import department_model
@@ -59,6 +59,7 @@ def _resolve_department(department: Any, department_id: Any, company_id: int | N
         raise WorkflowValidationError(
             "DJANGO_WORKFLOW_ENGINE['DEPARTMENT_MODEL'] is not configured.", field=field
         )
+    instance: Model | None
     if department is not None:
         if not isinstance(department, model):
             raise WorkflowValidationError(
@@ -66,7 +67,7 @@ def _resolve_department(department: Any, department_id: Any, company_id: int | N
             )
         instance = department
     else:
-        instance = model.objects.filter(pk=department_id).first()
+        instance = model._default_manager.filter(pk=department_id).first()
         if instance is None:
             raise WorkflowValidationError(f"Department {department_id} does not exist.", field=field)
     owner = getattr(instance, "company_id", None)

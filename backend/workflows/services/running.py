@@ -8,12 +8,12 @@ with ``ConflictError`` or ``InvalidStateError``. If anything fails, nothing is w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import Model, OuterRef
+from django.db.models import ForeignKey, Model, OuterRef
 from django.utils import timezone
 
 from backend.workflows import approvals
@@ -130,7 +130,8 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
         queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
     attachments = list(queryset.order_by("-id")[:2])
     if attachments and company_id is None:
-        company_id = remember_company_id(user, attachments[0].actor_company_id)
+        # ``actor_company_id`` is the annotation added above, unknown to the model's type.
+        company_id = remember_company_id(user, attachments[0].actor_company_id)  # type: ignore[attr-defined]
     attachments = [a for a in attachments if a.company_id == company_id or user.is_superuser]
     if not attachments:
         raise NotFoundError("No workflow is attached to this object.")
@@ -139,7 +140,7 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
     # transaction it waited for, but outer-joined rows whose key changed come back NULL:
     # drop those so they load from the new key.
     for name in ("current_stage", "current_pipeline"):
-        field = WorkflowAttachment._meta.get_field(name)
+        field = cast(ForeignKey, WorkflowAttachment._meta.get_field(name))
         if field.is_cached(attachment) and getattr(
             field.get_cached_value(attachment), "pk", None
         ) != getattr(attachment, field.attname):
@@ -229,6 +230,7 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
     if needs_data and not form_data:
         raise FormRequiredError("This step requires form data.", field="formData")
     if step.required_form is not None:
+        assert form_data is not None  # needs_data: missing form data was refused above
         form = DynamicForm.objects.filter(pk=step.required_form).first()
         missing = [
             name
@@ -438,7 +440,7 @@ def _stages_if_stage_finished(attachment: WorkflowAttachment, flow_id: int) -> l
     )
     if not stages:  # every stage was removed from the workflow: ask the flow directly
         return None if approvals.has_open_rows(flow_id) else []
-    return None if stages[0].flow_is_open else stages
+    return None if stages[0].flow_is_open else cast(list[Stage], stages)
 
 
 def _advance(

@@ -41,6 +41,7 @@ def _purchase_requests(scenario: CompanyScenario) -> None:
         ("Team offsite", "9100.00", 1, "Over the quarterly budget."),
     ]
     forms = [{"budget_code": "BDG-2026-01"}, {"allocated_budget": "15000"}, {"finance_ref": "FIN-77"}, None, None]
+    assert scenario.workflow is not None  # build_company always sets it
     for title, amount, approvals, rejection in plans:
         request = PurchaseRequest.objects.create(
             title=title, amount=amount, description=f"Demo request: {title}", requester=requester
