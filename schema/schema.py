@@ -20,7 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import MaskUnexpectedErrors
 from schema.execution import SharedEventExecutionContext
-from schema.fast_fields import PlainLeafFields, install_lean_resolvers
+from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers
 from schema.mutations import Mutation
 from schema.optimizer import QueryOptimizerExtension
 from schema.queries import Query
@@ -41,7 +41,7 @@ _LIMIT_RULES = (
 )
 
 
-class ExecutionContext(PlainLeafFields, SharedEventExecutionContext):
+class ExecutionContext(ExecutionShortcuts, SharedEventExecutionContext):
     """Plain leaf fields read directly; pushed events rendered once per document."""
 
 

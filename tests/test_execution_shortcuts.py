@@ -31,7 +31,7 @@ from strawberry.permission import BasePermission
 from backend.workflows.models import Workflow
 from backend.workflows.selectors import get_workflow_attachment
 from backend.workflows.services import delegate_stage
-from schema.fast_fields import PlainLeafFields, install_lean_resolvers, plain_leaf_fields
+from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers, plain_leaf_fields
 from schema.schema import build_schema
 from tests.helpers import graphql
 from tests.purchase_steps import current_approvers, start_purchase_request
@@ -201,9 +201,19 @@ class Leaf:
 
 
 @strawberry.type
+class Picky:
+    name: str
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, Picky) and obj.name != "impostor"
+
+
+@strawberry.type
 class Branch:
     leaves: list[Leaf]
     nullable_leaves: list[Leaf | None]
+    picky: list[Picky | None] = strawberry.field(default_factory=list)
 
 
 def _leaf(**overrides: Any) -> Leaf:
@@ -222,7 +232,7 @@ class SmallQuery:
         return BRANCHES
 
 
-class FastContext(PlainLeafFields):
+class FastContext(ExecutionShortcuts):
     pass
 
 
@@ -283,6 +293,20 @@ def test_awkward_values_give_the_same_data_and_errors(case):
         }
     else:
         assert expected["errors"], "the case must exercise an error"
+
+
+def test_a_type_check_that_refuses_an_object_gives_the_same_error():
+    BRANCHES[:] = [
+        Branch(leaves=[], nullable_leaves=[], picky=[Picky(name="ok"), Picky(name="impostor")])
+    ]
+    try:
+        fast, plain = _small_schemas()
+        expected = _run(plain, "{ branches { picky { name } } }")
+        assert _run(fast, "{ branches { picky { name } } }") == expected
+    finally:
+        BRANCHES.clear()
+    assert expected["data"] == {"branches": [{"picky": [{"name": "ok"}, None]}]}
+    assert "Expected value of type 'Picky'" in expected["errors"][0]["message"]
 
 
 def test_an_extension_that_wraps_resolvers_still_sees_every_field():
