@@ -38,6 +38,7 @@ import operator
 from collections.abc import Callable
 from inspect import iscoroutine
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 from django.db.models.query_utils import DeferredAttribute
 from graphql import (
@@ -63,8 +64,8 @@ class PlainLeaf(NamedTuple):
     non_null: bool
 
 
-# GraphQLObjectType -> {field name: PlainLeaf}; built once per type of the process's schemas.
-_plain_by_type: dict[GraphQLObjectType, dict[str, PlainLeaf]] = {}
+# GraphQLObjectType -> {field name: PlainLeaf}; built once per type, gone with its schema.
+_plain_by_type: WeakKeyDictionary[GraphQLObjectType, dict[str, PlainLeaf]] = WeakKeyDictionary()
 
 
 def _column_reader(field: StrawberryDjangoField, model: Any) -> Callable[[Any], Any] | None:
@@ -237,7 +238,11 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plain = plain_leaf_fields(parent_type)
+        # A plain dict per request in front of the weak, process-wide one (cheaper lookups).
+        local = self.__dict__.setdefault("_plain_fields", {})
+        plain = local.get(parent_type)
+        if plain is None:
+            plain = local[parent_type] = plain_leaf_fields(parent_type)
         type_name = parent_type.name
         is_awaitable = self.is_awaitable
         execute_field = self.execute_field

@@ -229,8 +229,7 @@ class Query(ActionQueries):
         live = [a for a in attachments if a.is_live]
         return (live or attachments or [None])[0]  # type: ignore[list-item,return-value]
 
-    # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list
-    # connections of any type work.
+    # type-var: see ``workflows``.
     @strawberry_django.connection(  # type: ignore[type-var]
         CheckedListConnection[WorkflowAttachmentType],  # type: ignore[type-var]
         description="Attachments of the viewer's company, newest first.",
@@ -249,8 +248,7 @@ class Query(ActionQueries):
             WorkflowAttachmentFilterSet, _filter_data(filter), selectors.company_attachments(company_id)
         )
 
-    # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list
-    # connections of any type work.
+    # type-var: see ``workflows``.
     @strawberry_django.connection(  # type: ignore[type-var]
         CheckedListConnection[WorkflowAttachmentType],  # type: ignore[type-var]
         description="The viewer's inbox: attachments whose current step the viewer can act on, newest first.",

@@ -42,7 +42,7 @@ _LIMIT_RULES = (
 
 
 class ExecutionContext(ExecutionShortcuts, SharedEventExecutionContext):
-    """Plain leaf fields read directly; pushed events rendered once per document."""
+    """The execution shortcuts of ``schema.fast_fields``; pushed events rendered once per document."""
 
 
 def introspection_enabled() -> bool:
