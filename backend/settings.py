@@ -97,7 +97,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI each request runs its ORM work in a thread of its own, and connections belong
-    # to threads: persistent connections (CONN_MAX_AGE > 0) are then never reused and pile up
+    # to threads: persistent connections (CONN_MAX_AGE > 0) are then rarely reused and pile up
     # until PostgreSQL refuses new ones. A per-process psycopg pool bounds them and still
     # saves the connect on every request. DB_POOL_MAX_SIZE=0 turns the pool off (then
     # CONN_MAX_AGE applies, e.g. behind PgBouncer).

@@ -2,7 +2,7 @@
 
 Under ASGI, Django runs each request's ORM work in a thread of its own request context, and
 database connections belong to threads. With persistent connections (``CONN_MAX_AGE`` > 0)
-each such thread leaves an open connection behind that nothing reuses: measured before the
+such threads leave open connections behind that are rarely reused: measured before the
 pool, one uvicorn process held 12 PostgreSQL connections after 100 sequential requests, 36
 after 400, 65 after 400 more from 20 clients, on the way to PostgreSQL's
 ``max_connections``. On PostgreSQL the settings now use psycopg's connection pool
