@@ -168,9 +168,7 @@ CSRF_TRUSTED_ORIGINS = [
     if origin.strip()
 ]
 
-EMAIL_BACKEND = os.environ.get(
-    "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "workflows@localhost")
 
 # django-approval-workflow: roles are auth.Group, found through User.groups.

@@ -43,7 +43,9 @@ class WorkflowWSConsumer(GraphQLWSConsumer):
     graphql_transport_ws_handler_class = WorkflowTransportWSHandler
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:  # type: ignore[override]
-        return RequestContext(request=request, response=response, user=None, company_id=None, ws=request)
+        return RequestContext(
+            request=request, response=response, user=None, company_id=None, ws=request
+        )
 
     async def on_ws_connect(self, context: RequestContext) -> Any:  # type: ignore[override]
         token = _token_from(context.connection_params)

@@ -69,7 +69,9 @@ def _events_by_attachment(attachment_ids: list[int]) -> list[list[WorkflowEvent]
     grouped: dict[int, list[WorkflowEvent]] = defaultdict(list)
     for event in (
         WorkflowEvent.objects.filter(attachment_id__in=attachment_ids)
-        .select_related("actor", "from_stage", "to_stage", "from_pipeline", "to_pipeline", "delegate")
+        .select_related(
+            "actor", "from_stage", "to_stage", "from_pipeline", "to_pipeline", "delegate"
+        )
         .order_by("id")
     ):
         grouped[event.attachment_id].append(event)
@@ -96,6 +98,4 @@ class Loaders:
     attachment_by_id: DataLoader = field(
         default_factory=lambda: _loader(_by_ids(WorkflowAttachment))
     )
-    events_by_attachment: DataLoader = field(
-        default_factory=lambda: _loader(_events_by_attachment)
-    )
+    events_by_attachment: DataLoader = field(default_factory=lambda: _loader(_events_by_attachment))

@@ -41,7 +41,9 @@ class MutationError:
 
 def mutation_error(error: WorkflowError) -> MutationError:
     """Turn a domain error into a payload error."""
-    return MutationError(code=ErrorCodeEnum(str(error.code)), message=error.message, field=error.field)
+    return MutationError(
+        code=ErrorCodeEnum(str(error.code)), message=error.message, field=error.field
+    )
 
 
 def query_error(error: WorkflowError) -> GraphQLError:

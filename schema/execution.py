@@ -89,7 +89,9 @@ def _variables_outside_root_arguments(operation: Any, fragments: dict[str, Any])
     return collector.names
 
 
-def document_key(operation: Any, fragments: dict[str, Any], variables: dict[str, Any]) -> tuple | None:
+def document_key(
+    operation: Any, fragments: dict[str, Any], variables: dict[str, Any]
+) -> tuple | None:
     """What, besides the event, decides how a subscription renders it (None: do not share)."""
     if operation.loc is None:
         return None

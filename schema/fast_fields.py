@@ -294,7 +294,9 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if result is not None and self._shortcuts_allowed(position_context):
-            object_type = return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+            object_type = (
+                return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+            )
             if type(object_type) is GraphQLObjectType and not isinstance(result, Exception):
                 is_type_of = object_type.is_type_of
                 matches = True if is_type_of is None else is_type_of(result, info)

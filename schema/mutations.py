@@ -31,7 +31,9 @@ from schema.types import PipelineType, StageType, WorkflowAttachmentType, Workfl
 def _payload(name: str, field_name: str, field_type: Any, description: str) -> Any:
     namespace = {
         "__annotations__": {field_name: field_type | None, "error": MutationError | None},
-        field_name: strawberry.field(default=None, description="The result, when there is no error."),
+        field_name: strawberry.field(
+            default=None, description="The result, when there is no error."
+        ),
         "error": strawberry.field(default=None, description="Why nothing changed, when it failed."),
         "__doc__": description,
     }
@@ -53,17 +55,35 @@ DelegateStagePayload = _attachment_payload("DelegateStagePayload", "Result of de
 RequestResubmissionPayload = _attachment_payload(
     "RequestResubmissionPayload", "Result of requestResubmission."
 )
-CreateWorkflowPayload = _payload("CreateWorkflowPayload", "workflow", WorkflowType, "Result of createWorkflow.")
-UpdateWorkflowPayload = _payload("UpdateWorkflowPayload", "workflow", WorkflowType, "Result of updateWorkflow.")
-CloneWorkflowPayload = _payload("CloneWorkflowPayload", "workflow", WorkflowType, "Result of cloneWorkflow.")
-DeleteWorkflowPayload = _payload("DeleteWorkflowPayload", "deleted_id", strawberry.ID, "Result of deleteWorkflow.")
-AddPipelinePayload = _payload("AddPipelinePayload", "pipeline", PipelineType, "Result of addPipeline.")
-UpdatePipelinePayload = _payload("UpdatePipelinePayload", "pipeline", PipelineType, "Result of updatePipeline.")
-RemovePipelinePayload = _payload("RemovePipelinePayload", "deleted_id", strawberry.ID, "Result of removePipeline.")
+CreateWorkflowPayload = _payload(
+    "CreateWorkflowPayload", "workflow", WorkflowType, "Result of createWorkflow."
+)
+UpdateWorkflowPayload = _payload(
+    "UpdateWorkflowPayload", "workflow", WorkflowType, "Result of updateWorkflow."
+)
+CloneWorkflowPayload = _payload(
+    "CloneWorkflowPayload", "workflow", WorkflowType, "Result of cloneWorkflow."
+)
+DeleteWorkflowPayload = _payload(
+    "DeleteWorkflowPayload", "deleted_id", strawberry.ID, "Result of deleteWorkflow."
+)
+AddPipelinePayload = _payload(
+    "AddPipelinePayload", "pipeline", PipelineType, "Result of addPipeline."
+)
+UpdatePipelinePayload = _payload(
+    "UpdatePipelinePayload", "pipeline", PipelineType, "Result of updatePipeline."
+)
+RemovePipelinePayload = _payload(
+    "RemovePipelinePayload", "deleted_id", strawberry.ID, "Result of removePipeline."
+)
 AddStagePayload = _payload("AddStagePayload", "stage", StageType, "Result of addStage.")
 UpdateStagePayload = _payload("UpdateStagePayload", "stage", StageType, "Result of updateStage.")
-RemoveStagePayload = _payload("RemoveStagePayload", "deleted_id", strawberry.ID, "Result of removeStage.")
-ReorderStagesPayload = _payload("ReorderStagesPayload", "pipeline", PipelineType, "Result of reorderStages.")
+RemoveStagePayload = _payload(
+    "RemoveStagePayload", "deleted_id", strawberry.ID, "Result of removeStage."
+)
+ReorderStagesPayload = _payload(
+    "ReorderStagesPayload", "pipeline", PipelineType, "Result of reorderStages."
+)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -72,8 +92,12 @@ ReorderStagesPayload = _payload("ReorderStagesPayload", "pipeline", PipelineType
 @strawberry.input(name="ApprovalInput", description="One approval requirement of a stage.")
 class ApprovalInput:
     approval_type: str = strawberry.field(description="user or role.")
-    approval_user: strawberry.ID | None = strawberry.field(default=None, description="User id (user approvals).")
-    user_role: strawberry.ID | None = strawberry.field(default=None, description="Role id (role approvals).")
+    approval_user: strawberry.ID | None = strawberry.field(
+        default=None, description="User id (user approvals)."
+    )
+    user_role: strawberry.ID | None = strawberry.field(
+        default=None, description="Role id (role approvals)."
+    )
     role_selection_strategy: str | None = strawberry.field(
         default=None,
         description="anyone, consensus, round_robin, quorum, majority or percentage (default anyone).",
@@ -81,8 +105,12 @@ class ApprovalInput:
     behaviour: str | None = strawberry.field(
         default=None, description="approve (default), submit, check_in_verify or move."
     )
-    required_form: strawberry.ID | None = strawberry.field(default=None, description="Form id to fill in.")
-    quorum_count: int | None = strawberry.field(default=None, description="Approvals needed (quorum).")
+    required_form: strawberry.ID | None = strawberry.field(
+        default=None, description="Form id to fill in."
+    )
+    quorum_count: int | None = strawberry.field(
+        default=None, description="Approvals needed (quorum)."
+    )
     percentage_required: float | None = strawberry.field(
         default=None, description="Share of members needed (percentage)."
     )
@@ -103,7 +131,9 @@ class StageInput:
     name_en: str = strawberry.field(description="English name.")
     name_ar: str = strawberry.field(default="", description="Arabic name.")
     color: str | None = strawberry.field(default=None, description="Display colour.")
-    approvals: list[ApprovalInput] = strawberry.field(default_factory=list, description="Approvals, in order.")
+    approvals: list[ApprovalInput] = strawberry.field(
+        default_factory=list, description="Approvals, in order."
+    )
 
 
 def _stage_data(stage: StageInput) -> dict[str, Any]:
@@ -115,13 +145,22 @@ def _stage_data(stage: StageInput) -> dict[str, Any]:
     }
 
 
-@strawberry.input(name="PipelineInput", description="A pipeline to create, with stages or a number of blank stages.")
+@strawberry.input(
+    name="PipelineInput",
+    description="A pipeline to create, with stages or a number of blank stages.",
+)
 class PipelineInput:
     name_en: str = strawberry.field(description="English name.")
     name_ar: str = strawberry.field(default="", description="Arabic name.")
-    department_id: strawberry.ID | None = strawberry.field(default=None, description="Department id.")
-    number_of_stages: int | None = strawberry.field(default=None, description="Create this many blank stages.")
-    stages: list[StageInput] | None = strawberry.field(default=None, description="Or: these stages.")
+    department_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Department id."
+    )
+    number_of_stages: int | None = strawberry.field(
+        default=None, description="Create this many blank stages."
+    )
+    stages: list[StageInput] | None = strawberry.field(
+        default=None, description="Or: these stages."
+    )
 
 
 def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
@@ -130,7 +169,9 @@ def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
         "name_ar": pipeline.name_ar,
         "department_id": pipeline.department_id,
         "number_of_stages": pipeline.number_of_stages,
-        "stages": [_stage_data(s) for s in pipeline.stages] if pipeline.stages is not None else None,
+        "stages": [_stage_data(s) for s in pipeline.stages]
+        if pipeline.stages is not None
+        else None,
     }
 
 
@@ -141,7 +182,9 @@ class CreateWorkflowInput:
     description: str = strawberry.field(default="", description="Free text.")
     slug: str = strawberry.field(default="", description="Identifier for auto-start settings.")
     is_active: bool = strawberry.field(default=True, description="Whether it can be attached.")
-    pipelines: list[PipelineInput] = strawberry.field(default_factory=list, description="Pipelines, in order.")
+    pipelines: list[PipelineInput] = strawberry.field(
+        default_factory=list, description="Pipelines, in order."
+    )
 
 
 @strawberry.input(name="UpdateWorkflowInput", description="Changes to a workflow template.")
@@ -151,7 +194,9 @@ class UpdateWorkflowInput:
     name_ar: str | None = strawberry.field(default=None, description="Arabic name.")
     description: str | None = strawberry.field(default=None, description="Free text.")
     slug: str | None = strawberry.field(default=None, description="Identifier.")
-    is_active: bool | None = strawberry.field(default=None, description="Whether it can be attached.")
+    is_active: bool | None = strawberry.field(
+        default=None, description="Whether it can be attached."
+    )
 
 
 @strawberry.input(name="AddPipelineInput", description="A pipeline to add to a workflow.")
@@ -166,7 +211,9 @@ class UpdatePipelineInput:
     name_en: str | None = strawberry.field(default=None, description="English name.")
     name_ar: str | None = strawberry.field(default=None, description="Arabic name.")
     order: int | None = strawberry.field(default=None, description="Position.")
-    department_id: strawberry.ID | None = strawberry.field(default=None, description="Department id.")
+    department_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Department id."
+    )
     clear_department: bool = strawberry.field(default=False, description="Remove the department.")
 
 
@@ -176,7 +223,9 @@ class AddStageInput(StageInput):
     order: int | None = strawberry.field(default=None, description="Position (default: last).")
 
 
-@strawberry.input(name="UpdateStageInput", description="Changes to a stage, including its approvals.")
+@strawberry.input(
+    name="UpdateStageInput", description="Changes to a stage, including its approvals."
+)
 class UpdateStageInput:
     id: strawberry.ID = strawberry.field(description="Stage id.")
     name_en: str | None = strawberry.field(default=None, description="English name.")
@@ -191,7 +240,9 @@ class UpdateStageInput:
 @strawberry.input(name="ReorderStagesInput", description="A new order of all stages of a pipeline.")
 class ReorderStagesInput:
     pipeline_id: strawberry.ID = strawberry.field(description="Pipeline id.")
-    stage_ids: list[strawberry.ID] = strawberry.field(description="Every stage id, in the new order.")
+    stage_ids: list[strawberry.ID] = strawberry.field(
+        description="Every stage id, in the new order."
+    )
 
 
 @strawberry.input(name="AttachWorkflowInput", description="Attach a workflow to a business object.")
@@ -215,10 +266,13 @@ class AttachmentInput:
 @strawberry.input(name="ApproveStageInput", description="Approve your current step.")
 class ApproveStageInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
-    form_data: JSON | None = strawberry.field(default=None, description="Answers of the step's form.")
+    form_data: JSON | None = strawberry.field(
+        default=None, description="Answers of the step's form."
+    )
     comment: str = strawberry.field(default="", description="Optional comment.")
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Replaying the same key returns the first result and changes nothing."
+        default=None,
+        description="Replaying the same key returns the first result and changes nothing.",
     )
 
 
@@ -308,7 +362,9 @@ async def _run(info: Info, payload: Any, action: Callable[[RequestContext], dict
     return await sync_to_async(call)()
 
 
-def _decision(service: Callable[..., Any], **arguments: Any) -> Callable[[RequestContext], dict[str, Any]]:
+def _decision(
+    service: Callable[..., Any], **arguments: Any
+) -> Callable[[RequestContext], dict[str, Any]]:
     def action(context: RequestContext) -> dict[str, Any]:
         user = _viewer(context)
         obj = attachment_target_for_user(arguments.pop("attachment_id"), user)
@@ -350,7 +406,9 @@ class Mutation(ActionMutations):
 
         return await _run(info, CreateWorkflowPayload, action)
 
-    @strawberry.mutation(description="Change a workflow template's names, description, slug or active flag.")
+    @strawberry.mutation(
+        description="Change a workflow template's names, description, slug or active flag."
+    )
     async def update_workflow(
         self,
         info: Info,
@@ -393,13 +451,19 @@ class Mutation(ActionMutations):
         ],
         name_en: Annotated[
             str | None,
-            strawberry.argument(description='English name of the copy (default: the name + " (Copy)").'),
+            strawberry.argument(
+                description='English name of the copy (default: the name + " (Copy)").'
+            ),
         ] = None,
     ) -> CloneWorkflowPayload:  # type: ignore[valid-type]
         def action(context: RequestContext) -> dict[str, Any]:
             user = _manager(context)
             workflow = _workflow(context, id)
-            return {"workflow": services.clone_workflow(workflow=workflow, created_by=user, name_en=name_en)}
+            return {
+                "workflow": services.clone_workflow(
+                    workflow=workflow, created_by=user, name_en=name_en
+                )
+            }
 
         return await _run(info, CloneWorkflowPayload, action)
 
@@ -531,7 +595,9 @@ class Mutation(ActionMutations):
 
         return await _run(info, ReorderStagesPayload, action)
 
-    @strawberry.mutation(description="Attach a workflow (a copy, unless disableClone) to a business object.")
+    @strawberry.mutation(
+        description="Attach a workflow (a copy, unless disableClone) to a business object."
+    )
     async def attach_workflow(
         self,
         info: Info,
@@ -571,7 +637,11 @@ class Mutation(ActionMutations):
             strawberry.argument(description="Id of the attachment to start."),
         ],
     ) -> StartWorkflowPayload:  # type: ignore[valid-type]
-        return await _run(info, StartWorkflowPayload, _decision(services.start_workflow, attachment_id=attachment_id))
+        return await _run(
+            info,
+            StartWorkflowPayload,
+            _decision(services.start_workflow, attachment_id=attachment_id),
+        )
 
     @strawberry.mutation(description="Cancel a live workflow; its open steps are cancelled.")
     async def cancel_workflow(
@@ -585,10 +655,14 @@ class Mutation(ActionMutations):
         return await _run(
             info,
             CancelWorkflowPayload,
-            _decision(services.cancel_workflow, attachment_id=input.attachment_id, reason=input.reason),
+            _decision(
+                services.cancel_workflow, attachment_id=input.attachment_id, reason=input.reason
+            ),
         )
 
-    @strawberry.mutation(description="Approve your current step (on a check-in/verify step: check in first).")
+    @strawberry.mutation(
+        description="Approve your current step (on a check-in/verify step: check in first)."
+    )
     async def approve_stage(
         self,
         info: Info,
@@ -629,7 +703,9 @@ class Mutation(ActionMutations):
             ),
         )
 
-    @strawberry.mutation(description="Verify a check-in/verify step after checking in (second phase).")
+    @strawberry.mutation(
+        description="Verify a check-in/verify step after checking in (second phase)."
+    )
     async def verify_stage(
         self,
         info: Info,
@@ -697,7 +773,9 @@ class Mutation(ActionMutations):
         info: Info,
         input: Annotated[
             RequestResubmissionInput,
-            strawberry.argument(description="The attachment, the stage to go back to and the reason."),
+            strawberry.argument(
+                description="The attachment, the stage to go back to and the reason."
+            ),
         ],
     ) -> RequestResubmissionPayload:  # type: ignore[valid-type]
         return await _run(

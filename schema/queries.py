@@ -68,7 +68,10 @@ def optimized_first(queryset: QuerySet, info: Info) -> Any:
     return queryset.first()
 
 
-@strawberry.type(name="Company", description="A tenant; as in django-dynamic-workflows, a company is a user account.")
+@strawberry.type(
+    name="Company",
+    description="A tenant; as in django-dynamic-workflows, a company is a user account.",
+)
 class CompanyType:
     id: strawberry.ID = strawberry.field(description="Company id.")
     name: str = strawberry.field(description="Company name.")
@@ -83,11 +86,19 @@ class ViewerType:
 
 @strawberry.input(name="WorkflowFilter", description="Filters for workflows.")
 class WorkflowFilterInput:
-    name_contains: str | None = strawberry.field(default=None, description="Part of the English name.")
+    name_contains: str | None = strawberry.field(
+        default=None, description="Part of the English name."
+    )
     is_active: bool | None = strawberry.field(default=None, description="Active or inactive only.")
-    department_id: strawberry.ID | None = strawberry.field(default=None, description="Has a pipeline of this department.")
-    created_after: datetime | None = strawberry.field(default=None, description="Created at or after.")
-    created_before: datetime | None = strawberry.field(default=None, description="Created at or before.")
+    department_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Has a pipeline of this department."
+    )
+    created_after: datetime | None = strawberry.field(
+        default=None, description="Created at or after."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None, description="Created at or before."
+    )
 
 
 @strawberry.enum(name="WorkflowOrder", description="Sort order of workflow lists.")
@@ -105,11 +116,15 @@ class WorkflowAttachmentFilterInput:
     workflow_id: strawberry.ID | None = strawberry.field(
         default=None, description="Running this workflow (a template matches its copies)."
     )
-    model: str | None = strawberry.field(default=None, description="app_label.modelname of the object.")
+    model: str | None = strawberry.field(
+        default=None, description="app_label.modelname of the object."
+    )
     stage_id: strawberry.ID | None = strawberry.field(
         default=None, description="Waiting in this stage (a template stage matches its copies)."
     )
-    started_by_id: strawberry.ID | None = strawberry.field(default=None, description="Started by this user.")
+    started_by_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Started by this user."
+    )
 
 
 def _filter_data(value: Any) -> dict[str, Any]:
@@ -204,7 +219,7 @@ class Query(ActionQueries):
         return attachment  # type: ignore[return-value]
 
     @strawberry_django.field(
-        description="The live (else latest) attachment of a business object, e.g. model: \"demo.purchaserequest\"."
+        description='The live (else latest) attachment of a business object, e.g. model: "demo.purchaserequest".'
     )
     def workflow_attachment_for(
         self,
@@ -245,7 +260,9 @@ class Query(ActionQueries):
     ) -> list[WorkflowAttachmentType]:
         company_id = viewer_company_id(info)
         return _filtered(  # type: ignore[return-value]
-            WorkflowAttachmentFilterSet, _filter_data(filter), selectors.company_attachments(company_id)
+            WorkflowAttachmentFilterSet,
+            _filter_data(filter),
+            selectors.company_attachments(company_id),
         )
 
     # type-var: see ``workflows``.

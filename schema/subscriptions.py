@@ -63,7 +63,9 @@ def _since(value: strawberry.ID | None) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise query_error(WorkflowValidationError("since must be an event id.", field="since")) from None
+        raise query_error(
+            WorkflowValidationError("since must be an event id.", field="since")
+        ) from None
 
 
 def _load_events(scope: Q, after: int, up_to: int | None = None) -> list[WorkflowEvent]:
@@ -146,13 +148,17 @@ async def _stream(
                 yield pushed
 
 
-@strawberry.enum(name="InboxChangeKind", description="Whether an attachment entered or left an inbox.")
+@strawberry.enum(
+    name="InboxChangeKind", description="Whether an attachment entered or left an inbox."
+)
 class InboxChangeKind(Enum):
     ENTERED = "entered"
     LEFT = "left"
 
 
-@strawberry.type(name="InboxChange", description="An item entered or left the viewer's pending approvals.")
+@strawberry.type(
+    name="InboxChange", description="An item entered or left the viewer's pending approvals."
+)
 class InboxChangeType:
     change: InboxChangeKind = strawberry.field(description="Entered or left.")
     attachment_id: strawberry.ID = strawberry.field(description="The attachment concerned.")
@@ -160,7 +166,9 @@ class InboxChangeType:
     event_type: str = strawberry.field(description="Its type, e.g. approved.")
 
 
-@strawberry.type(description="Live workflow events over graphql-transport-ws, scoped to the viewer's company.")
+@strawberry.type(
+    description="Live workflow events over graphql-transport-ws, scoped to the viewer's company."
+)
 class Subscription:
     @strawberry.subscription(
         description="Events of one attachment; with `since` (an event id), first replays the missed ones."
@@ -175,7 +183,9 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[WorkflowEventType, None]:
         context = _viewer(info)
-        attachment = await sync_to_async(selectors.company_attachment)(context.company_id, attachment_id)
+        attachment = await sync_to_async(selectors.company_attachment)(
+            context.company_id, attachment_id
+        )
         if attachment is None:
             raise query_error(NotFoundError("Workflow attachment not found.", field="attachmentId"))
         async for event in _stream(
@@ -206,7 +216,9 @@ class Subscription:
         workflow = await sync_to_async(selectors.company_workflow)(context.company_id, workflow_id)
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="workflowId"))
-        scope = Q(attachment__workflow_id=workflow.pk) | Q(attachment__workflow__cloned_from_id=workflow.pk)
+        scope = Q(attachment__workflow_id=workflow.pk) | Q(
+            attachment__workflow__cloned_from_id=workflow.pk
+        )
         scope &= Q(company_id=context.company_id)
         async for event in _stream(
             info,
@@ -225,7 +237,10 @@ class Subscription:
             INBOX_MESSAGE_TYPE, groups=[inbox_group(context.user.pk)]
         ) as messages:
             async for message in messages:
-                if message["company_id"] != context.company_id or message["user_id"] != context.user.pk:
+                if (
+                    message["company_id"] != context.company_id
+                    or message["user_id"] != context.user.pk
+                ):
                     continue
                 yield InboxChangeType(
                     change=InboxChangeKind(message["change"]),

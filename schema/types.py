@@ -83,13 +83,17 @@ def _enum(choices: Any, name: str, description: str) -> Any:
     )
 
 
-AttachmentStatusEnum = _enum(AttachmentStatus, "AttachmentStatus", "Where a workflow attachment stands.")
+AttachmentStatusEnum = _enum(
+    AttachmentStatus, "AttachmentStatus", "Where a workflow attachment stands."
+)
 EventTypeEnum = _enum(EventType, "WorkflowEventType", "What happened to an attachment.")
 ApprovalTypeEnum = _enum(ApprovalType, "ApprovalType", "Who approves: a user or a role's members.")
 StrategyEnum = _enum(
     RoleSelectionStrategy, "RoleSelectionStrategy", "How the members of a role share a step."
 )
-BehaviourEnum = _enum(ApprovalBehaviour, "ApprovalBehaviour", "What an approver does to complete a step.")
+BehaviourEnum = _enum(
+    ApprovalBehaviour, "ApprovalBehaviour", "What an approver does to complete a step."
+)
 
 
 @strawberry.enum(name="AvailableAction", description="A decision the viewer may take now.")
@@ -303,7 +307,9 @@ def _department_hints() -> dict[str, Any]:
     return {"prefetch_related": ["department"]}
 
 
-@strawberry_django.type(Pipeline, name="Pipeline", description="A department or phase of a workflow.")
+@strawberry_django.type(
+    Pipeline, name="Pipeline", description="A department or phase of a workflow."
+)
 class PipelineType:
     id: strawberry.ID = strawberry_django.field(description="Pipeline id.")
     name_en: str = strawberry_django.field(description="English name.")
@@ -364,7 +370,9 @@ class WorkflowSummaryType:
 STRUCTURE_HINTS = ["pipelines", "pipelines__stages"]
 
 
-@strawberry_django.type(Workflow, name="Workflow", description="A workflow template (or an attachment's running copy).")
+@strawberry_django.type(
+    Workflow, name="Workflow", description="A workflow template (or an attachment's running copy)."
+)
 class WorkflowType:
     id: strawberry.ID = strawberry_django.field(description="Workflow id.")
     name_en: str = strawberry_django.field(description="English name.")
@@ -462,7 +470,9 @@ class CurrentApproverType:
     user: UserType = strawberry.field(description="The approver.")
     role: RoleType | None = strawberry.field(description="The role they act for, if any.")
     is_delegated: bool = strawberry.field(description="True when the step was delegated to them.")
-    is_checked_in: bool = strawberry.field(description="True after a check-in on a check-in/verify step.")
+    is_checked_in: bool = strawberry.field(
+        description="True after a check-in on a check-in/verify step."
+    )
     behaviour: BehaviourEnum = strawberry.field(description="What they must do.")  # type: ignore[valid-type]
 
 
@@ -471,13 +481,21 @@ def _event_type(event: WorkflowEvent) -> WorkflowEventType:
 
 
 @strawberry_django.type(
-    WorkflowAttachment, name="WorkflowAttachment", description="A workflow running on one business object."
+    WorkflowAttachment,
+    name="WorkflowAttachment",
+    description="A workflow running on one business object.",
 )
 class WorkflowAttachmentType:
     id: strawberry.ID = strawberry_django.field(description="Attachment id.")
-    workflow: WorkflowType = strawberry_django.field(description="The running copy of the workflow.")
-    current_pipeline: PipelineType | None = strawberry_django.field(description="Pipeline of the current stage.")
-    current_stage: StageType | None = strawberry_django.field(description="The stage waiting for approval.")
+    workflow: WorkflowType = strawberry_django.field(
+        description="The running copy of the workflow."
+    )
+    current_pipeline: PipelineType | None = strawberry_django.field(
+        description="Pipeline of the current stage."
+    )
+    current_stage: StageType | None = strawberry_django.field(
+        description="The stage waiting for approval."
+    )
     started_at: datetime | None = strawberry_django.field(description="When it started.")
     completed_at: datetime | None = strawberry_django.field(
         description="When it finished (completed, rejected or cancelled)."
@@ -540,7 +558,9 @@ class WorkflowAttachmentType:
             extra = row.extra_fields or {}
             role = None
             if row.assigned_role_object_id:
-                role_object = await context.loaders.role_by_id.load(int(row.assigned_role_object_id))
+                role_object = await context.loaders.role_by_id.load(
+                    int(row.assigned_role_object_id)
+                )
                 if role_object is not None:
                     role = RoleType(id=strawberry.ID(str(role_object.pk)), name=str(role_object))
             result.append(
@@ -573,7 +593,9 @@ class WorkflowAttachmentType:
                 extra = mine.extra_fields or {}
                 if extra.get("behaviour") == ApprovalBehaviour.CHECK_IN_VERIFY:
                     actions.append(
-                        AvailableAction.VERIFY if extra.get("checked_in") else AvailableAction.CHECK_IN
+                        AvailableAction.VERIFY
+                        if extra.get("checked_in")
+                        else AvailableAction.CHECK_IN
                     )
                 else:
                     actions.append(AvailableAction.APPROVE)
@@ -614,7 +636,9 @@ async def _content_type(content_type_id: int) -> Any:
 def _stage_ref(stage: Stage | None) -> StageRefType | None:
     if stage is None:
         return None
-    return StageRefType(id=strawberry.ID(str(stage.pk)), name_en=stage.name_en, name_ar=stage.name_ar)
+    return StageRefType(
+        id=strawberry.ID(str(stage.pk)), name_en=stage.name_en, name_ar=stage.name_ar
+    )
 
 
 @strawberry.type(name="StageRef", description="A stage named in an event.")
@@ -636,7 +660,9 @@ def _pipeline_ref(pipeline: Pipeline | None) -> PipelineRefType | None:
     return PipelineRefType(id=strawberry.ID(str(pipeline.pk)), name_en=pipeline.name_en)
 
 
-@strawberry.type(name="EventAttachment", description="The state of an attachment, as an event reports it.")
+@strawberry.type(
+    name="EventAttachment", description="The state of an attachment, as an event reports it."
+)
 class EventAttachmentType:
     id: strawberry.ID = strawberry.field(description="Attachment id.")
     status: AttachmentStatusEnum = strawberry.field(description="Status.")  # type: ignore[valid-type]
@@ -653,11 +679,15 @@ class EventAttachmentType:
             id=strawberry.ID(str(data["id"])),
             status=AttachmentStatusEnum(data["status"]),
             current_stage=StageRefType(
-                id=strawberry.ID(str(stage["id"])), name_en=stage["name_en"], name_ar=stage["name_ar"]
+                id=strawberry.ID(str(stage["id"])),
+                name_en=stage["name_en"],
+                name_ar=stage["name_ar"],
             )
             if stage
             else None,
-            current_pipeline=PipelineRefType(id=strawberry.ID(str(pipeline["id"])), name_en=pipeline["name_en"])
+            current_pipeline=PipelineRefType(
+                id=strawberry.ID(str(pipeline["id"])), name_en=pipeline["name_en"]
+            )
             if pipeline
             else None,
             progress=ProgressType(
@@ -682,7 +712,9 @@ def _user_from_payload(data: dict[str, Any] | None) -> UserType | None:
 def _stage_from_payload(data: dict[str, Any] | None) -> StageRefType | None:
     if not data:
         return None
-    return StageRefType(id=strawberry.ID(str(data["id"])), name_en=data["name_en"], name_ar=data["name_ar"])
+    return StageRefType(
+        id=strawberry.ID(str(data["id"])), name_en=data["name_en"], name_ar=data["name_ar"]
+    )
 
 
 def _pipeline_from_payload(data: dict[str, Any] | None) -> PipelineRefType | None:
@@ -779,7 +811,9 @@ class WorkflowEventConnection:
     page_info: PageInfoType = strawberry.field(description="Pagination data.")
 
     @classmethod
-    def slice(cls, events: list[WorkflowEvent], *, first: Any, after: Any) -> WorkflowEventConnection:
+    def slice(
+        cls, events: list[WorkflowEvent], *, first: Any, after: Any
+    ) -> WorkflowEventConnection:
         limit = 100 if first in (None, strawberry.UNSET) else max(0, min(int(first), 100))
         start = 0
         if after not in (None, strawberry.UNSET):
@@ -787,7 +821,9 @@ class WorkflowEventConnection:
                 after_id = int(after)
             except (TypeError, ValueError):
                 raise query_error(
-                    WorkflowValidationError("Argument 'after' is not a valid cursor.", field="after")
+                    WorkflowValidationError(
+                        "Argument 'after' is not a valid cursor.", field="after"
+                    )
                 ) from None
             start = next((i for i, e in enumerate(events) if e.pk > after_id), len(events))
         page = events[start : start + limit]

@@ -41,7 +41,17 @@ class GraphQLView(AsyncGraphQLView[RequestContext, None]):
         if token is not None:
             user = await sync_to_async(authenticate_token)(token)
             if user is None:
-                return JsonResponse({"errors": [{"message": "Invalid or revoked API token.", "extensions": {"code": "UNAUTHENTICATED"}}]}, status=401)
+                return JsonResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": "Invalid or revoked API token.",
+                                "extensions": {"code": "UNAUTHENTICATED"},
+                            }
+                        ]
+                    },
+                    status=401,
+                )
             request.user = user
         else:
             user = await request.auser()
@@ -66,4 +76,6 @@ class GraphQLView(AsyncGraphQLView[RequestContext, None]):
 def graphql_view() -> Any:
     ide = "graphiql" if getattr(settings, "GRAPHQL_IDE", settings.DEBUG) else None
     # The schema given here is replaced per request in ``dispatch``.
-    return GraphQLView.as_view(schema=schema_for_settings(), graphql_ide=ide, allow_queries_via_get=True)
+    return GraphQLView.as_view(
+        schema=schema_for_settings(), graphql_ide=ide, allow_queries_via_get=True
+    )

@@ -54,7 +54,9 @@ def api_token_for(user) -> str:
     return create_api_token(user=user, name="test")[1]
 
 
-def graphql(client, query: str, variables: dict | None = None, *, user=None, token: str | None = None):
+def graphql(
+    client, query: str, variables: dict | None = None, *, user=None, token: str | None = None
+):
     """POST a GraphQL document as ``user`` (through a bearer token) and return the JSON body."""
     headers = {}
     if user is not None and token is None:

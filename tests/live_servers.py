@@ -86,8 +86,17 @@ def redis_server(db: int, *, startup_timeout: float = 5.0) -> Iterator[str]:
         return
     port = free_port()
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -128,8 +137,20 @@ class UvicornServer:
         if redis_url:
             env["REDIS_URL"] = redis_url
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning", "--no-access-log", *(extra_args or [])],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                *(extra_args or []),
+            ],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=self.log,
@@ -154,7 +175,9 @@ class UvicornServer:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"uvicorn exited early:\n{self.output()}") from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn not ready on port {self.port}:\n{self.output()}") from None
+                    raise RuntimeError(
+                        f"uvicorn not ready on port {self.port}:\n{self.output()}"
+                    ) from None
                 time.sleep(0.05)
 
     def output(self, limit: int = 4000) -> str:
@@ -170,7 +193,9 @@ class UvicornServer:
 
 
 @contextlib.contextmanager
-def uvicorn_servers(count: int, *, timeout: float = 20.0, **kwargs: Any) -> Iterator[list[UvicornServer]]:
+def uvicorn_servers(
+    count: int, *, timeout: float = 20.0, **kwargs: Any
+) -> Iterator[list[UvicornServer]]:
     """Start ``count`` servers side by side, wait until all accept connections, stop them at the end."""
     servers: list[UvicornServer] = []
     try:

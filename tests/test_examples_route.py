@@ -42,7 +42,9 @@ def test_examples_serve_the_app_and_its_assets(client, dist: Path, tmp_path: Pat
             assert b"outside" not in b"".join(response.streaming_content), path
 
 
-def test_serve_skips_the_build_with_a_note_when_npm_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_skips_the_build_with_a_note_when_npm_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "web").mkdir()
     monkeypatch.setattr(serve, "EXAMPLE_DIR", tmp_path / "web")
     monkeypatch.setattr(serve.shutil, "which", lambda name: None)

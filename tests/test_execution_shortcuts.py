@@ -109,7 +109,9 @@ def _with_schema(client: Any, served: Any, document: str, user: Any) -> bytes:
     return json.dumps(body, sort_keys=False).encode()
 
 
-@pytest.mark.parametrize("document", [WORKFLOWS, ATTACHMENTS, INBOX, ME], ids=["workflows", "attachments", "inbox", "me"])
+@pytest.mark.parametrize(
+    "document", [WORKFLOWS, ATTACHMENTS, INBOX, ME], ids=["workflows", "attachments", "inbox", "me"]
+)
 def test_app_documents_answer_the_same_with_and_without_shortcuts(client, running, document):
     viewers = [running.user("employee"), running.user("requester")]
     fast, plain = build_schema(), build_schema(shortcuts=False)
@@ -288,8 +290,12 @@ def test_awkward_values_give_the_same_data_and_errors(case):
         BRANCHES.clear()
     if case == "plain values":
         assert expected["data"]["branches"][0]["leaves"][0] == {
-            "name": "oak", "count": 3, "colour": "DARK_BLUE", "maybe": None,
-            "shout": "OAK", "pathOf": "branches.0.leaves.0.pathOf",
+            "name": "oak",
+            "count": 3,
+            "colour": "DARK_BLUE",
+            "maybe": None,
+            "shout": "OAK",
+            "pathOf": "branches.0.leaves.0.pathOf",
         }
     else:
         assert expected["errors"], "the case must exercise an error"

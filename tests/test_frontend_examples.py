@@ -22,14 +22,22 @@ WEB = Path(__file__).resolve().parents[1] / "frontend-examples" / "web"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def _run(command: list[str], *, timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str], *, timeout: float, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     try:
         result = subprocess.run(
             command, cwd=WEB, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as error:
-        output = (error.stdout or b"").decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
-        pytest.fail(f"`{' '.join(command)}` did not finish within {timeout:.0f} s:\n{output[-6000:]}")
+        output = (
+            (error.stdout or b"").decode(errors="replace")
+            if isinstance(error.stdout, bytes)
+            else (error.stdout or "")
+        )
+        pytest.fail(
+            f"`{' '.join(command)}` did not finish within {timeout:.0f} s:\n{output[-6000:]}"
+        )
     if result.returncode != 0:
         pytest.fail(
             f"`{' '.join(command)}` (in {WEB}) exited with {result.returncode}\n"

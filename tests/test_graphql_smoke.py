@@ -30,13 +30,17 @@ def test_workflows_and_approve(client, acme):
     assert node["pipelines"][0]["department"]["name"] == "Finance"
 
     request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+    attachment = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
     body = graphql(client, APPROVE, {"id": attachment.pk, "form": {}}, user=acme.user("employee"))
     assert body["data"]["approveStage"]["error"]["code"] == "NOT_AN_APPROVER", body
     from tests.helpers import approvers_of
 
     reviewer = [u for u in acme.users.values() if u.username == approvers_of(attachment)[0]][0]
-    body = graphql(client, APPROVE, {"id": attachment.pk, "form": {"budget_code": "X"}}, user=reviewer)
+    body = graphql(
+        client, APPROVE, {"id": attachment.pk, "form": {"budget_code": "X"}}, user=reviewer
+    )
     assert body["data"]["approveStage"]["error"] is None, body
     result = body["data"]["approveStage"]["attachment"]
     assert result["currentStage"]["nameEn"] == "Budget Approval"

@@ -825,7 +825,9 @@ ANONYMOUS_QUERIES = [
         lambda t: {"id": t.acme_workflow},
         id="workflowActions",
     ),
-    pytest.param("query { cleanupStatistics { totalAttachments } }", lambda t: {}, id="cleanupStatistics"),
+    pytest.param(
+        "query { cleanupStatistics { totalAttachments } }", lambda t: {}, id="cleanupStatistics"
+    ),
 ]
 
 

@@ -34,7 +34,9 @@ from tests.purchase_steps import FORM_DATA, current_approvers, start_purchase_re
 pytestmark = pytest.mark.django_db
 
 
-def listener_queries(django_capture_on_commit_callbacks: Any, decide: Callable[[], Any]) -> list[str]:
+def listener_queries(
+    django_capture_on_commit_callbacks: Any, decide: Callable[[], Any]
+) -> list[str]:
     """Run ``decide`` and then its on-commit callbacks; return the callbacks' SQL."""
     with (
         CaptureQueriesContext(connection) as everything,
@@ -43,7 +45,7 @@ def listener_queries(django_capture_on_commit_callbacks: Any, decide: Callable[[
     ):
         decide()
     assert callbacks, "the decision registered no listener"
-    return [q["sql"] for q in everything.captured_queries[len(decision.captured_queries):]]
+    return [q["sql"] for q in everything.captured_queries[len(decision.captured_queries) :]]
 
 
 def within(budget: int, statements: list[str]) -> None:

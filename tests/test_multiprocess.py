@@ -62,31 +62,64 @@ def _wait_group_joined(redis_url: str, group: str, timeout: float = 5.0) -> None
 
 def test_event_committed_through_one_process_reaches_a_subscriber_of_another(acme):
     request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+    attachment = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
     reviewer = next(u for u in acme.users.values() if u.username == approvers_of(attachment)[0])
     subscriber_token = api_token_for(acme.user("employee"))
     reviewer_token = api_token_for(reviewer)
     database_url = database_url_of(connection.settings_dict)
 
-    with redis_server(REDIS_DB) as redis_url, uvicorn_servers(
-        2, timeout=12, database_url=database_url, redis_url=redis_url, extra_env={"CONN_MAX_AGE": "0"}
-    ) as (server_a, server_b):
+    with (
+        redis_server(REDIS_DB) as redis_url,
+        uvicorn_servers(
+            2,
+            timeout=12,
+            database_url=database_url,
+            redis_url=redis_url,
+            extra_env={"CONN_MAX_AGE": "0"},
+        ) as (server_a, server_b),
+    ):
         try:
-            with ws_connect(server_a.ws_url, subprotocols=[PROTOCOL], open_timeout=5, close_timeout=1) as ws:
+            with ws_connect(
+                server_a.ws_url, subprotocols=[PROTOCOL], open_timeout=5, close_timeout=1
+            ) as ws:
                 assert ws.subprotocol == PROTOCOL
-                ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {subscriber_token}"}}))
+                ws.send(
+                    json.dumps(
+                        {
+                            "type": "connection_init",
+                            "payload": {"authorization": f"Bearer {subscriber_token}"},
+                        }
+                    )
+                )
                 assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
-                ws.send(json.dumps({
-                    "id": "1", "type": "subscribe",
-                    "payload": {"query": SUBSCRIPTION, "variables": {"id": str(attachment.pk)}},
-                }))
+                ws.send(
+                    json.dumps(
+                        {
+                            "id": "1",
+                            "type": "subscribe",
+                            "payload": {
+                                "query": SUBSCRIPTION,
+                                "variables": {"id": str(attachment.pk)},
+                            },
+                        }
+                    )
+                )
                 _wait_group_joined(redis_url, attachment_group(attachment.pk))
 
-                answer = _post(server_b.http_url, reviewer_token, APPROVE,
-                               {"id": str(attachment.pk), "form": {"budget_code": "B-1"}})
+                answer = _post(
+                    server_b.http_url,
+                    reviewer_token,
+                    APPROVE,
+                    {"id": str(attachment.pk), "form": {"budget_code": "B-1"}},
+                )
                 assert "errors" not in answer, answer
                 assert answer["data"]["approveStage"]["error"] is None, answer
-                assert answer["data"]["approveStage"]["attachment"]["currentStage"]["nameEn"] == "Budget Approval"
+                assert (
+                    answer["data"]["approveStage"]["attachment"]["currentStage"]["nameEn"]
+                    == "Budget Approval"
+                )
 
                 messages = [json.loads(ws.recv(timeout=5)) for _ in range(2)]
                 ws.send(json.dumps({"id": "1", "type": "complete"}))

@@ -20,7 +20,10 @@ def test_purchase_request_runs_through_both_pipelines_to_completion(acme):
 
     # when: attached and started
     attachment = attach_workflow_to_object(
-        obj=request, workflow=acme.workflow, user=acme.user("requester"), metadata={"priority": "normal"}
+        obj=request,
+        workflow=acme.workflow,
+        user=acme.user("requester"),
+        metadata={"priority": "normal"},
     )
 
     # then: a clone runs, at Initial Review, 0 %
@@ -42,15 +45,23 @@ def test_purchase_request_runs_through_both_pipelines_to_completion(acme):
     assert (progress["current_stage"], progress["progress_percentage"]) == ("Budget Approval", 25.0)
     assert approvers_of(attachment) == ["acme-budget_manager1", "acme-budget_manager2"]
 
-    approve_stage(obj=request, user=acme.user("budget_manager2"), form_data={"allocated_budget": "5000"})
+    approve_stage(
+        obj=request, user=acme.user("budget_manager2"), form_data={"allocated_budget": "5000"}
+    )
     progress = get_workflow_progress(None, request)
-    assert (progress["current_stage"], progress["progress_percentage"]) == ("Final Finance Sign-off", 50.0)
+    assert (progress["current_stage"], progress["progress_percentage"]) == (
+        "Final Finance Sign-off",
+        50.0,
+    )
     assert approvers_of(attachment) == ["acme-cfo"]
 
     approve_stage(obj=request, user=acme.user("cfo"), form_data={"finance_ref": "FIN-1"})
     progress = get_workflow_progress(None, request)
     assert progress["current_pipeline"] == "Executive Approval"
-    assert (progress["current_stage"], progress["progress_percentage"]) == ("Executive Approval", 75.0)
+    assert (progress["current_stage"], progress["progress_percentage"]) == (
+        "Executive Approval",
+        75.0,
+    )
     assert progress["next_stage"] is None
     assert approvers_of(attachment) == ["acme-executive1", "acme-executive2"]
 
@@ -67,14 +78,21 @@ def test_purchase_request_runs_through_both_pipelines_to_completion(acme):
     assert progress["completed_at"] is not None
     request.refresh_from_db()
     assert request.workflow_status == "approved"
-    types = list(WorkflowEvent.objects.filter(attachment=attachment).values_list("event_type", flat=True))
+    types = list(
+        WorkflowEvent.objects.filter(attachment=attachment).values_list("event_type", flat=True)
+    )
     assert types == [
         EventType.STARTED,
-        EventType.APPROVED, EventType.STAGE_MOVED,
-        EventType.APPROVED, EventType.STAGE_MOVED,
-        EventType.APPROVED, EventType.PIPELINE_MOVED, EventType.STAGE_MOVED,
         EventType.APPROVED,
-        EventType.APPROVED, EventType.COMPLETED,
+        EventType.STAGE_MOVED,
+        EventType.APPROVED,
+        EventType.STAGE_MOVED,
+        EventType.APPROVED,
+        EventType.PIPELINE_MOVED,
+        EventType.STAGE_MOVED,
+        EventType.APPROVED,
+        EventType.APPROVED,
+        EventType.COMPLETED,
     ]
     attachment.refresh_from_db()
     assert attachment.status == AttachmentStatus.COMPLETED

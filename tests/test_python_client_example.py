@@ -65,7 +65,9 @@ def test_python_client_approves_and_prints_live_events(acme) -> None:
 
     refused_output = f"{refused.stdout}\n{refused.stderr}\n--- server ---\n{server_output}"
     assert refused.returncode == 1, refused_output
-    assert "You are not an approver of the current stage. (NOT_AN_APPROVER)" in refused.stdout, refused_output
+    assert "You are not an approver of the current stage. (NOT_AN_APPROVER)" in refused.stdout, (
+        refused_output
+    )
 
     output = f"{result.stdout}\n{result.stderr}\n--- server ---\n{server_output}"
     assert result.returncode == 0, output

@@ -56,7 +56,9 @@ async def _close_connections():
 
 def _setup(acme):
     request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+    attachment = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
     reviewer = next(u for u in acme.users.values() if u.username == approvers_of(attachment)[0])
     return request, attachment, reviewer
 
@@ -80,7 +82,9 @@ async def _wait_local_listeners(group, count, timeout=5.0):
 
     deadline = asyncio.get_running_loop().time() + timeout
     while fanout.local_listeners(group) < count:
-        assert asyncio.get_running_loop().time() < deadline, f"{count} listeners of {group} expected"
+        assert asyncio.get_running_loop().time() < deadline, (
+            f"{count} listeners of {group} expected"
+        )
         await asyncio.sleep(0.02)
 
 
@@ -96,7 +100,9 @@ async def test_subscriptions_of_a_process_share_one_group_membership(acme):
 
     await _approve(request, reviewer)
     for client in clients:
-        types = [(await receive(client))["payload"]["data"]["attachmentEvents"]["type"] for _ in range(2)]
+        types = [
+            (await receive(client))["payload"]["data"]["attachmentEvents"]["type"] for _ in range(2)
+        ]
         assert types == ["APPROVED", "STAGE_MOVED"]
 
     for client in clients:
@@ -140,7 +146,9 @@ async def test_shared_frames_are_what_strawberry_sends(acme, monkeypatch):
     for number, pair in enumerate(frames):
         assert [json.loads(f)["id"] for f in pair] == [f"op-{number}"] * 2
     event = json.loads(frames[2][1])["payload"]["data"]["attachmentEvents"]
-    assert event["type"] == "STAGE_MOVED" and event["attachment"]["currentStage"] == {"nameEn": "Budget Approval"}
+    assert event["type"] == "STAGE_MOVED" and event["attachment"]["currentStage"] == {
+        "nameEn": "Budget Approval"
+    }
     for client in clients:
         await client.disconnect()
 
@@ -151,7 +159,9 @@ async def test_documents_that_render_differently_are_not_shared(acme):
     clients = await _clients(acme, 3)
     variables = [True, False, True]
     for client, with_actor in zip(clients, variables, strict=True):
-        await subscribe(client, "1", WITH_ACTOR, {"id": str(attachment.pk), "withActor": with_actor})
+        await subscribe(
+            client, "1", WITH_ACTOR, {"id": str(attachment.pk), "withActor": with_actor}
+        )
     await _wait_local_listeners(attachment_group(attachment.pk), 3)
 
     await _approve(request, reviewer)
@@ -180,7 +190,9 @@ async def test_event_committed_while_subscribing_is_not_lost(acme, monkeypatch):
     monkeypatch.setattr(fanout, "listen", listen_then_decide)
     (client,) = await _clients(acme, 1)
     await subscribe(client, "1", EVENTS, {"id": str(attachment.pk)})
-    types = [(await receive(client))["payload"]["data"]["attachmentEvents"]["type"] for _ in range(2)]
+    types = [
+        (await receive(client))["payload"]["data"]["attachmentEvents"]["type"] for _ in range(2)
+    ]
     assert types == ["APPROVED", "STAGE_MOVED"]
     assert await client.receive_nothing(timeout=0.3)
     await client.disconnect()
@@ -191,8 +203,10 @@ async def test_message_without_group_is_routed_by_its_event(acme, monkeypatch):
     real_messages = broadcast._messages
 
     def without_group(events):
-        return [(group, {k: v for k, v in message.items() if k != "group"})
-                for group, message in real_messages(events)]
+        return [
+            (group, {k: v for k, v in message.items() if k != "group"})
+            for group, message in real_messages(events)
+        ]
 
     monkeypatch.setattr(broadcast, "_messages", without_group)
     (client,) = await _clients(acme, 1)

@@ -80,7 +80,9 @@ def use_channel_layer(settings):
 def _redis_layer(port: int) -> dict:
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1}]},
+        "CONFIG": {
+            "hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_connect_timeout": 1}]
+        },
     }
 
 
@@ -119,7 +121,9 @@ def silent_redis() -> Iterator[int]:
 
 def _setup(acme):
     request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+    attachment = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
     reviewer = next(u for u in acme.users.values() if u.username == approvers_of(attachment)[0])
     last_event = attachment.events.order_by("-pk").values_list("pk", flat=True).first()
     return attachment, reviewer, last_event
@@ -132,7 +136,10 @@ async def _post(token: str, query: str, variables: dict, timeout: float = 10.0) 
         "POST",
         "/graphql",
         body=json.dumps({"query": query, "variables": variables}).encode(),
-        headers=[(b"content-type", b"application/json"), (b"authorization", f"Bearer {token}".encode())],
+        headers=[
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
     )
     response = await communicator.get_response(timeout=timeout)
     # Let the handler finish too (request_finished closes the request thread's DB connection).
@@ -149,25 +156,38 @@ async def _decide_while_layer_is_broken(acme, use_channel_layer, layer: dict, ca
 
     with caplog.at_level(logging.ERROR, logger="backend.workflows.broadcast"):
         started = time.monotonic()
-        answer = await _post(token, APPROVE, {"id": str(attachment.pk), "form": {"budget_code": "B-1"}})
+        answer = await _post(
+            token, APPROVE, {"id": str(attachment.pk), "form": {"budget_code": "B-1"}}
+        )
         elapsed = time.monotonic() - started
 
     # The decision answered, committed, and did not wait longer than the publish budget.
     assert answer["data"]["approveStage"]["error"] is None, answer
-    assert answer["data"]["approveStage"]["attachment"]["currentStage"]["nameEn"] == "Budget Approval"
+    assert (
+        answer["data"]["approveStage"]["attachment"]["currentStage"]["nameEn"] == "Budget Approval"
+    )
     assert elapsed < broadcast.PUBLISH_TIMEOUT_SECONDS + 2.0
     state = await sync_to_async(
         lambda: (
             WorkflowAttachment.objects.get(pk=attachment.pk).current_stage.name_en,
-            list(WorkflowEvent.objects.filter(attachment=attachment, pk__gt=missed_from)
-                 .order_by("pk").values_list("event_type", flat=True)),
+            list(
+                WorkflowEvent.objects.filter(attachment=attachment, pk__gt=missed_from)
+                .order_by("pk")
+                .values_list("event_type", flat=True)
+            ),
         )
     )()
     assert state == ("Budget Approval", ["approved", "stage_moved"])
     # The failure is logged and counted.
     assert broadcast.statistics.failed == failed_before + 1
-    failures = [r for r in caplog.records if r.name == "backend.workflows.broadcast" and r.levelno == logging.ERROR]
-    assert len(failures) == 1 and "Publishing 2 workflow event(s) failed" in failures[0].getMessage()
+    failures = [
+        r
+        for r in caplog.records
+        if r.name == "backend.workflows.broadcast" and r.levelno == logging.ERROR
+    ]
+    assert (
+        len(failures) == 1 and "Publishing 2 workflow event(s) failed" in failures[0].getMessage()
+    )
     assert failures[0].exc_info is not None
     return attachment, missed_from
 
@@ -184,7 +204,9 @@ async def _resubscribe_and_catch_up(acme, attachment, missed_from: int) -> None:
 
     await wait_group_joined(attachment_group(attachment.pk))
     manager_token = await sync_to_async(api_token_for)(acme.user("budget_manager1"))
-    answer = await _post(manager_token, APPROVE, {"id": str(attachment.pk), "form": {"allocated_budget": "1"}})
+    answer = await _post(
+        manager_token, APPROVE, {"id": str(attachment.pk), "form": {"allocated_budget": "1"}}
+    )
     assert answer["data"]["approveStage"]["error"] is None, answer
     live = [(await receive(client))["payload"]["data"]["attachmentEvents"] for _ in range(2)]
     assert [e["type"] for e in live] == ["APPROVED", "STAGE_MOVED"]

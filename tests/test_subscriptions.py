@@ -18,7 +18,9 @@ subscription($id: ID!, $since: ID) { attachmentEvents(attachmentId: $id, since: 
   attachment { id status currentStage { nameEn } currentPipeline { nameEn } progress { percentage completedStages totalStages } }
 } }
 """
-WORKFLOW_EVENTS = "subscription($id: ID!) { workflowEvents(workflowId: $id) { id type attachment { id } } }"
+WORKFLOW_EVENTS = (
+    "subscription($id: ID!) { workflowEvents(workflowId: $id) { id type attachment { id } } }"
+)
 INBOX = "subscription { myInboxChanged { change attachmentId eventType } }"
 
 
@@ -32,7 +34,9 @@ async def _close_connections():
 
 def _setup(acme):
     request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=acme.user("requester"))
+    attachment = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
     reviewer = next(u for u in acme.users.values() if u.username == approvers_of(attachment)[0])
     return request, attachment, reviewer
 
@@ -57,8 +61,14 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
     assert event["fromStage"]["nameEn"] == "Initial Review"
     assert event["toStage"]["nameEn"] == "Budget Approval"
     assert event["attachment"]["currentStage"]["nameEn"] == "Budget Approval"
-    assert event["attachment"]["progress"] == {"percentage": 25.0, "completedStages": 1, "totalStages": 4}
-    assert int(moved["payload"]["data"]["attachmentEvents"]["id"]) > int(approved["payload"]["data"]["attachmentEvents"]["id"])
+    assert event["attachment"]["progress"] == {
+        "percentage": 25.0,
+        "completedStages": 1,
+        "totalStages": 4,
+    }
+    assert int(moved["payload"]["data"]["attachmentEvents"]["id"]) > int(
+        approved["payload"]["data"]["attachmentEvents"]["id"]
+    )
     await client.disconnect()
 
 
@@ -69,10 +79,15 @@ async def test_since_replays_missed_events_then_continues_live_without_duplicate
     token = await sync_to_async(api_token_for)(acme.user("employee"))
     client = await connect(application, token)
     await receive(client)
-    await subscribe(client, "1", ATTACHMENT_EVENTS, {"id": str(attachment.pk), "since": str(started_id)})
+    await subscribe(
+        client, "1", ATTACHMENT_EVENTS, {"id": str(attachment.pk), "since": str(started_id)}
+    )
 
     replayed = [await receive(client), await receive(client)]
-    assert [m["payload"]["data"]["attachmentEvents"]["type"] for m in replayed] == ["APPROVED", "STAGE_MOVED"]
+    assert [m["payload"]["data"]["attachmentEvents"]["type"] for m in replayed] == [
+        "APPROVED",
+        "STAGE_MOVED",
+    ]
     await wait_group_joined(attachment_group(attachment.pk))
     await sync_to_async(approve_stage)(
         obj=request, user=acme.user("budget_manager1"), form_data={"allocated_budget": "1"}
@@ -80,7 +95,10 @@ async def test_since_replays_missed_events_then_continues_live_without_duplicate
     live = [await receive(client), await receive(client)]
     ids = [int(m["payload"]["data"]["attachmentEvents"]["id"]) for m in replayed + live]
     assert ids == sorted(ids) and len(set(ids)) == 4
-    assert [m["payload"]["data"]["attachmentEvents"]["type"] for m in live] == ["APPROVED", "STAGE_MOVED"]
+    assert [m["payload"]["data"]["attachmentEvents"]["type"] for m in live] == [
+        "APPROVED",
+        "STAGE_MOVED",
+    ]
     await client.disconnect()
 
 
@@ -97,7 +115,9 @@ async def test_other_tenant_cannot_subscribe_and_receives_nothing(acme, globex):
     await receive(client)
     await subscribe(client, "1", ATTACHMENT_EVENTS, {"id": str(attachment.pk)})
     refused = await receive(client)
-    assert refused["type"] == "error" or (refused["type"] == "next" and refused["payload"]["errors"])
+    assert refused["type"] == "error" or (
+        refused["type"] == "next" and refused["payload"]["errors"]
+    )
     errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
     assert await receive(client) == {"id": "1", "type": "complete"}
@@ -132,7 +152,13 @@ async def test_several_subscriptions_on_one_socket_and_unsubscribe(acme):
         by_operation.setdefault(message["id"], []).append(message["payload"]["data"])
     assert len(by_operation["a"]) == 2 and len(by_operation["w"]) == 2
     assert by_operation["i"] == [
-        {"myInboxChanged": {"change": "LEFT", "attachmentId": str(attachment.pk), "eventType": "stage_moved"}}
+        {
+            "myInboxChanged": {
+                "change": "LEFT",
+                "attachmentId": str(attachment.pk),
+                "eventType": "stage_moved",
+            }
+        }
     ]
     await client.send_json_to({"id": "a", "type": "complete"})
     await client.send_json_to({"id": "w", "type": "complete"})

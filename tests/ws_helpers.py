@@ -29,7 +29,9 @@ async def wait_group_joined(group: str, members: int = 1, timeout: float = 5.0) 
         await asyncio.sleep(0.02)
 
 
-async def connect(application: Any, token: str | None, *, headers: list | None = None) -> WebsocketCommunicator:
+async def connect(
+    application: Any, token: str | None, *, headers: list | None = None
+) -> WebsocketCommunicator:
     """Open a socket and send connection_init (with the token, if any)."""
     communicator = WebsocketCommunicator(
         application, "/graphql", subprotocols=[PROTOCOL], headers=headers or []
@@ -41,7 +43,9 @@ async def connect(application: Any, token: str | None, *, headers: list | None =
     return communicator
 
 
-async def subscribe(communicator: WebsocketCommunicator, op_id: str, query: str, variables: dict) -> None:
+async def subscribe(
+    communicator: WebsocketCommunicator, op_id: str, query: str, variables: dict
+) -> None:
     await communicator.send_json_to(
         {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
     )

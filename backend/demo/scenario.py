@@ -72,7 +72,11 @@ def build_company(
         scenario.users[username] = user
         return user
 
-    counts = {"Finance Reviewer": reviewers, "Budget Manager": budget_managers, "Executive": executives}
+    counts = {
+        "Finance Reviewer": reviewers,
+        "Budget Manager": budget_managers,
+        "Executive": executives,
+    }
     for role_name in ROLE_NAMES:
         group, _ = Group.objects.get_or_create(name=f"{display_name}: {role_name}")
         scenario.roles[role_name] = group
@@ -103,7 +107,9 @@ def build_company(
     return scenario
 
 
-def purchase_workflow_pipelines(scenario: CompanyScenario, *, with_forms: bool = True) -> list[dict[str, Any]]:
+def purchase_workflow_pipelines(
+    scenario: CompanyScenario, *, with_forms: bool = True
+) -> list[dict[str, Any]]:
     """Return the seed's two pipelines as ``create_workflow`` input."""
 
     def form(name: str) -> dict[str, Any]:
@@ -201,8 +207,14 @@ def register_demo_models() -> None:
         rejection_status_value="denied",
     )
     register_model_for_workflow(
-        Ticket, status_field="status", completion_status_value="closed", rejection_status_value="cancelled"
+        Ticket,
+        status_field="status",
+        completion_status_value="closed",
+        rejection_status_value="cancelled",
     )
     register_model_for_workflow(
-        Opportunity, status_field="status", completion_status_value="won", rejection_status_value="lost"
+        Opportunity,
+        status_field="status",
+        completion_status_value="won",
+        rejection_status_value="lost",
     )

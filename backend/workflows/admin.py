@@ -38,7 +38,9 @@ class StageAdminForm(forms.ModelForm):
         try:
             return validate_approvals(approvals, company_id=company_id)
         except WorkflowError as error:
-            raise ValidationError(f"{error.field}: {error.message}" if error.field else error.message) from error
+            raise ValidationError(
+                f"{error.field}: {error.message}" if error.field else error.message
+            ) from error
 
 
 class WorkflowActionInline(admin.TabularInline):
@@ -80,7 +82,15 @@ class StageInline(admin.StackedInline):
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    list_display = ("name_en", "company", "slug", "is_active", "is_hidden", "cloned_from", "created_at")
+    list_display = (
+        "name_en",
+        "company",
+        "slug",
+        "is_active",
+        "is_hidden",
+        "cloned_from",
+        "created_at",
+    )
     list_filter = ("is_active", "is_hidden", "created_at")
     search_fields = ("name_en", "name_ar", "slug", "description")
     raw_id_fields = ("company", "cloned_from", "created_by")
@@ -168,7 +178,15 @@ class WorkflowEventInline(admin.TabularInline):
 
 @admin.register(WorkflowAttachment)
 class WorkflowAttachmentAdmin(admin.ModelAdmin):
-    list_display = ("id", "workflow", "content_type", "object_id", "status", "current_stage", "started_at")
+    list_display = (
+        "id",
+        "workflow",
+        "content_type",
+        "object_id",
+        "status",
+        "current_stage",
+        "started_at",
+    )
     list_filter = ("status", "content_type", "started_at")
     search_fields = ("object_id", "workflow__name_en")
     list_select_related = ("workflow", "content_type", "current_stage")
@@ -191,7 +209,15 @@ class WorkflowAttachmentAdmin(admin.ModelAdmin):
 
 @admin.register(WorkflowEvent)
 class WorkflowEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "occurred_at", "event_type", "attachment", "actor", "from_stage", "to_stage")
+    list_display = (
+        "id",
+        "occurred_at",
+        "event_type",
+        "attachment",
+        "actor",
+        "from_stage",
+        "to_stage",
+    )
     list_filter = ("event_type", "occurred_at")
     search_fields = ("reason",)
     list_select_related = ("attachment", "actor", "from_stage", "to_stage")

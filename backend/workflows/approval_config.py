@@ -187,9 +187,7 @@ def validate_approvals(
 def _check_users(user_ids: dict[int, str], company_id: int | None) -> None:
     if not user_ids:
         return
-    found = dict(
-        get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "is_active")
-    )
+    found = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "is_active"))
     companies = company_ids_for_users(list(found))
     for user_id, field in user_ids.items():
         if user_id not in found:
@@ -209,9 +207,11 @@ def _check_roles(role_ids: dict[int, str], company_id: int | None) -> dict[int, 
     roles = set(role_model().objects.filter(pk__in=role_ids).values_list("pk", flat=True))
     members: dict[int, list[int]] = {role_id: [] for role_id in role_ids}
     lookup = f"{role_member_field()}__in"
-    for user_id, role_id in get_user_model().objects.filter(
-        **{lookup: list(role_ids)}, is_active=True
-    ).values_list("pk", role_member_field()):
+    for user_id, role_id in (
+        get_user_model()
+        .objects.filter(**{lookup: list(role_ids)}, is_active=True)
+        .values_list("pk", role_member_field())
+    ):
         if role_id in members:
             members[role_id].append(user_id)
     all_member_ids = sorted({uid for ids in members.values() for uid in ids})

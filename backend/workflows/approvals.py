@@ -189,7 +189,9 @@ def _current_rows_query(content_type_id: int, object_id: str) -> Any:
     )
 
 
-def current_row_for_user(content_type_id: int, object_id: str, user: Any) -> ApprovalInstance | None:
+def current_row_for_user(
+    content_type_id: int, object_id: str, user: Any
+) -> ApprovalInstance | None:
     """Return the open approval row ``user`` may act on for an object, if any."""
     return _current_rows_query(content_type_id, object_id).filter(assigned_to_id=user.pk).first()
 
@@ -357,7 +359,6 @@ def user_can_act_on_attachment(user: Any) -> Exists:
 def rows_of_flow(flow_id: int) -> list[ApprovalInstance]:
     """Return every row of a flow, in step order (for tests and the admin)."""
     return list(ApprovalInstance.objects.filter(flow_id=flow_id).order_by("step_number", "id"))
-
 
 
 def _flows_of(content_type_id: int, object_ids: list[str]) -> Any:

@@ -82,7 +82,12 @@ def _user(user: Any) -> dict[str, Any] | None:
 def _stage(stage: Stage | None) -> dict[str, Any] | None:
     if stage is None:
         return None
-    return {"id": stage.pk, "name_en": stage.name_en, "name_ar": stage.name_ar, "color": stage.color}
+    return {
+        "id": stage.pk,
+        "name_en": stage.name_en,
+        "name_ar": stage.name_ar,
+        "color": stage.color,
+    }
 
 
 def _pipeline(pipeline: Any) -> dict[str, Any] | None:
@@ -161,9 +166,12 @@ def _messages(events: Sequence[WorkflowEvent]) -> list[tuple[str, dict[str, Any]
             .first()
         )
         for event in batch:
-            message = {"type": MESSAGE_TYPE, "event": serialize_event(
-                event, snapshot=snapshot, previous_id=previous, workflow_ids=workflow_ids
-            )}
+            message = {
+                "type": MESSAGE_TYPE,
+                "event": serialize_event(
+                    event, snapshot=snapshot, previous_id=previous, workflow_ids=workflow_ids
+                ),
+            }
             previous = event.pk
             # Each copy names its group: a process listening to several groups routes by it.
             for group in (attachment_group(attachment_id), *map(workflow_group, workflow_ids)):
@@ -181,16 +189,24 @@ def _inbox_messages(
         before.update(event.details.get("approvers_before", []) if event.details else [])
         if event.actor_id:
             before.add(event.actor_id)
-    after = {
-        row.assigned_to_id
-        for row in approvals.open_rows_for_objects(attachment.content_type_id, [attachment.object_id])
-        if row.assigned_to_id is not None
-    } if attachment.status == "in_progress" else set()
+    after = (
+        {
+            row.assigned_to_id
+            for row in approvals.open_rows_for_objects(
+                attachment.content_type_id, [attachment.object_id]
+            )
+            if row.assigned_to_id is not None
+        }
+        if attachment.status == "in_progress"
+        else set()
+    )
     last = batch[-1]
     sends = []
     for user_id in sorted(before | after):
-        change = "entered" if user_id in after and user_id not in before else (
-            "left" if user_id in before and user_id not in after else None
+        change = (
+            "entered"
+            if user_id in after and user_id not in before
+            else ("left" if user_id in before and user_id not in after else None)
         )
         if change is None:
             continue

@@ -24,7 +24,9 @@ def get_company_id_for_user(user: Any) -> int | None:
     from backend.workflows.models import CompanyMembership
 
     company_id = (
-        CompanyMembership.objects.filter(user_id=user.pk).values_list("company_id", flat=True).first()
+        CompanyMembership.objects.filter(user_id=user.pk)
+        .values_list("company_id", flat=True)
+        .first()
     )
     if company_id is None:
         company_id = user.pk
@@ -46,9 +48,7 @@ def company_id_subquery(user_id: Any) -> Subquery:
     """
     from backend.workflows.models import CompanyMembership
 
-    return Subquery(
-        CompanyMembership.objects.filter(user_id=user_id).values("company_id")[:1]
-    )
+    return Subquery(CompanyMembership.objects.filter(user_id=user_id).values("company_id")[:1])
 
 
 def remember_company_id(user: Any, membership_company_id: int | None) -> int:

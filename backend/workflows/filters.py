@@ -37,9 +37,9 @@ class WorkflowAttachmentFilterSet(django_filters.FilterSet):
 
     def filter_workflow(self, queryset, name, value):
         """Match the running copy itself or any copy cloned from the given template."""
-        return queryset.filter(workflow_id__in=Workflow.objects.filter(pk=value).values("pk")) | queryset.filter(
-            workflow__cloned_from_id=value
-        )
+        return queryset.filter(
+            workflow_id__in=Workflow.objects.filter(pk=value).values("pk")
+        ) | queryset.filter(workflow__cloned_from_id=value)
 
     def filter_model(self, queryset, name, value):
         app_label, _, model = str(value).lower().partition(".")
@@ -56,7 +56,9 @@ def apply_filterset(filterset_class, data: dict, queryset):
     """Filter ``queryset`` with ``data``; raise the domain validation error on bad input."""
     from backend.workflows.exceptions import WorkflowValidationError
 
-    filterset = filterset_class(data={k: v for k, v in data.items() if v is not None}, queryset=queryset)
+    filterset = filterset_class(
+        data={k: v for k, v in data.items() if v is not None}, queryset=queryset
+    )
     if not filterset.is_valid():
         field, messages = next(iter(filterset.errors.items()))
         raise WorkflowValidationError(f"{field}: {' '.join(messages)}", field=field)

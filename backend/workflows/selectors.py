@@ -33,9 +33,7 @@ def ordered_stages(workflow_id: int) -> list[Stage]:
 
 def sort_stages(stages: list[Stage]) -> list[Stage]:
     """Sort already-loaded stages (with pipelines) into running order."""
-    return sorted(
-        stages, key=lambda s: (s.pipeline.order, s.pipeline_id, s.order, s.pk or 0)
-    )
+    return sorted(stages, key=lambda s: (s.pipeline.order, s.pipeline_id, s.order, s.pk or 0))
 
 
 def stage_position(stages: list[Stage], stage_id: int | None) -> int | None:
@@ -306,7 +304,9 @@ def company_workflow_actions(
             )
         if pipeline_id is not None:
             pipeline_id = int(pipeline_id)
-            queryset = queryset.filter(Q(pipeline_id=pipeline_id) | Q(stage__pipeline_id=pipeline_id))
+            queryset = queryset.filter(
+                Q(pipeline_id=pipeline_id) | Q(stage__pipeline_id=pipeline_id)
+            )
         if stage_id is not None:
             queryset = queryset.filter(stage_id=int(stage_id))
     except (TypeError, ValueError):

@@ -350,27 +350,39 @@ def report(results: list[dict[str, Any]], count: int) -> None:
         "(1 pipeline, 2 stages, 1 action), 4 audit events and an approval flow with 2 steps."
     )
     header = [
-        "database", "rows before", "populate s", "statistics s", "dry run s", "cleanup s",
-        "of which SQL s", "queries", "attachments/s", "peak RSS MB", "heap peak MB", "check",
+        "database",
+        "rows before",
+        "populate s",
+        "statistics s",
+        "dry run s",
+        "cleanup s",
+        "of which SQL s",
+        "queries",
+        "attachments/s",
+        "peak RSS MB",
+        "heap peak MB",
+        "check",
     ]
     rows = []
     for result in results:
         problems = check(result, count)
         heap = f"{result['heap_peak_mb']:.1f}" if result["heap_peak_mb"] is not None else "-"
-        rows.append([
-            vendor_name(result["vendor"]),
-            f"{sum(result['before'].values()):,}",
-            f"{result['populate_seconds']:.1f}",
-            f"{result['stats_seconds']:.2f}",
-            f"{result['dry_run_seconds']:.2f}",
-            f"{result['cleanup_seconds']:.1f}",
-            f"{result['sql_seconds']:.1f}",
-            f"{result['queries']:,}",
-            f"{count / result['cleanup_seconds']:,.0f}",
-            f"{result['peak_rss_mb']:.0f}",
-            heap,
-            "ok" if not problems else "; ".join(problems),
-        ])
+        rows.append(
+            [
+                vendor_name(result["vendor"]),
+                f"{sum(result['before'].values()):,}",
+                f"{result['populate_seconds']:.1f}",
+                f"{result['stats_seconds']:.2f}",
+                f"{result['dry_run_seconds']:.2f}",
+                f"{result['cleanup_seconds']:.1f}",
+                f"{result['sql_seconds']:.1f}",
+                f"{result['queries']:,}",
+                f"{count / result['cleanup_seconds']:,.0f}",
+                f"{result['peak_rss_mb']:.0f}",
+                heap,
+                "ok" if not problems else "; ".join(problems),
+            ]
+        )
     print_table(header, rows)
     worst = max(result["peak_rss_mb"] for result in results)
     verdict = "within" if worst < TARGET_MB else "OVER"

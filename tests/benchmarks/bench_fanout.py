@@ -79,7 +79,13 @@ mutation($id: ID!, $form: JSON) { approveStage(input: {attachmentId: $id, formDa
   attachment { id status } error { code message }
 } }
 """
-FORMS = ({"budget_code": "BDG-1"}, {"allocated_budget": "5000"}, {"finance_ref": "FIN-1"}, None, None)
+FORMS = (
+    {"budget_code": "BDG-1"},
+    {"allocated_budget": "5000"},
+    {"finance_ref": "FIN-1"},
+    None,
+    None,
+)
 
 # --------------------------------------------------------------------------- server side
 
@@ -167,8 +173,13 @@ def bench_application() -> Any:
             return
         if scope["path"].startswith("/__bench/"):
             body = await _bench_endpoint(scope["path"])
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": json.dumps(body).encode()})
             return
         stamps: list[float] = []
@@ -203,8 +214,10 @@ class RawSubscriber(asyncio.Protocol):
         from websockets.uri import parse_uri
 
         self.protocol = ClientProtocol(
-            parse_uri(url), subprotocols=[PROTOCOL],
-            extensions=[ClientPerMessageDeflateFactory()], max_size=None,
+            parse_uri(url),
+            subprotocols=[PROTOCOL],
+            extensions=[ClientPerMessageDeflateFactory()],
+            max_size=None,
         )
         self.chunks: list[tuple[float, bytes]] = []
         self.parsed = 0
@@ -234,7 +247,7 @@ class RawSubscriber(asyncio.Protocol):
         from websockets.frames import Opcode
         from websockets.http11 import Response
 
-        for at, data in self.chunks[self.parsed:]:
+        for at, data in self.chunks[self.parsed :]:
             self.protocol.receive_data(data)
             for event in self.protocol.events_received():
                 if isinstance(event, Response):
@@ -278,12 +291,18 @@ async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], co
             )
             status = await asyncio.wait_for(subscriber.opened, 30)
             assert status == 101, status
-            subscriber.send_json({"type": "connection_init",
-                                  "payload": {"authorization": f"Bearer {token}"}})
+            subscriber.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
             await asyncio.wait_for(subscriber.acked, 30)
             for number, attachment_id in enumerate(subscriptions):
-                subscriber.send_json({"id": str(number), "type": "subscribe", "payload": {
-                    "query": SUBSCRIPTION, "variables": {"id": attachment_id}}})
+                subscriber.send_json(
+                    {
+                        "id": str(number),
+                        "type": "subscribe",
+                        "payload": {"query": SUBSCRIPTION, "variables": {"id": attachment_id}},
+                    }
+                )
             subscribers.append(subscriber)
 
     await asyncio.gather(*(open_one() for _ in range(count)))
@@ -344,13 +363,19 @@ def client_process(conn: Any, url: str, token: str, subscriptions: list[str], co
 class ClientFleet:
     """``processes`` client processes holding ``total`` subscriber sockets between them."""
 
-    def __init__(self, url: str, token: str, subscriptions: list[str], total: int, processes: int) -> None:
+    def __init__(
+        self, url: str, token: str, subscriptions: list[str], total: int, processes: int
+    ) -> None:
         context = multiprocessing.get_context("spawn")
-        counts = [total // processes + (1 if i < total % processes else 0) for i in range(processes)]
+        counts = [
+            total // processes + (1 if i < total % processes else 0) for i in range(processes)
+        ]
         self.pipes, self.processes = [], []
         for count in filter(None, counts):
             parent, child = context.Pipe()
-            process = context.Process(target=client_process, args=(child, url, token, subscriptions, count))
+            process = context.Process(
+                target=client_process, args=(child, url, token, subscriptions, count)
+            )
             process.start()
             self.pipes.append(parent)
             self.processes.append(process)
@@ -407,7 +432,9 @@ def _setup_django(test_db_name: str) -> Any:
     from django.test.utils import setup_databases
 
     connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
-    return setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+    return setup_databases(
+        verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
+    )
 
 
 class Scenario:
@@ -434,7 +461,8 @@ class Scenario:
 
         self.requests += 1
         request = PurchaseRequest.objects.create(
-            title=f"Fanout {self.requests}", amount=Decimal("2500.00"),
+            title=f"Fanout {self.requests}",
+            amount=Decimal("2500.00"),
             requester=self.scenario.user("requester"),
         )
         attachment = attach_workflow_to_object(
@@ -451,8 +479,12 @@ class Scenario:
         holder = (
             ApprovalInstance.objects.filter(
                 flow__content_type_id=attachment.content_type_id,
-                flow__object_id=attachment.object_id, status="current",
-            ).order_by("assigned_to__username").values_list("assigned_to_id", flat=True).first()
+                flow__object_id=attachment.object_id,
+                status="current",
+            )
+            .order_by("assigned_to__username")
+            .values_list("assigned_to_id", flat=True)
+            .first()
         )
         return self.tokens[holder]
 
@@ -460,21 +492,37 @@ class Scenario:
     def last_event_id(attachment_id: int) -> int:
         from backend.workflows.models import WorkflowEvent
 
-        return WorkflowEvent.objects.filter(attachment_id=attachment_id).order_by("-pk").values_list("pk", flat=True).first() or 0
+        return (
+            WorkflowEvent.objects.filter(attachment_id=attachment_id)
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+            or 0
+        )
 
     @staticmethod
     def event_ids_after(attachment_id: int, after: int) -> list[str]:
         from backend.workflows.models import WorkflowEvent
 
-        return [str(pk) for pk in WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__gt=after)
-                .order_by("pk").values_list("pk", flat=True)]
+        return [
+            str(pk)
+            for pk in WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        ]
 
 
 def _post_decision(url: str, token: str, attachment_id: int, form: Any) -> float:
     """POST approveStage; return the server's commit stamp."""
-    body = json.dumps({"query": APPROVE, "variables": {"id": str(attachment_id), "form": form}}).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    body = json.dumps(
+        {"query": APPROVE, "variables": {"id": str(attachment_id), "form": form}}
+    ).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         data = json.loads(response.read())
         commit_at = response.headers.get("x-commit-at")
@@ -485,7 +533,9 @@ def _post_decision(url: str, token: str, attachment_id: int, form: Any) -> float
 
 
 def _bench_get(server: Any, path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/__bench/{path}", timeout=30) as response:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{server.port}/__bench/{path}", timeout=30
+    ) as response:
         return json.loads(response.read())
 
 
@@ -499,22 +549,34 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def run_size(
-    scenario: Scenario, subscribe_to: Any, decide_on: Any, size: int, client_procs: int, profile: bool = False
+    scenario: Scenario,
+    subscribe_to: Any,
+    decide_on: Any,
+    size: int,
+    client_procs: int,
+    profile: bool = False,
 ) -> dict[str, Any]:
     from backend.workflows.broadcast import attachment_group
 
     attachments = [scenario.new_attachment() for _ in range(4 if size == 1 else 1)]
     started = time.monotonic()
-    fleet = ClientFleet(subscribe_to.ws_url, scenario.subscriber_token, [str(a) for a in attachments],
-                        size, min(client_procs, size))
+    fleet = ClientFleet(
+        subscribe_to.ws_url,
+        scenario.subscriber_token,
+        [str(a) for a in attachments],
+        size,
+        min(client_procs, size),
+    )
     try:
         fleet.wait_ready(timeout=120)
         deadline = time.monotonic() + 60
         for attachment_id in attachments:
             while _local_listeners(subscribe_to, attachment_group(attachment_id)) < size:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"subscribers did not join {attachment_group(attachment_id)}:\n"
-                                     f"{subscribe_to.output()}")
+                    raise SystemExit(
+                        f"subscribers did not join {attachment_group(attachment_id)}:\n"
+                        f"{subscribe_to.output()}"
+                    )
                 time.sleep(0.05)
         setup_seconds = time.monotonic() - started
 
@@ -559,9 +621,12 @@ def run_size(
                     print(f"socket {index} missed {missing} of {ids}; has {sorted(per_socket)}")
         slowest.append(max(decision, default=float("nan")))
     return {
-        "size": size, "decisions": len(decisions),
+        "size": size,
+        "decisions": len(decisions),
         "events": sum(len(ids) for _, ids in decisions),
-        "expected": size * len(decisions), "received": received, "errors": errors,
+        "expected": size * len(decisions),
+        "received": received,
+        "errors": errors,
         "setup_s": setup_seconds,
         "p50": statistics.median(latencies) if latencies else float("nan"),
         "p99": _percentile(latencies, 0.99) if latencies else float("nan"),
@@ -580,7 +645,9 @@ def _database_url() -> str:
     return database_url_of(connection.settings_dict)
 
 
-def run(sizes: list[int], only: str | None, client_procs: int, profile: bool) -> list[dict[str, Any]]:
+def run(
+    sizes: list[int], only: str | None, client_procs: int, profile: bool
+) -> list[dict[str, Any]]:
     from tests.live_servers import redis_server, uvicorn_servers
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -595,8 +662,12 @@ def run(sizes: list[int], only: str | None, client_procs: int, profile: bool) ->
     from django.test.utils import teardown_databases
 
     results = []
-    server_options = {"database_url": _database_url(), "app": "tests.benchmarks.bench_fanout:bench_application",
-                      "extra_args": ["--factory"], "timeout": 60}
+    server_options = {
+        "database_url": _database_url(),
+        "app": "tests.benchmarks.bench_fanout:bench_application",
+        "extra_args": ["--factory"],
+        "timeout": 60,
+    }
     try:
         scenario = Scenario()
         vendor = connection.vendor
@@ -604,17 +675,29 @@ def run(sizes: list[int], only: str | None, client_procs: int, profile: bool) ->
             with uvicorn_servers(1, redis_url=None, **server_options) as (server,):
                 run_size(scenario, server, server, 1, 1)  # warm-up, not reported
                 for size in sizes:
-                    row = run_size(scenario, server, server, size, client_procs, profile and size == sizes[-1])
+                    row = run_size(
+                        scenario, server, server, size, client_procs, profile and size == sizes[-1]
+                    )
                     results.append({"setup": "one process, in-memory", "db": vendor, **row})
                     _print_row(results[-1])
         if only != "memory":
-            with redis_server(REDIS_DB) as redis_url, uvicorn_servers(
-                2, redis_url=redis_url, **server_options
-            ) as (server_a, server_b):
+            with (
+                redis_server(REDIS_DB) as redis_url,
+                uvicorn_servers(2, redis_url=redis_url, **server_options) as (server_a, server_b),
+            ):
                 run_size(scenario, server_a, server_b, 1, 1)
                 for size in sizes:
-                    row = run_size(scenario, server_a, server_b, size, client_procs, profile and size == sizes[-1])
-                    results.append({"setup": "two processes, Redis (sub A, decide B)", "db": vendor, **row})
+                    row = run_size(
+                        scenario,
+                        server_a,
+                        server_b,
+                        size,
+                        client_procs,
+                        profile and size == sizes[-1],
+                    )
+                    results.append(
+                        {"setup": "two processes, Redis (sub A, decide B)", "db": vendor, **row}
+                    )
                     _print_row(results[-1])
     finally:
         connections.close_all()
@@ -624,21 +707,45 @@ def run(sizes: list[int], only: str | None, client_procs: int, profile: bool) ->
     return results
 
 
-HEADER = ["setup", "db", "subscribers", "decisions", "events", "received", "p50 ms", "p99 ms", "max ms",
-          "server CPU ms/decision", "subscribe all s"]
+HEADER = [
+    "setup",
+    "db",
+    "subscribers",
+    "decisions",
+    "events",
+    "received",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "server CPU ms/decision",
+    "subscribe all s",
+]
 
 
 def _cells(r: dict[str, Any]) -> list[str]:
-    return [r["setup"], r["db"], str(r["size"]), str(r["decisions"]), str(r["events"]),
-            f"{r['received']}/{r['expected']}" + (f" ({r['errors']} errors)" if r["errors"] else ""),
-            f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}", f"{r['cpu_ms']:.0f}", f"{r['setup_s']:.1f}"]
+    return [
+        r["setup"],
+        r["db"],
+        str(r["size"]),
+        str(r["decisions"]),
+        str(r["events"]),
+        f"{r['received']}/{r['expected']}" + (f" ({r['errors']} errors)" if r["errors"] else ""),
+        f"{r['p50']:.1f}",
+        f"{r['p99']:.1f}",
+        f"{r['max']:.1f}",
+        f"{r['cpu_ms']:.0f}",
+        f"{r['setup_s']:.1f}",
+    ]
 
 
 def _print_row(r: dict[str, Any]) -> None:
     slowest = ", ".join(f"{ms:.0f}" for ms in r["slowest_per_decision"])
     gc_pauses = ", ".join(f"gen{g} {ms:.0f} ms" for g, ms in r["gc_pauses"]) or "none"
-    print("  " + " | ".join(_cells(r)) + f" | last delivery per decision (ms): {slowest}"
-          f" | garbage collections > 10 ms during the decisions: {gc_pauses}", flush=True)
+    print(
+        "  " + " | ".join(_cells(r)) + f" | last delivery per decision (ms): {slowest}"
+        f" | garbage collections > 10 ms during the decisions: {gc_pauses}",
+        flush=True,
+    )
 
 
 def print_results(results: list[dict[str, Any]]) -> None:
@@ -649,15 +756,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--only", choices=("memory", "redis"))
-    parser.add_argument("--client-procs", type=int, default=2, help="client processes holding the sockets")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile the subscribers' server during the largest size's decisions")
+    parser.add_argument(
+        "--client-procs", type=int, default=2, help="client processes holding the sockets"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the subscribers' server during the largest size's decisions",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_ROOT))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"Fan-out: commit -> last event of the decision on every subscriber; "
-          f"{args.client_procs} client process(es), {os.cpu_count()} CPUs shared with the servers "
-          f"(load average before: {load}).")
+    print(
+        f"Fan-out: commit -> last event of the decision on every subscriber; "
+        f"{args.client_procs} client process(es), {os.cpu_count()} CPUs shared with the servers "
+        f"(load average before: {load})."
+    )
     results = run(args.sizes, args.only, args.client_procs, args.profile)
     print()
     print_results(results)

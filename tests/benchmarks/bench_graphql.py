@@ -585,7 +585,9 @@ def print_results(results: list[dict[str, Any]], runs: int) -> None:
         header = ["mutation (first workflow of the size)"]
         for s in result["sizes"]:
             header += [f"{s['size']} SQL", "ms"]
-        print_table(header, [[m, *[c for s in result["sizes"] for c in _cell(s[m])]] for m in mutations])
+        print_table(
+            header, [[m, *[c for s in result["sizes"] for c in _cell(s[m])]] for m in mutations]
+        )
         print()
 
 

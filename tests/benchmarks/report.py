@@ -12,7 +12,9 @@ def vendor_name(vendor: str) -> str:
     return VENDOR_NAMES.get(vendor, vendor)
 
 
-def print_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, text_columns: int = 1) -> None:
+def print_table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], *, text_columns: int = 1
+) -> None:
     """Print a Markdown table; the first ``text_columns`` are left-aligned, the rest right."""
     cells = [[str(c) for c in header], *([str(c) for c in row] for row in rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

@@ -1,6 +1,6 @@
 """The engine's public Python API: every write, plus the seed's read helpers, in one import path.
 
-    from backend.workflows.services import attach_workflow_to_object, approve_stage
+from backend.workflows.services import attach_workflow_to_object, approve_stage
 """
 
 from backend.workflows.cleanup import (

@@ -69,7 +69,9 @@ def _resolve_department(department: Any, department_id: Any, company_id: int | N
     else:
         instance = model._default_manager.filter(pk=department_id).first()
         if instance is None:
-            raise WorkflowValidationError(f"Department {department_id} does not exist.", field=field)
+            raise WorkflowValidationError(
+                f"Department {department_id} does not exist.", field=field
+            )
     owner = getattr(instance, "company_id", None)
     if company_id is not None and owner is not None and owner != company_id:
         raise WorkflowValidationError(
@@ -259,7 +261,9 @@ def clone_structure(
     clone = Workflow.objects.create(
         company_id=template.company_id,
         name_en=name_en or f"{template.name_en} (Copy)",
-        name_ar=name_ar if name_ar is not None else (f"{template.name_ar} (نسخة)" if template.name_ar else ""),
+        name_ar=name_ar
+        if name_ar is not None
+        else (f"{template.name_ar} (نسخة)" if template.name_ar else ""),
         slug="" if hidden else template.slug,
         description=template.description,
         is_active=template.is_active,
@@ -327,7 +331,11 @@ def _clone_actions(
 
 @transaction.atomic
 def clone_workflow(
-    *, workflow: Workflow, created_by: Any = None, name_en: str | None = None, name_ar: str | None = None
+    *,
+    workflow: Workflow,
+    created_by: Any = None,
+    name_en: str | None = None,
+    name_ar: str | None = None,
 ) -> Workflow:
     """Copy a template into a new, independent template (``cloned_from`` points back)."""
     clone, _ = clone_structure(
@@ -371,7 +379,12 @@ def add_pipeline(
 
 @transaction.atomic
 def update_pipeline(
-    *, pipeline: Pipeline, department: Any = None, department_id: Any = None, clear_department: bool = False, **fields: Any
+    *,
+    pipeline: Pipeline,
+    department: Any = None,
+    department_id: Any = None,
+    clear_department: bool = False,
+    **fields: Any,
 ) -> Pipeline:
     """Change a pipeline's names, order or department."""
     _ensure_editable(pipeline.workflow)

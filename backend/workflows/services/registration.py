@@ -122,7 +122,13 @@ def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow
     return None
 
 
-def auto_start_on_create(sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def auto_start_on_create(
+    sender: type[models.Model],
+    instance: models.Model,
+    created: bool,
+    raw: bool = False,
+    **kwargs: Any,
+) -> None:
     """Attach and start the matching workflow when an enabled object is created."""
     if not created or raw:
         return

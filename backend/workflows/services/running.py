@@ -84,7 +84,9 @@ def _clean_reason(reason: Any, *, required: bool, field_name: str = "reason") ->
     return text
 
 
-def _event(attachment: WorkflowAttachment, event_type: str, actor: Any, **fields: Any) -> WorkflowEvent:
+def _event(
+    attachment: WorkflowAttachment, event_type: str, actor: Any, **fields: Any
+) -> WorkflowEvent:
     return WorkflowEvent(
         attachment=attachment,
         company_id=attachment.company_id,
@@ -120,9 +122,7 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
     content_type = ContentType.objects.get_for_model(obj)
     queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
-        .select_related(
-            "current_stage", "current_pipeline", "content_type__workflow_configuration"
-        )
+        .select_related("current_stage", "current_pipeline", "content_type__workflow_configuration")
         .filter(content_type=content_type, object_id=str(obj.pk))
     )
     company_id = cached_company_id(user)
@@ -157,9 +157,7 @@ def attachment_target_for_user(attachment_id: Any, user: Any) -> Model:
     """Return the business object of an attachment the user's company owns (for id-based callers)."""
     _require_user(user)
     attachment = (
-        WorkflowAttachment.objects.select_related("content_type")
-        .filter(pk=attachment_id)
-        .first()
+        WorkflowAttachment.objects.select_related("content_type").filter(pk=attachment_id).first()
     )
     if attachment is None or (
         attachment.company_id != get_company_id_for_user(user) and not user.is_superuser
@@ -222,9 +220,7 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
         raise WorkflowValidationError("form_data must be an object.", field="formData")
     if step.behaviour == ApprovalBehaviour.MOVE:
         if form_data:
-            raise WorkflowValidationError(
-                "A move step takes no form data.", field="formData"
-            )
+            raise WorkflowValidationError("A move step takes no form data.", field="formData")
         return None
     needs_data = step.behaviour == ApprovalBehaviour.SUBMIT or step.required_form is not None
     if needs_data and not form_data:
@@ -362,7 +358,9 @@ def attach_workflow_to_object(
     if not workflow.is_active:
         raise WorkflowValidationError("The workflow is not active.", field="workflowId")
     if obj.pk is None:
-        raise WorkflowValidationError("Save the object before attaching a workflow.", field="objectId")
+        raise WorkflowValidationError(
+            "Save the object before attaching a workflow.", field="objectId"
+        )
     if not is_model_enabled(type(obj)):
         raise WorkflowValidationError(
             f"{model_label(obj)} is not enabled for workflows.", field="model"
@@ -419,7 +417,11 @@ def start_workflow(*, obj: Model, user: Any) -> WorkflowAttachment:
         .exists()
     )
     _start(
-        attachment, obj, user, stages=ordered_stages(attachment.workflow_id), replace_flow=replace_flow
+        attachment,
+        obj,
+        user,
+        stages=ordered_stages(attachment.workflow_id),
+        replace_flow=replace_flow,
     )
     return attachment
 
@@ -680,7 +682,11 @@ def reject_stage(
     approvals.reject(step.row, user=user, reason=reason)
     attachment.status = AttachmentStatus.REJECTED
     attachment.completed_at = timezone.now()
-    attachment.metadata = {**attachment.metadata, "rejection_reason": reason, "rejected_by": user.pk}
+    attachment.metadata = {
+        **attachment.metadata,
+        "rejection_reason": reason,
+        "rejected_by": user.pk,
+    }
     _apply_object_status(attachment, obj, AttachmentStatus.REJECTED)
     events = [
         _event(
@@ -702,9 +708,9 @@ def _resolve_user(value: Any, field_name: str) -> Any:
         return value
     try:
         # The user's company is read in the same query: callers check it next.
-        user = User.objects.annotate(
-            membership_company_id=company_id_subquery(OuterRef("pk"))
-        ).get(pk=int(value))
+        user = User.objects.annotate(membership_company_id=company_id_subquery(OuterRef("pk"))).get(
+            pk=int(value)
+        )
     except (TypeError, ValueError, User.DoesNotExist):
         raise NotFoundError("User not found.", field=field_name) from None
     remember_company_id(user, user.membership_company_id)

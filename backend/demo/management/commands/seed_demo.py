@@ -21,7 +21,9 @@ DEMO_PASSWORD = "demo"
 COMPANIES = (("acme", "Acme Corp"), ("globex", "Globex"))
 
 
-def _approve_current(request: PurchaseRequest, scenario: CompanyScenario, form_data: dict[str, Any]) -> None:
+def _approve_current(
+    request: PurchaseRequest, scenario: CompanyScenario, form_data: dict[str, Any]
+) -> None:
     """Approve the request's current step as whichever company user holds it."""
     for user in scenario.users.values():
         if user_requires_action(request, user):
@@ -40,7 +42,13 @@ def _purchase_requests(scenario: CompanyScenario) -> None:
         ("Cloud credits", "3000.00", 5, None),
         ("Team offsite", "9100.00", 1, "Over the quarterly budget."),
     ]
-    forms = [{"budget_code": "BDG-2026-01"}, {"allocated_budget": "15000"}, {"finance_ref": "FIN-77"}, None, None]
+    forms = [
+        {"budget_code": "BDG-2026-01"},
+        {"allocated_budget": "15000"},
+        {"finance_ref": "FIN-77"},
+        None,
+        None,
+    ]
     assert scenario.workflow is not None  # build_company always sets it
     for title, amount, approvals, rejection in plans:
         request = PurchaseRequest.objects.create(

@@ -68,7 +68,11 @@ class Command(BaseCommand):
             return
         # The build reads schema/schema.graphql, or asks this Python for the schema.
         env = {**os.environ, "WORKFLOWQL_PYTHON": sys.executable}
-        steps = [] if (EXAMPLE_DIR / "node_modules").is_dir() else [[npm, "ci", "--no-audit", "--no-fund"]]
+        steps = (
+            []
+            if (EXAMPLE_DIR / "node_modules").is_dir()
+            else [[npm, "ci", "--no-audit", "--no-fund"]]
+        )
         steps.append([npm, "run", "build"])
         self.stdout.write("Building the dashboard example (frontend-examples/web)...")
         for step in steps:
