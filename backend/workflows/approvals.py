@@ -28,12 +28,15 @@ from approval_workflow.utils import ApprovalRepository
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.db.models import Exists, Model, OuterRef, Q
+from django.db.models import Exists, IntegerField, Model, OuterRef, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from backend.workflows.approval_config import role_model
 from backend.workflows.constants import ApprovalBehaviour, ApprovalType
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
+from backend.workflows.models import DynamicForm
 
 OPEN_STATUSES = (ApprovalStatus.PENDING, ApprovalStatus.CURRENT)
 
@@ -61,14 +64,22 @@ def get_approval_handler(instance: ApprovalInstance) -> BaseApprovalHandler:
 
 @dataclass(frozen=True)
 class StepInfo:
-    """What the engine needs to know about one open approval row."""
+    """What the engine needs to know about one open approval row (the engine's own record).
+
+    ``row`` is the adapter's handle, passed back to ``approve``, ``reject``, ``delegate`` and
+    ``close_for_resubmission``; nothing outside this module reads its fields.
+    """
 
     row: ApprovalInstance
+    flow_id: int
     stage_id: int | None
     approval_index: int
     behaviour: str
     required_form: int | None
+    # Required field names of the step's form (read with the row), None without a form.
+    required_fields: tuple[str, ...] | None
     is_checked_in: bool
+    delegated_from: int | None
     # Everyone holding a current row of the flow before the decision (for inbox updates).
     approvers: tuple[int, ...] = ()
 
@@ -76,14 +87,23 @@ class StepInfo:
 def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepInfo:
     """Read the engine's bookkeeping stored on an approval row."""
     extra = row.extra_fields or {}
+    schema = getattr(row, "required_form_schema", None)
+    required_form = extra.get("required_form")
     return StepInfo(
         approvers=approvers,
         row=row,
+        flow_id=row.flow_id,
         stage_id=extra.get("stage_id"),
         approval_index=int(extra.get("approval_index", 0)),
         behaviour=extra.get("behaviour", ApprovalBehaviour.APPROVE),
-        required_form=extra.get("required_form"),
+        required_form=required_form,
+        required_fields=(
+            tuple(DynamicForm(schema=schema).required_fields)
+            if required_form is not None and schema is not None
+            else (() if required_form is not None else None)
+        ),
         is_checked_in=bool(extra.get("checked_in")),
+        delegated_from=extra.get("delegated_from"),
     )
 
 
@@ -189,39 +209,68 @@ def _current_rows_query(content_type_id: int, object_id: str) -> Any:
     )
 
 
-def current_row_for_user(
-    content_type_id: int, object_id: str, user: Any
-) -> ApprovalInstance | None:
-    """Return the open approval row ``user`` may act on for an object, if any."""
-    return _current_rows_query(content_type_id, object_id).filter(assigned_to_id=user.pk).first()
+def user_holds_current_row(content_type_id: int, object_id: str, user: Any) -> bool:
+    """Tell whether ``user`` holds an open approval row of an object."""
+    return _current_rows_query(content_type_id, object_id).filter(assigned_to_id=user.pk).exists()
+
+
+def _prime_role(row: ApprovalInstance) -> None:
+    """Give a role row its role as a deferred instance (only the key is loaded).
+
+    approval_workflow tests ``instance.assigned_role`` on every decision; the generic foreign
+    key would load the whole role for it. A deferred instance loads its other fields only if
+    something reads them (the package's log messages do not, at the default level).
+    """
+    if not row.assigned_role_object_id or row.assigned_role_content_type is None:
+        return
+    model = row.assigned_role_content_type.model_class()
+    if model is None:
+        return
+    pk_field = model._meta.pk
+    assert pk_field is not None
+    role = model.from_db(
+        row._state.db, [pk_field.attname], [pk_field.to_python(row.assigned_role_object_id)]
+    )
+    ApprovalInstance.assigned_role.set_cached_value(row, role)  # type: ignore[attr-defined]
 
 
 def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> StepInfo | None:
-    """Return the step ``user`` may act on, knowing every current approver (one query)."""
-    rows = list(_current_rows_query(content_type_id, object_id))
+    """Return the step ``user`` may act on, knowing every current approver (one query).
+
+    The step's form (its required fields) rides along as a subquery.
+    """
+    form_schema = DynamicForm.objects.filter(
+        pk=Cast(KeyTextTransform("required_form", OuterRef("extra_fields")), IntegerField())
+    ).values("schema")[:1]
+    rows = list(
+        _current_rows_query(content_type_id, object_id).annotate(
+            required_form_schema=Subquery(form_schema)
+        )
+    )
     mine = next((row for row in rows if row.assigned_to_id == user.pk), None)
     if mine is None:
         return None
+    _prime_role(mine)
     approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
     return describe(mine, approvers=approvers)
 
 
-def current_rows(flow_id: int) -> list[ApprovalInstance]:
-    """Return every current row of a flow."""
-    return list(
-        ApprovalInstance.objects.filter(flow_id=flow_id, status=ApprovalStatus.CURRENT).order_by(
-            "step_number", "id"
-        )
-    )
-
-
-def user_had_row_for_stages(flow_id: int, stage_ids: list[int], user: Any) -> bool:
-    """Tell whether ``user`` held or acted on a row of one of ``stage_ids`` in this flow."""
-    return (
-        ApprovalInstance.objects.filter(flow_id=flow_id, extra_fields__stage_id__in=stage_ids)
-        .filter(Q(assigned_to_id=user.pk) | Q(action_user_id=user.pk))
-        .exists()
-    )
+def user_decided_on_steps(
+    content_type_id: int, object_id: str, first_step: int, last_step: int, user: Any
+) -> bool:
+    """Tell whether ``user`` approved, rejected or sent back one of these steps of an object."""
+    return ApprovalInstance.objects.filter(
+        flow__content_type_id=content_type_id,
+        flow__object_id=object_id,
+        step_number__gte=first_step,
+        step_number__lte=last_step,
+        action_user_id=user.pk,
+        status__in=(
+            ApprovalStatus.APPROVED,
+            ApprovalStatus.REJECTED,
+            ApprovalStatus.NEEDS_RESUBMISSION,
+        ),
+    ).exists()
 
 
 def has_open_rows(flow_id: int) -> bool:

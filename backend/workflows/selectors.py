@@ -143,7 +143,7 @@ def get_workflow_progress(workflow: Workflow | None, obj: Model) -> dict[str, An
 def user_requires_action(obj: Model, user: Any) -> bool:
     """Tell whether ``user`` holds a current approval step on ``obj``."""
     content_type = ContentType.objects.get_for_model(obj)
-    return approvals.current_row_for_user(content_type.pk, str(obj.pk), user) is not None
+    return approvals.user_holds_current_row(content_type.pk, str(obj.pk), user)
 
 
 def pending_approvals_queryset(user: Any) -> QuerySet[WorkflowAttachment]:

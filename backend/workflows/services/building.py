@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max, Model, Q
 
 from backend.workflows.approval_config import validate_approvals
+from backend.workflows.constants import LIVE_STATUSES
 from backend.workflows.engine_settings import department_model
 from backend.workflows.exceptions import (
     InvalidStateError,
@@ -47,6 +48,20 @@ def _ensure_editable(workflow: Workflow) -> None:
         raise InvalidStateError(
             "This workflow is the running copy of an attachment and cannot be edited; "
             "edit its template instead."
+        )
+
+
+def _ensure_structure_editable(workflow: Workflow) -> None:
+    """Refuse to change the pipelines or stages of a template a live attachment runs directly.
+
+    Such an attachment (attached with ``disable_clone``) runs the template's own stages: a
+    stage removed or reordered under it would be skipped or leave it without a current stage.
+    """
+    _ensure_editable(workflow)
+    if workflow.attachments.filter(status__in=LIVE_STATUSES).exists():
+        raise InvalidStateError(
+            "A live attachment runs this workflow directly; its pipelines and stages cannot "
+            "change until that attachment ends."
         )
 
 
@@ -357,7 +372,7 @@ def add_pipeline(
     stages: list[dict[str, Any]] | None = None,
 ) -> Pipeline:
     """Add a pipeline (placed last unless ``order`` is given) with optional stages."""
-    _ensure_editable(workflow)
+    _ensure_structure_editable(workflow)
     if order is None:
         order = (workflow.pipelines.aggregate(m=Max("order"))["m"] or 0) + 1
     (pipeline,) = _build_pipelines(
@@ -387,7 +402,7 @@ def update_pipeline(
     **fields: Any,
 ) -> Pipeline:
     """Change a pipeline's names, order or department."""
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     unknown = set(fields) - set(PIPELINE_FIELDS)
     if unknown:
         raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -410,7 +425,7 @@ def update_pipeline(
 @transaction.atomic
 def remove_pipeline(*, pipeline: Pipeline) -> None:
     """Delete a pipeline and its stages from a template."""
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     pipeline.delete()
 
 
@@ -425,7 +440,7 @@ def add_stage(
     order: int | None = None,
 ) -> Stage:
     """Add a stage to a pipeline (placed last unless ``order`` is given)."""
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     if pipeline.stages.count() >= MAX_STAGES_PER_PIPELINE:
         raise WorkflowValidationError(
             f"A pipeline may have at most {MAX_STAGES_PER_PIPELINE} stages.", field="pipelineId"
@@ -449,7 +464,7 @@ def update_stage(
     *, stage: Stage, approvals: list[dict[str, Any]] | None = None, **fields: Any
 ) -> Stage:
     """Change a stage's names, colour, order or approvals (validated before saving)."""
-    _ensure_editable(stage.pipeline.workflow)
+    _ensure_structure_editable(stage.pipeline.workflow)
     unknown = set(fields) - set(STAGE_FIELDS)
     if unknown:
         raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -470,14 +485,14 @@ def update_stage(
 @transaction.atomic
 def remove_stage(*, stage: Stage) -> None:
     """Delete a stage from a template."""
-    _ensure_editable(stage.pipeline.workflow)
+    _ensure_structure_editable(stage.pipeline.workflow)
     stage.delete()
 
 
 @transaction.atomic
 def reorder_stages(*, pipeline: Pipeline, stage_ids: list[int]) -> list[Stage]:
     """Set the order of a pipeline's stages to the order of ``stage_ids`` (every stage, once)."""
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     stages = {stage.pk: stage for stage in pipeline.stages.all()}
     wanted = [int(stage_id) for stage_id in stage_ids]
     if sorted(wanted) != sorted(stages) or len(set(wanted)) != len(wanted):
