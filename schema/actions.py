@@ -224,11 +224,7 @@ class DeleteWorkflowActionPayload:
 
 
 def _manager(context: RequestContext) -> Any:
-    if not context.is_authenticated:
-        raise UnauthenticatedError("Sign in to use the API.")
-    if not selectors.can_manage_workflows(context.user, context.company_id):
-        raise WorkflowPermissionDenied("You may not see or edit workflow actions.")
-    return context.user
+    return context.manager("You may not see or edit workflow actions.")
 
 
 def _value(item: Any) -> Any:

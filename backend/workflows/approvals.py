@@ -80,6 +80,12 @@ class StepInfo:
     required_fields: tuple[str, ...] | None
     is_checked_in: bool
     delegated_from: int | None
+    # Who holds the step (the user object is loaded with the row) and through which role.
+    assignee_id: int | None = None
+    assignee: Any = None
+    role_id: int | None = None
+    # The object the step belongs to: ``(content type id, object id)``.
+    object_key: tuple[int, str] | None = None
     # Everyone holding a current row of the flow before the decision (for inbox updates).
     approvers: tuple[int, ...] = ()
 
@@ -104,6 +110,14 @@ def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepI
         ),
         is_checked_in=bool(extra.get("checked_in")),
         delegated_from=extra.get("delegated_from"),
+        assignee_id=row.assigned_to_id,
+        assignee=row.assigned_to if row.assigned_to_id is not None else None,
+        role_id=int(row.assigned_role_object_id) if row.assigned_role_object_id else None,
+        object_key=(
+            (row.flow.content_type_id, row.flow.object_id)
+            if ApprovalInstance.flow.is_cached(row)  # type: ignore[attr-defined]
+            else None
+        ),
     )
 
 
@@ -380,9 +394,9 @@ def delete_flows(content_type: ContentType, object_ids: list[str]) -> int:
     return deleted
 
 
-def open_rows_for_objects(content_type_id: int, object_ids: list[str]) -> list[ApprovalInstance]:
-    """Return the current rows of many objects in one query (for lists and DataLoaders)."""
-    return list(
+def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[StepInfo]:
+    """Return the current steps of many objects in one query (for lists and DataLoaders)."""
+    rows = (
         ApprovalInstance.objects.filter(
             flow__content_type_id=content_type_id,
             flow__object_id__in=object_ids,
@@ -391,6 +405,7 @@ def open_rows_for_objects(content_type_id: int, object_ids: list[str]) -> list[A
         .select_related("flow", "assigned_to")
         .order_by("step_number", "id")
     )
+    return [describe(row) for row in rows]
 
 
 def user_can_act_on_attachment(user: Any) -> Exists:

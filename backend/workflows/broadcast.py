@@ -191,11 +191,11 @@ def _inbox_messages(
             before.add(event.actor_id)
     after = (
         {
-            row.assigned_to_id
-            for row in approvals.open_rows_for_objects(
+            step.assignee_id
+            for step in approvals.open_steps_for_objects(
                 attachment.content_type_id, [attachment.object_id]
             )
-            if row.assigned_to_id is not None
+            if step.assignee_id is not None
         }
         if attachment.status == "in_progress"
         else set()

@@ -48,6 +48,9 @@ class StepShare:
 
     behaviour: str
     is_checked_in: bool
+    # False when the row belongs to another stage than the current one (the engine fails
+    # closed: nothing is decided on such a row).
+    is_on_current_stage: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,11 @@ def self_approval_allowed() -> bool:
 
 
 def _is_current_approver(actor: Actor) -> bool:
-    return actor.share is not None and (not actor.is_starter or self_approval_allowed())
+    return (
+        actor.share is not None
+        and actor.share.is_on_current_stage
+        and (not actor.is_starter or self_approval_allowed())
+    )
 
 
 def _behaves(actor: Actor, *, checked_in: bool | None) -> bool:

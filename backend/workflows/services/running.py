@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import ForeignKey, Model, OuterRef
+from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
 from backend.workflows import approvals, transitions
@@ -251,13 +253,31 @@ def _permission_granted(user: Any, setting_key: str, codename: str) -> bool:
     )
 
 
+def _share(
+    step: approvals.StepInfo | None, attachment: WorkflowAttachment
+) -> transitions.StepShare | None:
+    if step is None:
+        return None
+    return transitions.StepShare(
+        behaviour=step.behaviour,
+        is_checked_in=step.is_checked_in,
+        is_on_current_stage=(
+            attachment.current_stage_id is not None and step.stage_id == attachment.current_stage_id
+        ),
+    )
+
+
 def _actor(
     attachment: WorkflowAttachment,
     user: Any,
     action: str,
     step: approvals.StepInfo | None = None,
 ) -> transitions.Actor:
-    """Gather the facts the transition policy needs about ``user`` on ``attachment``."""
+    """Gather the facts the transition policy needs about ``user`` for one ``action``.
+
+    Only the facts ``action`` can depend on are loaded (a permission check may cost queries);
+    ``available_actions`` gathers the same facts for every action at once.
+    """
     is_superuser = bool(user.is_superuser)
     is_starter = attachment.started_by_id is not None and user.pk == attachment.started_by_id
     is_company_account = user.pk == attachment.company_id
@@ -265,7 +285,6 @@ def _actor(
         is_superuser=is_superuser,
         is_company_account=is_company_account,
         is_starter=is_starter,
-        # Asked only when it can change the answer (it loads the user's permissions).
         may_change_attachments=(
             action == transitions.Action.CANCEL
             and not (is_superuser or is_starter or is_company_account)
@@ -275,12 +294,84 @@ def _actor(
         or _permission_granted(user, "REQUIRE_PERMISSION_TO_START", "start_workflow"),
         may_approve=action in (transitions.Action.START, transitions.Action.CANCEL)
         or _permission_granted(user, "REQUIRE_PERMISSION_TO_APPROVE", "approve_workflow"),
-        share=(
-            transitions.StepShare(behaviour=step.behaviour, is_checked_in=step.is_checked_in)
-            if step is not None
-            else None
-        ),
+        share=_share(step, attachment),
     )
+
+
+@dataclass(frozen=True)
+class ViewerPermissions:
+    """The Django permissions the transition policy asks about, for one user."""
+
+    may_start: bool
+    may_approve: bool
+    may_change_attachments: bool
+
+
+POLICY_PERMISSIONS = ("start_workflow", "approve_workflow", "change_workflowattachment")
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _workflow_permissions(user: Any) -> set[str]:
+    """Return which of ``POLICY_PERMISSIONS`` ``user`` holds.
+
+    With Django's own ModelBackend alone, one query reads both of its sources (the user's
+    and their groups' permissions); any other backend is asked through ``has_perm``.
+    """
+    if user.is_superuser:
+        return set(POLICY_PERMISSIONS)
+    if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
+        return {name for name in POLICY_PERMISSIONS if user.has_perm(f"workflows.{name}")}
+    if not user.is_active:
+        return set()
+    return set(
+        Permission.objects.filter(
+            Q(user=user) | Q(group__user=user),
+            content_type__app_label="workflows",
+            codename__in=POLICY_PERMISSIONS,
+        )
+        .order_by()
+        .values_list("codename", flat=True)
+        .distinct()
+    )
+
+
+def viewer_permissions(user: Any) -> ViewerPermissions:
+    """Read the permissions the policy asks about, for every action at once (one query)."""
+    held = _workflow_permissions(user)
+    required = engine_setting("PERMISSIONS")
+    return ViewerPermissions(
+        may_start=not required.get("REQUIRE_PERMISSION_TO_START") or "start_workflow" in held,
+        may_approve=not required.get("REQUIRE_PERMISSION_TO_APPROVE") or "approve_workflow" in held,
+        may_change_attachments="change_workflowattachment" in held,
+    )
+
+
+def available_actions(
+    *,
+    attachment: WorkflowAttachment,
+    user: Any,
+    steps: list[approvals.StepInfo],
+    permissions: ViewerPermissions,
+) -> list[transitions.Action]:
+    """Return what ``user`` may do on ``attachment`` now, as the services would decide it.
+
+    ``steps`` are the attachment's current steps (``approvals.open_steps_for_objects``).
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    mine = next((step for step in steps if step.assignee_id == user.pk), None)
+    actor = transitions.Actor(
+        is_superuser=bool(user.is_superuser),
+        is_company_account=user.pk == attachment.company_id,
+        is_starter=attachment.started_by_id is not None and user.pk == attachment.started_by_id,
+        may_change_attachments=permissions.may_change_attachments,
+        may_start=permissions.may_start,
+        may_approve=permissions.may_approve,
+        share=_share(mine, attachment)
+        if attachment.status == AttachmentStatus.IN_PROGRESS
+        else None,
+    )
+    return transitions.available_actions(attachment.status, actor)
 
 
 def _decided_on_current_step(attachment: WorkflowAttachment, user: Any) -> bool:
@@ -330,6 +421,12 @@ def _check_decision(
             "an administrator has to cancel it."
         )
     step = approvals.current_step_for_user(attachment.content_type_id, attachment.object_id, user)
+    if step is not None and step.stage_id != attachment.current_stage_id:
+        # Any approval requires the step rows of the current stage.
+        raise InvalidStateError(
+            "The open approval step does not belong to the current stage; "
+            "an administrator has to cancel this workflow."
+        )
     actor = _actor(attachment, user, action, step)
     error = transitions.refusal(action, attachment.status, actor, status_label=status_label)
     if error is not None:
@@ -337,11 +434,6 @@ def _check_decision(
             raise ConflictError(LOST_RACE)
         raise error
     assert step is not None  # every step action's guard requires a share
-    if step.stage_id != attachment.current_stage_id:
-        raise InvalidStateError(
-            "The open approval step does not belong to the current stage; "
-            "an administrator has to cancel this workflow."
-        )
     return step
 
 
