@@ -10,7 +10,7 @@ transaction (identical counts on SQLite and PostgreSQL).
 
 Actors are re-read before each measured call, as a request would load ``request.user``, so
 the per-request company lookup is counted. Measured counts (SQLite and PostgreSQL) are noted
-beside each budget; approval_workflow itself spends 11 of a stage move's 20 queries
+beside each budget; approval_workflow itself spends 10 of a stage move's 19 queries
 (``advance_flow`` plus ``extend_flow`` activating a role step). Event listeners run after
 commit and are not part of these budgets (on-commit callbacks never run in a test transaction).
 """
@@ -89,7 +89,7 @@ def test_approval_that_moves_the_stage_stays_within_20_queries(acme):
     request, attachment = start_purchase_request(acme)
     reviewer = fresh(current_approvers(attachment)[0])
 
-    # when (measured: 20, of which approval_workflow 11)
+    # when (measured: 19, of which approval_workflow 10)
     with query_budget(20):
         approve_stage(obj=request, user=reviewer, form_data=FORM_DATA["Initial Review"])
 
@@ -148,7 +148,7 @@ def test_reject_stays_within_12_queries(acme):
     request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
     manager = fresh(acme.user("budget_manager1"))
 
-    # when (measured: 11)
+    # when (measured: 10)
     with query_budget(12):
         reject_stage(obj=request, user=manager, reason="Over budget")
 

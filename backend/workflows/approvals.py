@@ -16,10 +16,11 @@ into approval_workflow flows and steps, and works around the package's pitfalls:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from approval_workflow.choices import ApprovalStatus
+from approval_workflow.choices import ApprovalStatus, RoleSelectionStrategy
 from approval_workflow.choices import ApprovalType as PackageApprovalType
 from approval_workflow.handlers import BaseApprovalHandler
 from approval_workflow.models import ApprovalFlow, ApprovalInstance
@@ -28,12 +29,24 @@ from approval_workflow.utils import ApprovalRepository
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.db.models import Exists, IntegerField, Model, OuterRef, Subquery
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Model,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from backend.workflows.approval_config import role_model
+from backend.workflows.approval_config import role_member_field, role_model
 from backend.workflows.constants import ApprovalBehaviour, ApprovalType
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
 from backend.workflows.models import DynamicForm
@@ -121,10 +134,15 @@ def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepI
     )
 
 
-def build_steps(stage: Any, first_step_number: int) -> list[dict[str, Any]]:
+def build_steps(
+    stage: Any, first_step_number: int, *, left_out: int | None = None
+) -> list[dict[str, Any]]:
     """Turn a stage's approvals into approval_workflow step dicts, numbered from ``first_step_number``.
 
-    Users and roles are loaded in one query each.
+    Users and roles are loaded in one query each. ``left_out`` is a user who may not approve
+    (the one who started the workflow, unless ``ALLOW_SELF_APPROVAL``): a user approval naming
+    them is refused, and a role step they belong to is marked so that ``leave_out`` takes them
+    out of it as soon as the package shares it among the members.
     """
     approvals = list(stage.approvals or [])
     if not approvals:
@@ -134,7 +152,19 @@ def build_steps(stage: Any, first_step_number: int) -> list[dict[str, Any]]:
     user_ids = {a["approval_user"] for a in approvals if a["approval_type"] == ApprovalType.USER}
     role_ids = {a["user_role"] for a in approvals if a["approval_type"] == ApprovalType.ROLE}
     users = get_user_model().objects.in_bulk(user_ids) if user_ids else {}
-    roles = role_model().objects.in_bulk(role_ids) if role_ids else {}
+    roles: dict[Any, Any] = {}
+    if role_ids:
+        queryset = role_model().objects.filter(pk__in=role_ids)
+        if left_out is not None:
+            # Whether the left-out user is a member rides along with the roles.
+            queryset = queryset.annotate(
+                has_left_out=Exists(
+                    get_user_model().objects.filter(
+                        pk=left_out, is_active=True, **{role_member_field(): OuterRef("pk")}
+                    )
+                )
+            )
+        roles = {role.pk: role for role in queryset}
 
     steps: list[dict[str, Any]] = []
     for index, approval in enumerate(approvals):
@@ -157,6 +187,12 @@ def build_steps(stage: Any, first_step_number: int) -> list[dict[str, Any]]:
                     "no longer exists or is inactive.",
                     field="approvals",
                 )
+            if user.pk == left_out:
+                raise WorkflowValidationError(
+                    f"Stage '{stage.name_en}' has no eligible approver: the user who started "
+                    "the workflow cannot approve it.",
+                    field="approvals",
+                )
             step["assigned_to"] = user
         else:
             role = roles.get(approval["user_role"])
@@ -167,6 +203,9 @@ def build_steps(stage: Any, first_step_number: int) -> list[dict[str, Any]]:
                 )
             step["assigned_role"] = role
             step["role_selection_strategy"] = approval["role_selection_strategy"]
+            if getattr(role, "has_left_out", False):
+                step["extra_fields"]["left_out"] = left_out
+                step["extra_fields"]["stage_name"] = stage.name_en
             if "quorum_count" in approval:
                 step["quorum_count"] = approval["quorum_count"]
             if "percentage_required" in approval:
@@ -191,9 +230,80 @@ def open_flow(obj: Model, steps: list[dict[str, Any]], *, replace_existing: bool
     if replace_existing:
         delete_flows(ContentType.objects.get_for_model(obj), [str(obj.pk)])
     try:
-        return start_flow(obj, steps)
+        flow = start_flow(obj, steps)
     except ValueError as error:
         raise _translate(error) from error
+    _leave_out_of_first(flow.pk, steps)
+    return flow
+
+
+def _leave_out_of_first(flow_id: int, steps: list[dict[str, Any]]) -> None:
+    """Apply ``leave_out`` to the step the package opened first, when it is marked."""
+    first = min(steps, key=lambda step: step["step"])
+    if first["extra_fields"].get("left_out") is not None:
+        leave_out(flow_id, first["step"], first["extra_fields"])
+
+
+def leave_out(flow_id: int, step_number: int, extra: dict[str, Any]) -> None:
+    """Take the marked user (``extra["left_out"]``) out of a role step just opened.
+
+    approval_workflow shares a role step among every active member; separation of duties
+    leaves the user who started the workflow out. Their share is removed and a quorum,
+    majority or percentage is counted over the others; a round-robin step that picked them
+    goes to the least-assigned other member. When nobody eligible remains (or fewer members
+    than a quorum needs), the stage cannot run: VALIDATION_ERROR naming it.
+    """
+    user_id, stage_name = extra["left_out"], extra.get("stage_name", "")
+    rows = list(
+        ApprovalInstance.objects.filter(
+            flow_id=flow_id, step_number=step_number, status=ApprovalStatus.CURRENT
+        )
+    )
+    theirs = [row for row in rows if row.assigned_to_id == user_id]
+    if not theirs:
+        return
+    others = [row for row in rows if row.assigned_to_id != user_id]
+    nobody = WorkflowValidationError(
+        f"Stage '{stage_name}' has no eligible approver: the user who started the workflow "
+        "cannot approve it.",
+        field="approvals",
+    )
+    strategy = theirs[0].role_selection_strategy
+    if strategy == RoleSelectionStrategy.ROUND_ROBIN:
+        replacement = (
+            get_user_model()
+            .objects.filter(
+                is_active=True, **{role_member_field(): theirs[0].assigned_role_object_id}
+            )
+            .exclude(pk=user_id)
+            .annotate(assignments=Count("approvalinstance"))
+            .order_by("assignments", "id")
+            .first()
+        )
+        if replacement is None:
+            raise nobody
+        ApprovalInstance.objects.filter(pk=theirs[0].pk).update(assigned_to=replacement)
+        return
+    total = len(others)
+    required = total
+    if strategy == RoleSelectionStrategy.MAJORITY:
+        required = total // 2 + 1
+    elif strategy == RoleSelectionStrategy.PERCENTAGE:
+        percentage = float(theirs[0].percentage_required or 50.0)
+        required = max(1, min(total, math.ceil(total * percentage / 100)))
+    elif strategy == RoleSelectionStrategy.QUORUM:
+        required = theirs[0].quorum_count or 1
+    if not others or required > total:
+        raise nobody
+    ApprovalInstance.objects.filter(pk__in=[row.pk for row in theirs]).delete()
+    if strategy in (
+        RoleSelectionStrategy.QUORUM,
+        RoleSelectionStrategy.MAJORITY,
+        RoleSelectionStrategy.PERCENTAGE,
+    ):
+        ApprovalInstance.objects.filter(pk__in=[row.pk for row in others]).update(
+            quorum_count=required, quorum_total=total
+        )
 
 
 def add_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
@@ -202,6 +312,7 @@ def add_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
         extend_flow(flow, steps)
     except ValueError as error:
         raise _translate(error) from error
+    _leave_out_of_first(flow.pk, steps)
 
 
 def get_flow(content_type_id: int, object_id: str) -> ApprovalFlow | None:
@@ -308,7 +419,7 @@ def approve(
     """Record ``user``'s approval (or check-in) on ``row``."""
     kwargs: dict[str, Any] = {"timestamp": timestamp} if timestamp else {}
     try:
-        advance_flow(
+        activated = advance_flow(
             row,
             "approved",
             user,
@@ -320,14 +431,25 @@ def approve(
         raise InvalidStateError(str(error)) from error
     except ValueError as error:
         raise _translate(error) from error
+    # The package opened the stage's next step: take the left-out user out of it.
+    if (
+        isinstance(activated, ApprovalInstance)
+        and activated.step_number != row.step_number
+        and (activated.extra_fields or {}).get("left_out") is not None
+    ):
+        leave_out(activated.flow_id, activated.step_number, activated.extra_fields)
 
 
 def reject(row: ApprovalInstance, *, user: Any, reason: str) -> None:
-    """Record ``user``'s rejection on ``row``; the package removes the other open rows."""
-    try:
-        advance_flow(row, "rejected", user, comment=reason)
-    except (PermissionError, ValueError) as error:
-        raise InvalidStateError(str(error)) from error
+    """Record ``user``'s rejection on ``row`` and remove every other open row of its flow.
+
+    What the package's ``advance_flow(row, "rejected")`` does, without the re-read of the row
+    its ``save()`` makes for a log line and the count it logs (its hooks are no-ops here).
+    """
+    _close_row(row, status=ApprovalStatus.REJECTED, user=user, comment=reason)
+    ApprovalInstance.objects.filter(flow_id=row.flow_id, status__in=OPEN_STATUSES).exclude(
+        pk=row.pk
+    ).delete()
 
 
 def _close_row(row: ApprovalInstance, *, status: str, user: Any, comment: str) -> None:
@@ -369,9 +491,30 @@ def delegate(row: ApprovalInstance, *, user: Any, to_user: Any, reason: str) -> 
 
 
 def close_for_resubmission(row: ApprovalInstance, *, user: Any, reason: str) -> None:
-    """Mark ``row`` as sent back for resubmission and cancel every other open row of its flow."""
-    _close_row(row, status=ApprovalStatus.NEEDS_RESUBMISSION, user=user, comment=reason)
-    cancel_open_rows(row.flow_id)
+    """Mark ``row`` as sent back for resubmission and cancel every other open row of its flow.
+
+    One ``UPDATE`` for both: ``row`` takes the decision, the other open rows are cancelled.
+    """
+    row.status, row.action_user, row.comment = ApprovalStatus.NEEDS_RESUBMISSION, user, reason
+    row.updated_at = timezone.now()
+
+    fields = ApprovalInstance._meta
+
+    def for_row(name: str, value: Any, otherwise: Any) -> Case:
+        field = fields.get_field(name)
+        output = getattr(field, "target_field", field)  # a foreign key's column type
+        return Case(When(pk=row.pk, then=Value(value)), default=otherwise, output_field=output)
+
+    ApprovalInstance.objects.filter(
+        Q(pk=row.pk) | Q(flow_id=row.flow_id, status__in=OPEN_STATUSES)
+    ).update(
+        status=for_row(
+            "status", ApprovalStatus.NEEDS_RESUBMISSION, Value(ApprovalStatus.CANCELLED)
+        ),
+        action_user_id=for_row("action_user", user.pk, F("action_user_id")),
+        comment=for_row("comment", reason, F("comment")),
+        updated_at=for_row("updated_at", row.updated_at, F("updated_at")),
+    )
 
 
 def cancel_open_rows(flow_id: int) -> int:

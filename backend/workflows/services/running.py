@@ -545,7 +545,8 @@ def _open_stage(
 
     ``obj`` (the business object) is needed only to open a new flow (``flow`` is None).
     """
-    steps = approvals.build_steps(stage, attachment.last_step_number + 1)
+    left_out = None if transitions.self_approval_allowed() else attachment.started_by_id
+    steps = approvals.build_steps(stage, attachment.last_step_number + 1, left_out=left_out)
     if flow is None:
         assert obj is not None
         approvals.open_flow(obj, steps, replace_existing=replace_flow)
