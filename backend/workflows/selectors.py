@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, QuerySet
 
 from backend.workflows import approvals
-from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.companies import get_company_id_for_user, object_creator
 from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus
 from backend.workflows.models import Stage, Workflow, WorkflowAttachment
 
@@ -249,9 +249,6 @@ def company_target(company_id: int | None, model_label: str, object_id: Any) -> 
 
     Objects whose model names no creator field are never reachable this way.
     """
-    from backend.workflows.companies import get_company_id_for_user
-    from backend.workflows.services.registration import object_creator
-
     app_label, _, model_name = str(model_label).lower().partition(".")
     content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
     model = content_type.model_class() if content_type else None

@@ -11,7 +11,11 @@ from django.core.exceptions import FieldError, ValidationError
 from django.db import models, transaction
 from django.db.models.signals import post_save
 
-from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.companies import (  # noqa: F401 (CREATOR_FIELDS: public name)
+    CREATOR_FIELDS,
+    get_company_id_for_user,
+    object_creator,
+)
 from backend.workflows.engine_settings import engine_setting, lookup_by_label
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Workflow, WorkflowConfiguration
@@ -19,7 +23,6 @@ from backend.workflows.models import Workflow, WorkflowConfiguration
 logger = logging.getLogger(__name__)
 
 # Fields looked at, in order, to find who created an object (its starter and company).
-CREATOR_FIELDS = ("created_by", "requester", "owner", "user")
 
 
 @transaction.atomic
@@ -64,15 +67,6 @@ def is_model_workflow_enabled(model: type[models.Model]) -> bool:
     return WorkflowConfiguration.objects.filter(
         content_type=ContentType.objects.get_for_model(model), is_enabled=True
     ).exists()
-
-
-def object_creator(obj: models.Model) -> Any:
-    """Return the user who created ``obj`` (``created_by``, ``requester``, ``owner`` or ``user``)."""
-    for name in CREATOR_FIELDS:
-        user = getattr(obj, name, None)
-        if user is not None and getattr(user, "is_authenticated", False):
-            return user
-    return None
 
 
 def _matches(obj: models.Model, conditions: dict[str, Any]) -> bool:
