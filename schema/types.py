@@ -38,7 +38,7 @@ from backend.workflows.constants import (
 from backend.workflows.engine_settings import department_model
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAttachment, WorkflowEvent
-from backend.workflows.selectors import compute_next_stage, compute_progress
+from backend.workflows.selectors import attachment_snapshot, compute_next_stage, compute_progress
 from backend.workflows.services.running import available_actions
 from backend.workflows.transitions import Action
 from schema.approval_references import ApprovalReferences, with_approval_references
@@ -556,7 +556,7 @@ class WorkflowAttachmentType:
                     role = RoleType(id=strawberry.ID(str(role_object.pk)), name=str(role_object))
             result.append(
                 CurrentApproverType(
-                    user=UserType.from_user(step.assignee),
+                    user=UserType.from_user(step.assignee),  # type: ignore[arg-type]
                     role=role,
                     is_delegated=step.delegated_from is not None,
                     is_checked_in=step.is_checked_in,
@@ -731,8 +731,6 @@ class WorkflowEventType:
     async def attachment(self, info: Info) -> EventAttachmentType | None:
         if self.snapshot is not None:
             return EventAttachmentType.from_snapshot(self.snapshot)
-        from backend.workflows.broadcast import attachment_snapshot
-
         loaders = context_of(info).loaders
         attachment = await loaders.attachment_by_id.load(int(self.attachment_id))
         if attachment is None:

@@ -25,7 +25,6 @@ from approval_workflow.choices import ApprovalType as PackageApprovalType
 from approval_workflow.handlers import BaseApprovalHandler
 from approval_workflow.models import ApprovalFlow, ApprovalInstance
 from approval_workflow.services import advance_flow, extend_flow, start_flow
-from approval_workflow.utils import ApprovalRepository
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -529,12 +528,17 @@ def delete_flows(content_type: ContentType, object_ids: list[str]) -> int:
     flows = ApprovalFlow.objects.filter(content_type=content_type, object_id__in=object_ids)
     deleted, _ = flows.delete()
     if deleted:
-        model = content_type.model_class()
-        for object_id in object_ids:
-            stub = model(pk=object_id) if model is not None else None
-            if stub is not None:
-                ApprovalRepository.clear_cache_for_object(stub)
+        _forget_cached_flows(content_type.pk, object_ids)
     return deleted
+
+
+def _forget_cached_flows(content_type_id: int, object_ids: list[str]) -> None:
+    """Drop these objects' flows from the package cache (the one way the adapter clears it).
+
+    The package caches a flow under ``approval_flow_<content type id>_<object pk>``
+    (``ApprovalRepository``); the adapter never reads that cache, but the package might.
+    """
+    cache.delete_many([f"approval_flow_{content_type_id}_{object_id}" for object_id in object_ids])
 
 
 def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[StepInfo]:
@@ -581,7 +585,7 @@ def delete_flows_of_objects(content_type_id: int, object_ids: list[str]) -> tupl
     if not object_ids:
         return 0, 0
     _, deleted = _flows_of(content_type_id, object_ids).delete()
-    cache.delete_many([f"approval_flow_{content_type_id}_{object_id}" for object_id in object_ids])
+    _forget_cached_flows(content_type_id, object_ids)
     return deleted.get(ApprovalFlow._meta.label, 0), deleted.get(ApprovalInstance._meta.label, 0)
 
 

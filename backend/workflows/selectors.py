@@ -69,6 +69,46 @@ def compute_progress(attachment: WorkflowAttachment, stages: list[Stage]) -> Pro
     return Progress(position or 0, total)
 
 
+def stage_snapshot(stage: Stage | None) -> dict[str, Any] | None:
+    """Describe a stage as events carry it (no id-less copy: a stage keeps its id)."""
+    if stage is None:
+        return None
+    return {
+        "id": stage.pk,
+        "name_en": stage.name_en,
+        "name_ar": stage.name_ar,
+        "color": stage.color,
+    }
+
+
+def pipeline_snapshot(pipeline: Any) -> dict[str, Any] | None:
+    """Describe a pipeline as events carry it."""
+    if pipeline is None:
+        return None
+    return {"id": pipeline.pk, "name_en": pipeline.name_en}
+
+
+def attachment_snapshot(attachment: WorkflowAttachment, stages: list[Stage]) -> dict[str, Any]:
+    """Describe an attachment's state, as every event carries it (the one builder of it).
+
+    The broadcast builds it once per committed batch and the GraphQL event type renders
+    pushed events from it; queried events build it from the attachment's current state.
+    """
+    progress = compute_progress(attachment, stages)
+    by_id = {stage.pk: stage for stage in stages}
+    stage = by_id.get(attachment.current_stage_id) if attachment.current_stage_id else None
+    return {
+        "id": attachment.pk,
+        "status": attachment.status,
+        "current_stage": stage_snapshot(stage),
+        "current_pipeline": pipeline_snapshot(stage.pipeline if stage else None),
+        "progress": {
+            "completed_stages": progress.completed_stages,
+            "total_stages": progress.total_stages,
+        },
+    }
+
+
 def compute_next_stage(attachment: WorkflowAttachment, stages: list[Stage]) -> Stage | None:
     """Return the stage after the current one; None once the attachment is finished."""
     if attachment.status not in LIVE_STATUSES:

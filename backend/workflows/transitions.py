@@ -252,7 +252,11 @@ def refusal(
 
 def available_actions(status: str, actor: Actor) -> list[Action]:
     """Return the actions ``actor`` may take now, in declaration order."""
-    return [action for action in TRANSITIONS if refusal(action, status, actor) is None]
+    return [
+        transition.action
+        for transition in TRANSITIONS.values()
+        if refusal(transition.action, status, actor) is None
+    ]
 
 
 def move(attachment: Any, action: str, target: str) -> None:

@@ -100,22 +100,6 @@ def _event(
     )
 
 
-def _replayed(user: Any, idempotency_key: str | None) -> WorkflowAttachment | None:
-    """Return the attachment of an earlier decision with the same key by the same user."""
-    if not idempotency_key:
-        return None
-    if len(idempotency_key) > 100:
-        raise WorkflowValidationError(
-            "idempotency_key is longer than 100 characters.", field="idempotencyKey"
-        )
-    event = (
-        WorkflowEvent.objects.filter(actor_id=user.pk, idempotency_key=idempotency_key)
-        .select_related("attachment")
-        .first()
-    )
-    return event.attachment if event else None
-
-
 LOST_RACE = (
     "This step has already been decided or is no longer waiting for you; "
     "reload the workflow and try again."
