@@ -9,10 +9,17 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldError, ValidationError
 from django.db import models, transaction
+from django.db.models import Count, Q, QuerySet
 from django.db.models.signals import post_save
 
 from backend.workflows.companies import get_company_id_for_user
-from backend.workflows.engine_settings import engine_setting, lookup_by_label
+from backend.workflows.constants import WorkflowStatus
+from backend.workflows.engine_settings import (
+    engine_setting,
+    is_model_enabled,
+    lookup_by_label,
+    model_workflow_mapping,
+)
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Workflow, WorkflowConfiguration
 
@@ -66,6 +73,72 @@ def is_model_workflow_enabled(model: type[models.Model]) -> bool:
     ).exists()
 
 
+def is_model_enabled_for_workflows(model: type[models.Model]) -> bool:
+    """Tell whether ``ENABLED_MODELS`` lets workflows attach to ``model`` (the seed's helper)."""
+    return is_model_enabled(model)
+
+
+def _company_filter(company: Any) -> int | None:
+    if company is None:
+        return None
+    return company if isinstance(company, int) else company.pk
+
+
+def workflows_for_model_queryset(
+    model: type[models.Model], *, company: Any = None
+) -> QuerySet[Workflow]:
+    """Return the query behind ``get_workflows_for_model`` (for callers that add to it)."""
+    if not is_model_enabled(model):
+        return Workflow.objects.none()
+    queryset = Workflow.objects.filter(is_hidden=False, status=WorkflowStatus.ACTIVE)
+    company_id = _company_filter(company)
+    if company_id is not None:
+        queryset = queryset.filter(company_id=company_id)
+    allowed = model_workflow_mapping(model)
+    if allowed is not None:
+        queryset = queryset.filter(Q(slug__in=allowed) | Q(name_en__in=allowed))
+    return queryset.order_by("name_en", "id")
+
+
+def get_workflows_for_model(model: type[models.Model], *, company: Any = None) -> list[Workflow]:
+    """Return the active templates that may be attached to objects of ``model``.
+
+    ``MODEL_WORKFLOW_MAPPINGS`` names them by slug (or by English name, as the seed did) per
+    model label, with a ``"default"`` entry for the others; without an entry every active
+    template is allowed. A model outside ``ENABLED_MODELS`` gets none. ``company`` (a company
+    user or its id) keeps one tenant's templates; without it every company's are listed.
+    """
+    return list(workflows_for_model_queryset(model, company=company))
+
+
+def get_workflows_for_object(obj: models.Model, *, company: Any = None) -> list[Workflow]:
+    """Return the templates that may be attached to ``obj`` (see ``get_workflows_for_model``)."""
+    return get_workflows_for_model(type(obj), company=company)
+
+
+def get_available_workflows_for_selection(
+    model: type[models.Model], *, company: Any = None
+) -> list[dict[str, Any]]:
+    """Return the seed's selection dicts (``id``, ``name``, ``name_ar``, ``description``,
+    ``slug``, ``pipeline_count``, ``is_active``, plus ``status``), in one query."""
+    workflows = workflows_for_model_queryset(model, company=company).annotate(
+        pipeline_count=Count("pipelines")
+    )
+    return [
+        {
+            "id": workflow.pk,
+            "name": workflow.name_en,
+            "name_ar": workflow.name_ar,
+            "description": workflow.description,
+            "slug": workflow.slug,
+            "pipeline_count": workflow.pipeline_count,  # type: ignore[attr-defined]
+            "is_active": workflow.is_active,
+            "status": workflow.status,
+        }
+        for workflow in workflows
+    ]
+
+
 def object_creator(obj: models.Model) -> Any:
     """Return the user who created ``obj`` (``created_by``, ``requester``, ``owner`` or ``user``)."""
     for name in CREATOR_FIELDS:
@@ -102,7 +175,7 @@ def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow
                 company_id=company_id,
                 slug=rule.get("workflow_slug"),
                 is_hidden=False,
-                is_active=True,
+                status=WorkflowStatus.ACTIVE,
             )
             .order_by("-id")
             .first()
@@ -117,7 +190,11 @@ def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow
         .first()
     )
     workflow = configuration.default_workflow if configuration else None
-    if workflow is not None and workflow.company_id == company_id and workflow.is_active:
+    if (
+        workflow is not None
+        and workflow.company_id == company_id
+        and workflow.status == WorkflowStatus.ACTIVE
+    ):
         return workflow
     return None
 
