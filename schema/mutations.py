@@ -22,10 +22,16 @@ from backend.workflows.exceptions import (
     WorkflowPermissionDenied,
 )
 from backend.workflows.services.running import attachment_target_for_user
-from schema.actions import ActionMutations
+from schema.actions import ActionMutations, WorkflowActionSpecInput, action_specs
 from schema.context import RequestContext, context_of
 from schema.errors import MutationError, mutation_error
-from schema.types import PipelineType, StageType, WorkflowAttachmentType, WorkflowType
+from schema.types import (
+    PipelineType,
+    StageType,
+    WorkflowAttachmentType,
+    WorkflowStatusEnum,
+    WorkflowType,
+)
 
 
 def _payload(name: str, field_name: str, field_type: Any, description: str) -> Any:
@@ -134,6 +140,9 @@ class StageInput:
     approvals: list[ApprovalInput] = strawberry.field(
         default_factory=list, description="Approvals, in order."
     )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Stage-level actions (checked against the allow-list)."
+    )
 
 
 def _stage_data(stage: StageInput) -> dict[str, Any]:
@@ -142,6 +151,7 @@ def _stage_data(stage: StageInput) -> dict[str, Any]:
         "name_ar": stage.name_ar,
         "color": stage.color,
         "approvals": _approvals(stage.approvals),
+        "actions": action_specs(stage.actions),
     }
 
 
@@ -161,6 +171,9 @@ class PipelineInput:
     stages: list[StageInput] | None = strawberry.field(
         default=None, description="Or: these stages."
     )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Pipeline-level actions (checked against the allow-list)."
+    )
 
 
 def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
@@ -172,6 +185,7 @@ def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
         "stages": [_stage_data(s) for s in pipeline.stages]
         if pipeline.stages is not None
         else None,
+        "actions": action_specs(pipeline.actions),
     }
 
 
@@ -181,9 +195,18 @@ class CreateWorkflowInput:
     name_ar: str = strawberry.field(default="", description="Arabic name.")
     description: str = strawberry.field(default="", description="Free text.")
     slug: str = strawberry.field(default="", description="Identifier for auto-start settings.")
-    is_active: bool = strawberry.field(default=True, description="Whether it can be attached.")
+    status: WorkflowStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="DRAFT, ACTIVE or ARCHIVED (default ACTIVE, or DRAFT when isActive is false).",
+    )
+    is_active: bool | None = strawberry.field(
+        default=None, description="The seed's flag: false creates a DRAFT. Prefer status."
+    )
     pipelines: list[PipelineInput] = strawberry.field(
         default_factory=list, description="Pipelines, in order."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Workflow-level actions (checked against the allow-list)."
     )
 
 
@@ -194,8 +217,15 @@ class UpdateWorkflowInput:
     name_ar: str | None = strawberry.field(default=None, description="Arabic name.")
     description: str | None = strawberry.field(default=None, description="Free text.")
     slug: str | None = strawberry.field(default=None, description="Identifier.")
+    status: WorkflowStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="DRAFT, ACTIVE or ARCHIVED."
+    )
     is_active: bool | None = strawberry.field(
-        default=None, description="Whether it can be attached."
+        default=None,
+        description="The seed's flag: true activates, false archives an active template. Prefer status.",
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the workflow-level actions (checked)."
     )
 
 
@@ -215,6 +245,9 @@ class UpdatePipelineInput:
         default=None, description="Department id."
     )
     clear_department: bool = strawberry.field(default=False, description="Remove the department.")
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the pipeline-level actions (checked)."
+    )
 
 
 @strawberry.input(name="AddStageInput", description="A stage to add to a pipeline.")
@@ -234,6 +267,9 @@ class UpdateStageInput:
     order: int | None = strawberry.field(default=None, description="Position.")
     approvals: list[ApprovalInput] | None = strawberry.field(
         default=None, description="Replace the approvals (validated)."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the stage-level actions (checked)."
     )
 
 
@@ -399,15 +435,17 @@ class Mutation(ActionMutations):
                     name_ar=input.name_ar,
                     description=input.description,
                     slug=input.slug,
+                    status=input.status.value if input.status else None,
                     is_active=input.is_active,
                     pipelines=[_pipeline_data(p) for p in input.pipelines],
+                    actions=action_specs(input.actions),
                 )
             }
 
         return await _run(info, CreateWorkflowPayload, action)
 
     @strawberry.mutation(
-        description="Change a workflow template's names, description, slug or active flag."
+        description="Change a workflow template's names, description, slug, status or actions."
     )
     async def update_workflow(
         self,
@@ -421,7 +459,13 @@ class Mutation(ActionMutations):
             _manager(context)
             workflow = _workflow(context, input.id)
             fields = _fields(input, "name_en", "name_ar", "description", "slug", "is_active")
-            return {"workflow": services.update_workflow(workflow=workflow, **fields)}
+            if input.status is not None:
+                fields["status"] = input.status.value
+            return {
+                "workflow": services.update_workflow(
+                    workflow=workflow, actions=action_specs(input.actions), **fields
+                )
+            }
 
         return await _run(info, UpdateWorkflowPayload, action)
 
@@ -501,6 +545,7 @@ class Mutation(ActionMutations):
                     pipeline=pipeline,
                     department_id=input.department_id,
                     clear_department=input.clear_department,
+                    actions=action_specs(input.actions),
                     **_fields(input, "name_en", "name_ar", "order"),
                 )
             }
@@ -556,6 +601,7 @@ class Mutation(ActionMutations):
                 "stage": services.update_stage(
                     stage=stage,
                     approvals=_approvals(input.approvals),
+                    actions=action_specs(input.actions),
                     **_fields(input, "name_en", "name_ar", "color", "order"),
                 )
             }

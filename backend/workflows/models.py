@@ -330,6 +330,21 @@ class WorkflowConfiguration(models.Model):
     def __str__(self) -> str:
         return f"Configuration for {self.content_type.app_label}.{self.content_type.model}"
 
+    def clean(self) -> None:
+        # Checked when configured (admin here, services and GraphQL through
+        # register_model_for_workflow); a model changed later is tolerated at completion.
+        model = self.content_type.model_class() if self.content_type_id else None
+        if model is None:
+            return
+        names = {field.name for field in model._meta.concrete_fields}
+        errors = {
+            name: [f"{model._meta.label} has no field '{getattr(self, name)}'."]
+            for name in ("status_field", "stage_field")
+            if getattr(self, name) and getattr(self, name) not in names
+        }
+        if errors:
+            raise ValidationError(errors)
+
 
 class WorkflowAttachment(models.Model):
     """A workflow running on one business object."""

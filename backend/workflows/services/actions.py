@@ -159,6 +159,26 @@ def build_actions(specs: Any, *, field: str = "actions") -> list[WorkflowAction]
     return built
 
 
+def replace_actions(
+    *,
+    workflow: Workflow | None = None,
+    pipeline: Pipeline | None = None,
+    stage: Stage | None = None,
+    actions: Any,
+    field: str = "actions",
+) -> list[WorkflowAction]:
+    """Replace the actions of one level of a template by ``actions`` (validated first).
+
+    Runs inside the caller's transaction; the levels below keep their own actions.
+    """
+    _ensure_template(_scope_workflow(workflow=workflow, pipeline=pipeline, stage=stage))
+    built = build_actions(actions, field=field)
+    WorkflowAction.objects.filter(workflow=workflow, pipeline=pipeline, stage=stage).delete()
+    for action in built:
+        action.workflow, action.pipeline, action.stage = workflow, pipeline, stage
+    return WorkflowAction.objects.bulk_create(built)
+
+
 _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "action_type": _clean_action_type,
     "function_path": _clean_path,

@@ -19,7 +19,7 @@ from backend.workflows.exceptions import (
 )
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAction
 from backend.workflows.selectors import sort_stages
-from backend.workflows.services.actions import build_actions
+from backend.workflows.services.actions import build_actions, replace_actions
 
 DEFAULT_STAGE_COLOR = "#3498db"
 MAX_STAGES_PER_PIPELINE = 50
@@ -332,8 +332,13 @@ def create_workflow(
 
 
 @transaction.atomic
-def update_workflow(*, workflow: Workflow, **fields: Any) -> Workflow:
-    """Change a template's names, description, slug or status (``is_active`` is its alias)."""
+def update_workflow(
+    *, workflow: Workflow, actions: list[dict[str, Any]] | None = None, **fields: Any
+) -> Workflow:
+    """Change a template's names, description, slug or status (``is_active`` is its alias).
+
+    ``actions`` replaces the workflow-level actions (those of pipelines and stages stay).
+    """
     _ensure_editable(workflow)
     unknown = set(fields) - set(WORKFLOW_FIELDS)
     if unknown:
@@ -351,6 +356,8 @@ def update_workflow(*, workflow: Workflow, **fields: Any) -> Workflow:
             value = _require_name(value, "name_en")
         setattr(workflow, name, value)
     workflow.save()
+    if actions is not None:
+        replace_actions(workflow=workflow, actions=actions)
     return workflow
 
 
@@ -506,9 +513,10 @@ def update_pipeline(
     department: Any = None,
     department_id: Any = None,
     clear_department: bool = False,
+    actions: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Pipeline:
-    """Change a pipeline's names, order or department."""
+    """Change a pipeline's names, order or department; ``actions`` replaces its own actions."""
     _ensure_editable(pipeline.workflow)
     unknown = set(fields) - set(PIPELINE_FIELDS)
     if unknown:
@@ -526,6 +534,8 @@ def update_pipeline(
             department, department_id, pipeline.workflow.company_id, "department_id"
         )
     pipeline.save()
+    if actions is not None:
+        replace_actions(pipeline=pipeline, actions=actions)
     return pipeline
 
 
@@ -585,11 +595,13 @@ def update_stage(
     stage: Stage,
     approvals: list[dict[str, Any]] | None = None,
     stage_info: dict[str, Any] | None = None,
+    actions: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Stage:
     """Change a stage's names, colour, order or approvals (validated before saving).
 
-    ``stage_info`` is the seed's ``{"color", "approvals"}``, mapped onto the same fields.
+    ``stage_info`` is the seed's ``{"color", "approvals"}``, mapped onto the same fields;
+    ``actions`` replaces the stage's own actions.
     """
     _ensure_editable(stage.pipeline.workflow)
     color, approvals = merge_stage_info(
@@ -611,6 +623,8 @@ def update_stage(
             approvals, company_id=stage.pipeline.workflow.company_id
         )
     stage.save()
+    if actions is not None:
+        replace_actions(stage=stage, actions=actions)
     return stage
 
 

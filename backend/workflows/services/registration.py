@@ -9,17 +9,13 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldError, ValidationError
 from django.db import models, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.signals import post_save
 
+from backend.workflows import selectors
 from backend.workflows.companies import get_company_id_for_user
 from backend.workflows.constants import WorkflowStatus
-from backend.workflows.engine_settings import (
-    engine_setting,
-    is_model_enabled,
-    lookup_by_label,
-    model_workflow_mapping,
-)
+from backend.workflows.engine_settings import engine_setting, is_model_enabled, lookup_by_label
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Workflow, WorkflowConfiguration
 
@@ -88,16 +84,7 @@ def workflows_for_model_queryset(
     model: type[models.Model], *, company: Any = None
 ) -> QuerySet[Workflow]:
     """Return the query behind ``get_workflows_for_model`` (for callers that add to it)."""
-    if not is_model_enabled(model):
-        return Workflow.objects.none()
-    queryset = Workflow.objects.filter(is_hidden=False, status=WorkflowStatus.ACTIVE)
-    company_id = _company_filter(company)
-    if company_id is not None:
-        queryset = queryset.filter(company_id=company_id)
-    allowed = model_workflow_mapping(model)
-    if allowed is not None:
-        queryset = queryset.filter(Q(slug__in=allowed) | Q(name_en__in=allowed))
-    return queryset.order_by("name_en", "id")
+    return selectors.workflows_for_model_queryset(model, company_id=_company_filter(company))
 
 
 def get_workflows_for_model(model: type[models.Model], *, company: Any = None) -> list[Workflow]:
