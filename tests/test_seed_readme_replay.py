@@ -807,9 +807,7 @@ def test_the_seed_readme_replays_in_order(committed):  # noqa: PLR0915
     with committed():
         attach_workflow_to_object(obj=second, workflow=api_workflow, user=requester)
         approve(second, cfo)
-    assert results == [
-        ("send_custom_approval", {"sent": 2, "failed": 0, "skipped": 0})
-    ]
+    assert results == [("send_custom_approval", {"sent": 2, "failed": 0, "skipped": 0})]
     assert sorted(address for m in mail.outbox for address in m.to) == [
         "manager@example.com",
         "requester@acme.example",
