@@ -223,7 +223,7 @@ class ApprovalItemType:
             lambda form: FormType(
                 id=strawberry.ID(str(form.pk)),
                 name=str(getattr(form, "name", form)),
-                schema=form_schema(form),
+                schema=cast(JSON, form_schema(form)),
             ),
         )
 

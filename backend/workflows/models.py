@@ -112,6 +112,8 @@ class Workflow(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+    # (status, is_active) as loaded or last saved; see sync_is_active().
+    _loaded_activity: tuple[str | None, bool | None]
 
     class Meta:
         ordering = ["-id"]
@@ -129,8 +131,8 @@ class Workflow(models.Model):
         self._loaded_activity = (self.status, self.is_active)
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> Workflow:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, *args: Any, **kwargs: Any) -> Workflow:
+        instance = super().from_db(*args, **kwargs)
         instance._loaded_activity = (
             instance.__dict__.get("status"),
             instance.__dict__.get("is_active"),
