@@ -23,6 +23,7 @@ from backend.workflows.exceptions import (
 )
 from backend.workflows.services.running import attachment_target_for_user
 from schema.actions import ActionMutations, WorkflowActionSpecInput, action_specs
+from schema.configuration import ConfigurationMutations
 from schema.context import RequestContext, context_of
 from schema.errors import MutationError, mutation_error
 from schema.types import (
@@ -415,7 +416,7 @@ def _decision(
 @strawberry.type(
     description="Every change: build workflow templates, attach and run them, decide on stages."
 )
-class Mutation(ActionMutations):
+class Mutation(ActionMutations, ConfigurationMutations):
     @strawberry.mutation(description="Create a workflow template with its pipelines and stages.")
     async def create_workflow(
         self,

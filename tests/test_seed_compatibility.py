@@ -671,7 +671,7 @@ def test_a_status_field_is_checked_when_it_is_configured(acme):
         register_model_for_workflow(PurchaseRequest, status_field="no_such_field")
     assert (caught.value.message, caught.value.field) == (
         "demo.PurchaseRequest has no field 'no_such_field'.",
-        "status_field",
+        "statusField",
     )
     configuration = WorkflowConfiguration.objects.get(
         content_type=ContentType.objects.get_for_model(PurchaseRequest)

@@ -8,6 +8,7 @@ every level, checked by the same allow-list, in one transaction with the structu
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -368,3 +369,71 @@ def test_attach_workflow_refuses_a_draft_through_graphql(client, acme):
         },
     }
     assert database_state() == before
+
+
+# --------------------------------------------------------------------------- model configuration
+
+REGISTER = """
+mutation($input: RegisterModelForWorkflowInput!) { registerModelForWorkflow(input: $input) {
+  configuration { model statusField stageField completionStatusValue rejectionStatusValue
+    autoStartWorkflow isEnabled }
+  error { code message field } } }
+"""
+
+
+def test_register_model_for_workflow_refuses_an_unknown_status_field(client, acme):
+    admin = get_user_model().objects.create(username="root", is_superuser=True, is_staff=True)
+    before = database_state()
+
+    body = graphql(
+        client,
+        REGISTER,
+        {"input": {"model": "demo.purchaserequest", "statusField": "no_such_field"}},
+        user=admin,
+    )
+
+    assert body["data"]["registerModelForWorkflow"] == {
+        "configuration": None,
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": "demo.PurchaseRequest has no field 'no_such_field'.",
+            "field": "statusField",
+        },
+    }
+    assert database_state() == before
+
+
+def test_register_model_for_workflow_is_for_superusers(client, acme):
+    admin = get_user_model().objects.create(username="root", is_superuser=True, is_staff=True)
+    variables = {
+        "input": {
+            "model": "demo.ticket",
+            "statusField": "status",
+            "completionStatusValue": "done",
+            "rejectionStatusValue": "refused",
+        }
+    }
+    before = database_state()
+
+    refused = graphql(client, REGISTER, variables, user=acme.company)
+    assert database_state() == before
+    done = graphql(client, REGISTER, variables, user=admin)
+
+    assert refused["data"]["registerModelForWorkflow"]["error"] == {
+        "code": "PERMISSION_DENIED",
+        "message": "Only administrators may configure models: a configuration applies to "
+        "every company.",
+        "field": None,
+    }
+    assert done["data"]["registerModelForWorkflow"] == {
+        "configuration": {
+            "model": "demo.ticket",
+            "statusField": "status",
+            "stageField": "",
+            "completionStatusValue": "done",
+            "rejectionStatusValue": "refused",
+            "autoStartWorkflow": False,
+            "isEnabled": True,
+        },
+        "error": None,
+    }

@@ -42,7 +42,7 @@ def register_model_for_workflow(
     if status_field is None:
         default = engine_setting("DEFAULT_STATUS_FIELD")
         status_field = default if default in field_names else ""
-    for name, value in (("status_field", status_field), ("stage_field", stage_field)):
+    for name, value in (("statusField", status_field), ("stageField", stage_field)):
         if value and value not in field_names:
             raise WorkflowValidationError(
                 f"{model._meta.label} has no field '{value}'.", field=name
