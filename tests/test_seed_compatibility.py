@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.urls import reverse
 
 from backend.demo.models import Opportunity, PurchaseRequest, Ticket
 from backend.workflows.approval_config import (
@@ -873,3 +874,40 @@ def test_the_migration_maps_is_active_onto_status(acme):
         "Never attached": "draft",
         "Still active": "active",
     }
+
+
+# --------------------------------------------------------------------------- admin
+
+
+def test_the_admin_refuses_an_unknown_status_field(acme, admin_client):
+    configuration = WorkflowConfiguration.objects.get(
+        content_type=ContentType.objects.get_for_model(PurchaseRequest)
+    )
+    form = {
+        "content_type": str(configuration.content_type_id),
+        "is_enabled": "on",
+        "status_field": "no_such_field",
+        "stage_field": "",
+        "completion_status_value": "approved",
+        "rejection_status_value": "denied",
+    }
+    url = reverse("admin:workflows_workflowconfiguration_change", args=[configuration.pk])
+    before = database_state()
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "status_field": ["demo.PurchaseRequest has no field 'no_such_field'."]
+    }
+    assert database_state() == before
+    assert admin_client.post(url, {**form, "status_field": "workflow_status"}).status_code == 302
+
+
+def test_the_admin_edits_the_workflow_status_and_shows_is_active_read_only(acme, admin_client):
+    response = admin_client.get(reverse("admin:workflows_workflow_change", args=[acme.workflow.pk]))
+
+    form = response.context["adminform"].form
+    assert [value for value, _ in form.fields["status"].choices] == ["draft", "active", "archived"]
+    assert "is_active" not in form.fields
+    assert "is_active" in response.context["adminform"].readonly_fields
