@@ -51,6 +51,7 @@ from backend.workflows.services import (
     create_workflow,
     create_workflow_action,
     get_available_workflows_for_selection,
+    get_workflow_attachment,
     get_workflows_for_model,
     get_workflows_for_object,
     is_model_enabled_for_workflows,
@@ -911,3 +912,22 @@ def test_the_admin_edits_the_workflow_status_and_shows_is_active_read_only(acme,
     assert [value for value, _ in form.fields["status"].choices] == ["draft", "active", "archived"]
     assert "is_active" not in form.fields
     assert "is_active" in response.context["adminform"].readonly_fields
+
+
+def test_auto_start_skips_an_unmapped_workflow_instead_of_failing_creation(acme, engine, caplog):
+    engine(
+        AUTO_START_WORKFLOWS={"demo.PurchaseRequest": {"workflow_slug": "purchase_approval"}},
+        MODEL_WORKFLOW_MAPPINGS={"demo.PurchaseRequest": ["emergency_approval"]},
+    )
+
+    with caplog.at_level(logging.ERROR, logger="backend.workflows.services.registration"):
+        request = make_purchase_request(acme)
+
+    assert PurchaseRequest.objects.filter(pk=request.pk).exists()
+    assert get_workflow_attachment(request) is None
+    assert caplog.messages == [
+        "Auto-start workflow 'purchase_approval' is not mapped to demo.PurchaseRequest in "
+        "MODEL_WORKFLOW_MAPPINGS; not started."
+    ]
+    engine(MODEL_WORKFLOW_MAPPINGS={"demo.PurchaseRequest": ["purchase_approval"]})
+    assert get_workflow_attachment(make_purchase_request(acme)).status == "in_progress"

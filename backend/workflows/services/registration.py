@@ -15,7 +15,12 @@ from django.db.models.signals import post_save
 from backend.workflows import selectors
 from backend.workflows.companies import get_company_id_for_user
 from backend.workflows.constants import WorkflowStatus
-from backend.workflows.engine_settings import engine_setting, is_model_enabled, lookup_by_label
+from backend.workflows.engine_settings import (
+    engine_setting,
+    is_model_enabled,
+    lookup_by_label,
+    model_workflow_mapping,
+)
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Workflow, WorkflowConfiguration
 
@@ -150,8 +155,25 @@ def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow
 
     ``AUTO_START_WORKFLOWS`` picks a workflow by slug in the creator's company when the
     object matches its Django-lookup ``conditions``; otherwise a registered model's
-    ``default_workflow`` is used when its configuration has ``auto_start_workflow``.
+    ``default_workflow`` is used when its configuration has ``auto_start_workflow``. A
+    workflow ``MODEL_WORKFLOW_MAPPINGS`` does not allow for the model is skipped (and logged)
+    rather than failing every creation.
     """
+    workflow = _auto_start_candidate(obj, user)
+    if workflow is None:
+        return None
+    allowed = model_workflow_mapping(type(obj))
+    if allowed is not None and workflow.slug not in allowed and workflow.name_en not in allowed:
+        logger.error(
+            "Auto-start workflow %r is not mapped to %s in MODEL_WORKFLOW_MAPPINGS; not started.",
+            workflow.slug or workflow.name_en,
+            type(obj)._meta.label,
+        )
+        return None
+    return workflow
+
+
+def _auto_start_candidate(obj: models.Model, user: Any) -> Workflow | None:
     rule = lookup_by_label(engine_setting("AUTO_START_WORKFLOWS") or {}, type(obj))
     company_id = get_company_id_for_user(user)
     if rule:
