@@ -144,14 +144,22 @@ class StageInput:
     actions: list[WorkflowActionSpecInput] | None = strawberry.field(
         default=None, description="Stage-level actions (checked against the allow-list)."
     )
+    stage_info: JSON | None = strawberry.field(
+        default=None,
+        description='The seed\'s {"color", "approvals"} object, instead of color and approvals; '
+        "other keys are refused.",
+    )
 
 
 def _stage_data(stage: StageInput) -> dict[str, Any]:
+    with_info = stage.stage_info is not None
     return {
         "name_en": stage.name_en,
         "name_ar": stage.name_ar,
         "color": stage.color,
-        "approvals": _approvals(stage.approvals),
+        # approvals default to an empty list; with stage_info they come from there
+        "approvals": None if with_info and not stage.approvals else _approvals(stage.approvals),
+        "stage_info": stage.stage_info,
         "actions": action_specs(stage.actions),
     }
 
@@ -271,6 +279,11 @@ class UpdateStageInput:
     )
     actions: list[WorkflowActionSpecInput] | None = strawberry.field(
         default=None, description="Replace the stage-level actions (checked)."
+    )
+    stage_info: JSON | None = strawberry.field(
+        default=None,
+        description='The seed\'s {"color", "approvals"} object, instead of color and approvals; '
+        "other keys are refused.",
     )
 
 
@@ -602,6 +615,7 @@ class Mutation(ActionMutations, ConfigurationMutations):
                 "stage": services.update_stage(
                     stage=stage,
                     approvals=_approvals(input.approvals),
+                    stage_info=input.stage_info,  # type: ignore[arg-type]
                     actions=action_specs(input.actions),
                     **_fields(input, "name_en", "name_ar", "color", "order"),
                 )

@@ -437,3 +437,51 @@ def test_register_model_for_workflow_is_for_superusers(client, acme):
         },
         "error": None,
     }
+
+
+def test_stage_info_is_accepted_in_the_stage_inputs_and_unknown_keys_are_refused(client, acme):
+    cfo = str(acme.user("cfo").pk)
+    stage_info = {
+        "color": "#8e44ad",
+        "approvals": [{"approval_type": "user", "approval_user": cfo}],
+    }
+    created = graphql(
+        client,
+        CREATE,
+        {
+            "input": {
+                "nameEn": "With stage info",
+                "pipelines": [
+                    {"nameEn": "Main", "stages": [{"nameEn": "S", "stageInfo": stage_info}]}
+                ],
+            }
+        },
+        user=acme.company,
+    )
+    stage = Stage.objects.get(
+        pipeline__workflow_id=created["data"]["createWorkflow"]["workflow"]["id"]
+    )
+    before = database_state()
+
+    refused = graphql(
+        client,
+        UPDATE_STAGE,
+        {"input": {"id": str(stage.pk), "stageInfo": {"colour": "red"}}},
+        user=acme.company,
+    )
+
+    assert created["data"]["createWorkflow"]["workflow"]["pipelines"] == [
+        {"nameEn": "Main", "stages": [{"nameEn": "S", "color": "#8e44ad"}]}
+    ]
+    assert stage.approvals == [
+        {"approval_type": "user", "behaviour": "approve", "approval_user": int(cfo)}
+    ]
+    assert refused["data"]["updateStage"] == {
+        "stage": None,
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": "Unknown stage_info keys: colour.",
+            "field": "stageInfo",
+        },
+    }
+    assert database_state() == before
