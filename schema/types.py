@@ -88,7 +88,13 @@ def _enum(choices: Any, name: str, description: str) -> Any:
 AttachmentStatusEnum = _enum(
     AttachmentStatus, "AttachmentStatus", "Where a workflow attachment stands."
 )
-EventTypeEnum = _enum(EventType, "WorkflowEventType", "What happened to an attachment.")
+EventTypeEnum = _enum(
+    EventType,
+    "WorkflowEventType",
+    "What happened to an attachment. ACTION_FAILED: a stored action raised; "
+    "STATUS_NOT_WRITTEN: the business object had no configured status field when the "
+    "workflow finished (it finished anyway).",
+)
 ApprovalTypeEnum = _enum(ApprovalType, "ApprovalType", "Who approves: a user or a role's members.")
 StrategyEnum = _enum(
     RoleSelectionStrategy, "RoleSelectionStrategy", "How the members of a role share a step."
