@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from approval_workflow.choices import ApprovalStatus, RoleSelectionStrategy
@@ -45,10 +46,14 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from backend.workflows.approval_config import role_member_field, role_model
+from backend.workflows.approval_config import (
+    form_model,
+    form_required_fields,
+    role_member_field,
+    role_model,
+)
 from backend.workflows.constants import ApprovalBehaviour, ApprovalType
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
-from backend.workflows.models import DynamicForm
 
 OPEN_STATUSES = (ApprovalStatus.PENDING, ApprovalStatus.CURRENT)
 
@@ -102,10 +107,42 @@ class StepInfo:
     approvers: tuple[int, ...] = ()
 
 
+def _required_fields(row: ApprovalInstance, required_form: Any) -> tuple[str, ...] | None:
+    """Return the step form's required fields when its schema was read with the row.
+
+    ``()`` without a form (or for a form that no longer exists), None when not read.
+    """
+    if required_form is None:
+        return ()
+    if not hasattr(row, "required_form_schema"):
+        return None
+    schema = row.required_form_schema
+    return tuple(form_required_fields(SimpleNamespace(schema=schema))) if schema else ()
+
+
+def form_required_field_names(form_id: Any) -> list[str]:
+    """Return the required fields of a form, read on its own (a form model without a schema field)."""
+    form = form_model().objects.filter(pk=form_id).first()
+    return form_required_fields(form) if form is not None else []
+
+
+def _form_schema_subquery() -> Subquery | None:
+    """Return the schema of the row's ``required_form`` as a subquery, if the model stores one."""
+    model = form_model()
+    names = {field.name for field in model._meta.get_fields()}
+    column = next((name for name in ("schema", "form_schema") if name in names), None)
+    if column is None:
+        return None
+    return Subquery(
+        model._default_manager.filter(
+            pk=Cast(KeyTextTransform("required_form", OuterRef("extra_fields")), IntegerField())
+        ).values(column)[:1]
+    )
+
+
 def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepInfo:
     """Read the engine's bookkeeping stored on an approval row."""
     extra = row.extra_fields or {}
-    schema = getattr(row, "required_form_schema", None)
     required_form = extra.get("required_form")
     return StepInfo(
         approvers=approvers,
@@ -115,11 +152,7 @@ def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepI
         approval_index=int(extra.get("approval_index", 0)),
         behaviour=extra.get("behaviour", ApprovalBehaviour.APPROVE),
         required_form=required_form,
-        required_fields=(
-            tuple(DynamicForm(schema=schema).required_fields)
-            if required_form is not None and schema is not None
-            else (() if required_form is not None else None)
-        ),
+        required_fields=_required_fields(row, required_form),
         is_checked_in=bool(extra.get("checked_in")),
         delegated_from=extra.get("delegated_from"),
         assignee_id=row.assigned_to_id,
@@ -363,14 +396,11 @@ def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> St
 
     The step's form (its required fields) rides along as a subquery.
     """
-    form_schema = DynamicForm.objects.filter(
-        pk=Cast(KeyTextTransform("required_form", OuterRef("extra_fields")), IntegerField())
-    ).values("schema")[:1]
-    rows = list(
-        _current_rows_query(content_type_id, object_id).annotate(
-            required_form_schema=Subquery(form_schema)
-        )
-    )
+    queryset = _current_rows_query(content_type_id, object_id)
+    form_schema = _form_schema_subquery()
+    if form_schema is not None:
+        queryset = queryset.annotate(required_form_schema=form_schema)
+    rows = list(queryset)
     mine = next((row for row in rows if row.assigned_to_id == user.pk), None)
     if mine is None:
         return None

@@ -8,6 +8,7 @@ with ``ConflictError`` or ``InvalidStateError``. If anything fails, nothing is w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -32,8 +33,14 @@ from backend.workflows.constants import (
     ApprovalBehaviour,
     AttachmentStatus,
     EventType,
+    WorkflowStatus,
 )
-from backend.workflows.engine_settings import engine_setting, is_model_enabled, model_label
+from backend.workflows.engine_settings import (
+    engine_setting,
+    is_model_enabled,
+    model_label,
+    model_workflow_mapping,
+)
 from backend.workflows.events import save_events
 from backend.workflows.exceptions import (
     ConflictError,
@@ -58,6 +65,8 @@ from backend.workflows.selectors import (
     stage_position,
 )
 from backend.workflows.services.building import clone_structure
+
+logger = logging.getLogger(__name__)
 
 MAX_REASON_LENGTH = 5000
 
@@ -473,9 +482,10 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
         raise FormRequiredError("This step requires form data.", field="formData")
     if step.required_form is not None:
         assert form_data is not None  # needs_data: missing form data was refused above
-        missing = [
-            name for name in step.required_fields or () if form_data.get(name) in (None, "", [])
-        ]
+        required_fields = step.required_fields
+        if required_fields is None:  # a form model whose schema could not ride along
+            required_fields = tuple(approvals.form_required_field_names(step.required_form))
+        missing = [name for name in required_fields if form_data.get(name) in (None, "", [])]
         if missing:
             raise FormRequiredError(
                 f"Required form fields are missing: {', '.join(missing)}.",
@@ -509,10 +519,27 @@ def _apply_object_status(attachment: WorkflowAttachment, obj: Model, outcome: st
     if not field_name or not value:
         return
     if not any(f.name == field_name for f in obj._meta.concrete_fields):
-        raise WorkflowValidationError(
-            f"{model_label(obj)} has no field '{field_name}' to receive the workflow status.",
-            field="status_field",
+        # The field was checked when it was configured; the model changed since. The workflow
+        # still finishes (as in the seed): log it and leave a trace in the audit trail.
+        message = (
+            f"{model_label(obj)} has no field '{field_name}'; "
+            f"could not write '{value}' on workflow {outcome}."
         )
+        logger.warning("%s (attachment %s)", message, attachment.pk)
+        save_events(
+            [
+                _event(
+                    attachment,
+                    EventType.STATUS_NOT_WRITTEN,
+                    None,
+                    from_stage=attachment.current_stage,
+                    from_pipeline=attachment.current_pipeline,
+                    reason=message,
+                    details={"status_field": field_name, "value": value, "outcome": outcome},
+                )
+            ]
+        )
+        return
     setattr(obj, field_name, value)
     obj.save(update_fields=[field_name])
 
@@ -608,6 +635,14 @@ def attach_workflow_to_object(
         raise WorkflowValidationError(
             "This workflow is the running copy of another attachment.", field="workflowId"
         )
+    if workflow.status == WorkflowStatus.DRAFT:
+        raise WorkflowValidationError(
+            "The workflow is a draft; activate it before attaching it.", field="workflowId"
+        )
+    if workflow.status == WorkflowStatus.ARCHIVED:
+        raise WorkflowValidationError(
+            "The workflow is archived and can no longer be attached.", field="workflowId"
+        )
     if not workflow.is_active:
         raise WorkflowValidationError("The workflow is not active.", field="workflowId")
     if disable_clone and not can_manage_workflows(user, workflow.company_id):
@@ -623,6 +658,13 @@ def attach_workflow_to_object(
     if not is_model_enabled(type(obj)):
         raise WorkflowValidationError(
             f"{model_label(obj)} is not enabled for workflows.", field="model"
+        )
+    allowed = model_workflow_mapping(type(obj))
+    if allowed is not None and workflow.slug not in allowed and workflow.name_en not in allowed:
+        raise WorkflowValidationError(
+            f"Workflow '{workflow.slug or workflow.name_en}' is not mapped to {model_label(obj)} "
+            "in MODEL_WORKFLOW_MAPPINGS.",
+            field="workflowId",
         )
     content_type = ContentType.objects.get_for_model(obj)
     try:
