@@ -103,6 +103,8 @@ class StepInfo:
     role_id: int | None = None
     # The object the step belongs to: ``(content type id, object id)``.
     object_key: tuple[int, str] | None = None
+    # The package's flow, an opaque handle for ``add_steps`` (loaded with the row).
+    flow: Any = None
     # Everyone holding a current row of the flow before the decision (for inbox updates).
     approvers: tuple[int, ...] = ()
 
@@ -163,6 +165,7 @@ def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepI
             if ApprovalInstance.flow.is_cached(row)  # type: ignore[attr-defined]
             else None
         ),
+        flow=row.flow if ApprovalInstance.flow.is_cached(row) else None,  # type: ignore[attr-defined]
     )
 
 
@@ -438,14 +441,15 @@ def open_rows_exist(flow_id: int) -> Exists:
 
 
 def approve(
-    row: ApprovalInstance,
+    step: StepInfo,
     *,
     user: Any,
     comment: str,
     form_data: dict[str, Any] | None,
     timestamp: str | None = None,
 ) -> None:
-    """Record ``user``'s approval (or check-in) on ``row``."""
+    """Record ``user``'s approval (or check-in) on ``step``."""
+    row = step.row
     kwargs: dict[str, Any] = {"timestamp": timestamp} if timestamp else {}
     try:
         activated = advance_flow(
@@ -469,12 +473,13 @@ def approve(
         leave_out(activated.flow_id, activated.step_number, activated.extra_fields)
 
 
-def reject(row: ApprovalInstance, *, user: Any, reason: str) -> None:
-    """Record ``user``'s rejection on ``row`` and remove every other open row of its flow.
+def reject(step: StepInfo, *, user: Any, reason: str) -> None:
+    """Record ``user``'s rejection on ``step`` and remove every other open row of its flow.
 
     What the package's ``advance_flow(row, "rejected")`` does, without the re-read of the row
     its ``save()`` makes for a log line and the count it logs (its hooks are no-ops here).
     """
+    row = step.row
     _close_row(row, status=ApprovalStatus.REJECTED, user=user, comment=reason)
     ApprovalInstance.objects.filter(flow_id=row.flow_id, status__in=OPEN_STATUSES).exclude(
         pk=row.pk
@@ -494,8 +499,9 @@ def _close_row(row: ApprovalInstance, *, status: str, user: Any, comment: str) -
     )
 
 
-def delegate(row: ApprovalInstance, *, user: Any, to_user: Any, reason: str) -> ApprovalInstance:
-    """Hand ``row`` to ``to_user``, keeping its role, strategy and quorum settings."""
+def delegate(step: StepInfo, *, user: Any, to_user: Any, reason: str) -> None:
+    """Hand ``step`` to ``to_user``, keeping its role, strategy and quorum settings."""
+    row = step.row
     extra = dict(row.extra_fields or {})
     for key in ("checked_in", "checked_in_by", "checked_in_at"):
         extra.pop(key, None)
@@ -503,7 +509,7 @@ def delegate(row: ApprovalInstance, *, user: Any, to_user: Any, reason: str) -> 
     _close_row(row, status=ApprovalStatus.DELEGATED, user=user, comment=reason)
     # Related objects, not ids: the package's save() reads the flow and the role content type
     # (to log and to fill defaults) and would load each again.
-    return ApprovalInstance.objects.create(
+    ApprovalInstance.objects.create(
         flow=row.flow,
         step_number=row.step_number,
         status=ApprovalStatus.CURRENT,
@@ -519,11 +525,13 @@ def delegate(row: ApprovalInstance, *, user: Any, to_user: Any, reason: str) -> 
     )
 
 
-def close_for_resubmission(row: ApprovalInstance, *, user: Any, reason: str) -> None:
-    """Mark ``row`` as sent back for resubmission and cancel every other open row of its flow.
+def close_for_resubmission(step: StepInfo, *, user: Any, reason: str) -> None:
+    """Mark ``step`` as sent back for resubmission and cancel every other open row of its flow.
 
-    One ``UPDATE`` for both: ``row`` takes the decision, the other open rows are cancelled.
+    One ``UPDATE`` for both: the step's row takes the decision, the other open rows are
+    cancelled.
     """
+    row = step.row
     row.status, row.action_user, row.comment = ApprovalStatus.NEEDS_RESUBMISSION, user, reason
     row.updated_at = timezone.now()
 

@@ -924,7 +924,7 @@ def _approve(
     comment = _clean_reason(comment, required=False, field_name="comment")
     stage, pipeline = attachment.current_stage, attachment.current_pipeline
     if step.behaviour == ApprovalBehaviour.CHECK_IN_VERIFY and not step.is_checked_in:
-        approvals.approve(step.row, user=user, comment=comment, form_data=None, timestamp=timestamp)
+        approvals.approve(step, user=user, comment=comment, form_data=None, timestamp=timestamp)
         return decision.finish(
             [
                 decision.event(
@@ -933,7 +933,7 @@ def _approve(
             ]
         )
     form_data = _check_form(step, form_data)
-    approvals.approve(step.row, user=user, comment=comment, form_data=form_data)
+    approvals.approve(step, user=user, comment=comment, form_data=form_data)
     events = [
         decision.event(
             EventType.APPROVED,
@@ -945,14 +945,14 @@ def _approve(
     ]
     stages = _stages_if_stage_finished(attachment, step.flow_id)
     if stages is not None:
-        events.extend(_advance(decision, step.row.flow, stages))
+        events.extend(_advance(decision, step.flow, stages))
     return decision.finish(events)
 
 
 def _reject(decision: _Decision, *, reason: str) -> WorkflowAttachment:
     attachment, user, step = decision.attachment, decision.user, decision.step
     assert step is not None
-    approvals.reject(step.row, user=user, reason=reason)
+    approvals.reject(step, user=user, reason=reason)
     transitions.move(attachment, decision.action, AttachmentStatus.REJECTED)
     attachment.completed_at = timezone.now()
     attachment.metadata = {
@@ -1006,7 +1006,7 @@ def _delegate(decision: _Decision, *, to_user: Any, reason: str) -> WorkflowAtta
         raise WorkflowValidationError(
             "This user already has a share of the current step.", field="toUserId"
         )
-    approvals.delegate(step.row, user=user, to_user=delegate, reason=reason)
+    approvals.delegate(step, user=user, to_user=delegate, reason=reason)
     return decision.finish(
         [
             decision.event(
@@ -1047,8 +1047,8 @@ def _request_resubmission(decision: _Decision, *, stage: Any, reason: str) -> Wo
             "Resubmission must go back to the current stage or an earlier one.", field="stageId"
         )
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
-    approvals.close_for_resubmission(step.row, user=user, reason=reason)
-    _open_stage(attachment, None, target, flow=step.row.flow, replace_flow=False)
+    approvals.close_for_resubmission(step, user=user, reason=reason)
+    _open_stage(attachment, None, target, flow=step.flow, replace_flow=False)
     return decision.finish(
         [
             decision.event(
