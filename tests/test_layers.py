@@ -189,3 +189,26 @@ def test_the_transition_policy_runs_no_query():
     imported = {module for _, module in imported_modules(tree)}
 
     assert imported & {"backend.workflows.models", "backend.workflows.approvals"} == set()
+
+
+def test_the_models_import_neither_the_action_runner_nor_the_services():
+    # models -> actions -> notifications -> ... -> models was an import cycle: the models
+    # check a stored action's path with action_registry, which imports no model.
+    tree = ast.parse((ROOT / "backend/workflows/models.py").read_text(encoding="utf-8"))
+    imported = {module for _, module in imported_modules(tree)}
+
+    assert (
+        imported
+        & {
+            "backend.workflows.actions",
+            "backend.workflows.notifications",
+            "backend.workflows.services",
+        }
+        == set()
+    )
+    registry = ast.parse(
+        (ROOT / "backend/workflows/action_registry.py").read_text(encoding="utf-8")
+    )
+    assert not any(
+        _is_within(module, "backend.workflows.models") for _, module in imported_modules(registry)
+    )
