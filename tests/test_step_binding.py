@@ -422,3 +422,38 @@ def test_an_open_step_of_another_stage_is_never_approved(acme):
         WorkflowEvent.objects.filter(attachment=attachment, event_type=EventType.APPROVED).count()
         == 0
     )
+
+
+def test_approve_stage_through_graphql_with_a_stale_attachment_id_changes_nothing(client, acme):
+    # given: the request's first attachment was cancelled; a new one waits for a reviewer
+    request, old = start_purchase_request(acme)
+    cancel_workflow(obj=request, user=acme.user("requester"))
+    new = attach_workflow_to_object(
+        obj=request, workflow=acme.workflow, user=acme.user("requester")
+    )
+    reviewer = current_approvers(new)[0]
+    events_before = event_types(new)
+
+    # when: a stale page approves, naming the old attachment
+    body = graphql(
+        client,
+        APPROVE_WITH_STEP,
+        {"input": {"attachmentId": str(old.pk), "formData": FORM_DATA["Initial Review"]}},
+        user=reviewer,
+    )
+
+    # then: refused; the new attachment did not move
+    assert body["data"]["approveStage"] == {
+        "attachment": None,
+        "error": {
+            "code": "INVALID_STATE",
+            "message": "The workflow is cancelled; this action is not possible now.",
+            "field": None,
+        },
+    }
+    assert event_types(new) == events_before
+    assert attachment_state(new) == (
+        AttachmentStatus.IN_PROGRESS,
+        "Finance Review",
+        "Initial Review",
+    )
