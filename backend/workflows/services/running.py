@@ -224,22 +224,6 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
     return attachment
 
 
-def attachment_target_for_user(attachment_id: Any, user: Any) -> Model:
-    """Return the business object of an attachment the user's company owns (for id-based callers)."""
-    _require_user(user)
-    attachment = (
-        WorkflowAttachment.objects.select_related("content_type").filter(pk=attachment_id).first()
-    )
-    if attachment is None or (
-        attachment.company_id != get_company_id_for_user(user) and not user.is_superuser
-    ):
-        raise NotFoundError("Workflow attachment not found.", field="attachmentId")
-    target = attachment.target
-    if target is None:
-        raise NotFoundError("The object of this attachment no longer exists.", field="attachmentId")
-    return target
-
-
 def _permission_granted(user: Any, setting_key: str, codename: str) -> bool:
     return not engine_setting("PERMISSIONS").get(setting_key) or user.has_perm(
         f"workflows.{codename}"
@@ -710,6 +694,7 @@ def start_workflow(*, obj: Model, user: Any) -> WorkflowAttachment:
     _require_user(user)
     _require_permission(user, "REQUIRE_PERMISSION_TO_START", "start_workflow")
     attachment = _lock_attachment(obj, user, statuses=(AttachmentStatus.NOT_STARTED,))
+    _check_start(attachment, user)
     return _start_locked(attachment, obj, user)
 
 
@@ -723,15 +708,23 @@ def start_attachment(
         remember_company_id(user, company_id)
     _require_permission(user, "REQUIRE_PERMISSION_TO_START", "start_workflow")
     attachment = _lock(_attachment_pk(attachment_id), user)
-    error = transitions.state_refusal(
-        transitions.Action.START, attachment.status, attachment.get_status_display()
-    )
-    if error is not None:
-        raise error
+    _check_start(attachment, user)
     target = attachment.target
     if target is None:
         raise NotFoundError("The object of this attachment no longer exists.", field="attachmentId")
     return _start_locked(attachment, target, user)
+
+
+def _check_start(attachment: WorkflowAttachment, user: Any) -> None:
+    """Apply the transition policy to starting ``attachment``."""
+    error = transitions.refusal(
+        transitions.Action.START,
+        attachment.status,
+        _actor(attachment, user, transitions.Action.START),
+        status_label=attachment.get_status_display(),
+    )
+    if error is not None:
+        raise error
 
 
 def _start_locked(attachment: WorkflowAttachment, obj: Model, user: Any) -> WorkflowAttachment:
