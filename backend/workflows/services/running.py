@@ -1,9 +1,16 @@
 """Run workflows: attach, start, approve, reject, delegate, send back, cancel.
 
-Every public function here runs in one transaction. Decisions first lock the attachment
-row (``select_for_update``) and re-read its state, so concurrent decisions on the same
-step are serialised: exactly one advances it, the others see the new state and fail
-with ``ConflictError`` or ``InvalidStateError``. If anything fails, nothing is written.
+Every public function here runs in one transaction; if anything fails, nothing is written.
+
+Decisions are keyed by attachment (``decide_on_attachment``; the seed's ``approve_stage(obj=,
+user=)`` and friends find the object's live attachment and call it). Each one is bound to the
+step it was made for: ``expected_stage`` or, without it, the current stage read before the
+lock (outside the transaction where possible: on SQLite a transaction takes the write lock
+as it begins). It then locks the attachment row by primary key (``select_for_update``),
+replays an idempotency key already used, and checks under the lock that the stage is still
+the one it was made for (else ``ConflictError``) and what the transition policy
+(``backend.workflows.transitions``) allows. Concurrent decisions on one step are serialised:
+exactly one decides it, the others fail with ``ConflictError`` or ``InvalidStateError``.
 """
 
 from __future__ import annotations
