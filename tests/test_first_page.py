@@ -130,3 +130,12 @@ def test_landing_page_has_no_demo_users_without_demo_data(client, settings) -> N
     settings.DEBUG = True
 
     assert "Demo users" not in client.get("/").content.decode()
+
+
+def test_graphiql_example_query_is_valid() -> None:
+    from graphql import parse, validate
+
+    from schema.graphiql import DEFAULT_QUERY
+    from schema.schema import introspection_schema
+
+    assert validate(introspection_schema()._schema, parse(DEFAULT_QUERY)) == []
