@@ -52,6 +52,7 @@ def test_serve_with_debug_off_creates_no_users_and_no_data(settings, uvicorn_cal
     assert Workflow.objects.count() == 0
     assert ApiToken.objects.count() == 0
     assert "python manage.py createsuperuser" in output
+    assert "WorkflowQL on http://127.0.0.1:8000/  (GraphQL http://127.0.0.1:8000/graphql," in output
     assert "Bearer" not in output
     assert len(uvicorn_calls) == 1 and uvicorn_calls[0]["lifespan"] == "off"
 

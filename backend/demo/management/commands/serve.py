@@ -102,7 +102,8 @@ class Command(BaseCommand):
                 "python manage.py create_api_token USERNAME"
             )
         build = None if options["no_build_examples"] else self.start_examples_build(base)
-        self.stdout.write(f"WorkflowQL on {base}/  (GraphiQL {base}/graphql, admin {base}/admin/)")
+        graphql = "GraphiQL" if getattr(settings, "GRAPHQL_IDE", settings.DEBUG) else "GraphQL"
+        self.stdout.write(f"WorkflowQL on {base}/  ({graphql} {base}/graphql, admin {base}/admin/)")
         if token is not None:
             self.stdout.write(
                 f"Token for {TOUR_USERNAME} (a budget manager at Acme). Paste this line into "
