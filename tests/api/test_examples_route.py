@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backend import urls
 from backend.demo.management.commands import serve
+
+
+def body(response: Any) -> bytes:
+    """Read a file response's body: asynchronous, as Django's ASGI handler streams it."""
+    assert response.is_async  # no "must consume synchronous iterators" warning under ASGI
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    return asyncio.run(read())
 
 
 @pytest.fixture
@@ -31,15 +43,15 @@ def test_examples_serve_the_app_and_its_assets(client, dist: Path, tmp_path: Pat
 
     assert client.get("/examples").status_code in (301, 302)
     index = client.get("/examples/")
-    assert index.status_code == 200 and b"id=app" in b"".join(index.streaming_content)
+    assert index.status_code == 200 and b"id=app" in body(index)
     assert index["Cache-Control"] == "no-cache"
     asset = client.get("/examples/assets/index-abc.js")
-    assert asset.status_code == 200 and b"console.log" in b"".join(asset.streaming_content)
+    assert asset.status_code == 200 and b"console.log" in body(asset)
     # Unknown paths (client-side routes) get the app; nothing outside dist is served.
     for path in ("/examples/inbox", "/examples/../secret.txt", "/examples/%2e%2e/secret.txt"):
         response = client.get(path)
         if response.status_code == 200:
-            assert b"outside" not in b"".join(response.streaming_content), path
+            assert b"outside" not in body(response), path
 
 
 def test_serve_skips_the_build_with_a_note_when_npm_is_missing(
