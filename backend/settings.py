@@ -10,6 +10,7 @@ Environment variables:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files before sessions and auth: they need neither (backend/static_files.py).
+    "backend.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,6 +153,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# GraphiQL, React and graphql-ws, shipped by a package, served at /static/graphiql/ (no CDN).
+STATICFILES_DIRS = [
+    (
+        "graphiql",
+        Path(importlib.util.find_spec("graphene_django_graphiql_static").origin).parent  # type: ignore[arg-type,union-attr]
+        / "static"
+        / "graphene_django_graphiql_static",
+    )
+]
+# The app serves its static files itself (WhiteNoise): from STATIC_ROOT after
+# ``manage.py collectstatic`` (production), else straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
 
 LOGIN_URL = "/admin/login/"
 
@@ -191,6 +206,12 @@ DJANGO_WORKFLOW_ENGINE = {
     },
 }
 
+# Set by ``manage.py serve --demo`` (or DEBUG): the landing page lists the demo users.
+WORKFLOWQL_DEMO = env_flag("WORKFLOWQL_DEMO")
+
+# schema/fast_fields.py: execution shortcuts for plain fields (off: graphql-core's own path).
+GRAPHQL_EXECUTION_SHORTCUTS = env_flag("GRAPHQL_EXECUTION_SHORTCUTS", default=True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -200,5 +221,9 @@ LOGGING = {
         # approval_workflow logs at INFO on every save; keep it quiet by default.
         "approval_workflow": {"level": "WARNING"},
         "backend": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # Django's own console handler (DEBUG) would print each record a second time.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A 404 or 400 is already a line of the server's access log; errors (5xx) stay.
+        "django.request": {"level": "ERROR"},
     },
 }

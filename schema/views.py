@@ -13,6 +13,7 @@ from strawberry.django.views import AsyncGraphQLView
 from backend.accounts.tokens import authenticate_token
 from backend.workflows.companies import get_company_id_for_user
 from schema.context import RequestContext
+from schema.graphiql import render_graphiql
 from schema.schema import schema_for_settings
 
 
@@ -64,6 +65,10 @@ class GraphQLView(AsyncGraphQLView[RequestContext, None]):
                 if rejection is not None:
                     return rejection
         return await super().dispatch(request, *args, **kwargs)
+
+    async def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        # This app's GraphiQL page and files, not strawberry's (which loads them from a CDN).
+        return await sync_to_async(render_graphiql)(request)
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> RequestContext:
         user = request.user

@@ -605,11 +605,6 @@ def user_can_act_on_attachment(user: Any) -> Exists:
     )
 
 
-def rows_of_flow(flow_id: int) -> list[ApprovalInstance]:
-    """Return every row of a flow, in step order (for tests and the admin)."""
-    return list(ApprovalInstance.objects.filter(flow_id=flow_id).order_by("step_number", "id"))
-
-
 def _flows_of(content_type_id: int, object_ids: list[str]) -> Any:
     return ApprovalFlow.objects.filter(content_type_id=content_type_id, object_id__in=object_ids)
 
