@@ -671,6 +671,13 @@ class EventAttachmentType:
     current_stage: StageRefType | None = strawberry.field(description="Current stage.")
     current_pipeline: PipelineRefType | None = strawberry.field(description="Current pipeline.")
     progress: ProgressType = strawberry.field(description="Progress through the stages.")
+    open_actions: list[AvailableAction] = strawberry.field(  # type: ignore[valid-type]
+        description=(
+            "The decisions the attachment accepts in this state, from whoever the transition "
+            "policy allows (empty once it has finished). The same for every subscriber: the "
+            "viewer's own choice is `WorkflowAttachment.availableActions`."
+        )
+    )
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> EventAttachmentType:
@@ -697,6 +704,8 @@ class EventAttachmentType:
                 completed_stages=completed,
                 total_stages=total,
             ),
+            # Messages published before the field existed carry none.
+            open_actions=[AvailableAction(value) for value in data.get("open_actions", [])],
         )
 
 

@@ -13,6 +13,7 @@ from backend.workflows.companies import get_company_id_for_user, object_creator
 from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus, WorkflowStatus
 from backend.workflows.engine_settings import is_model_enabled, model_workflow_mapping
 from backend.workflows.models import Stage, Workflow, WorkflowAttachment
+from backend.workflows.transitions import open_actions
 
 
 def ordered_stages_queryset(workflow_id: int) -> QuerySet[Stage]:
@@ -107,6 +108,8 @@ def attachment_snapshot(attachment: WorkflowAttachment, stages: list[Stage]) -> 
             "completed_stages": progress.completed_stages,
             "total_stages": progress.total_stages,
         },
+        # Read from the transition policy: what the attachment accepts now, from someone.
+        "open_actions": [action.value for action in open_actions(attachment.status)],
     }
 
 

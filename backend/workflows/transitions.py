@@ -259,6 +259,17 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
     ]
 
 
+def open_actions(status: str) -> list[Action]:
+    """Return the actions an attachment in ``status`` accepts from someone (whoever may take them).
+
+    What a realtime snapshot carries: it is shared by every subscriber, so it cannot say who;
+    a client that needs the viewer's own actions reads ``availableActions``.
+    """
+    return [
+        transition.action for transition in TRANSITIONS.values() if status in transition.sources
+    ]
+
+
 def move(attachment: Any, action: str, target: str) -> None:
     """Set the attachment's status to ``target`` as ``action`` declares it (the only writer)."""
     transition = TRANSITIONS[action]

@@ -295,3 +295,42 @@ def test_the_policy_answers_as_declared_with_the_default_settings(client, acme):
                 value.lower() for value in body["data"]["workflowAttachment"]["availableActions"]
             }
             assert (state, name, offered) == (state, name, actions)
+
+
+EVENT_SNAPSHOTS = """
+query($id: ID!) {
+  workflowAttachment(id: $id) { events(first: 1) { nodes { attachment { status openActions } } } }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (
+            "in_progress",
+            [
+                "APPROVE",
+                "CHECK_IN",
+                "VERIFY",
+                "REJECT",
+                "DELEGATE",
+                "REQUEST_RESUBMISSION",
+                "CANCEL",
+            ],
+        ),
+        ("completed", []),
+        ("cancelled", []),
+    ],
+)
+def test_event_snapshots_carry_the_actions_the_policy_leaves_open(client, acme, state, expected):
+    # given
+    approver = acme.user("employee")
+    attachment = _state(acme, approver, state)
+
+    # when
+    body = graphql(client, EVENT_SNAPSHOTS, {"id": str(attachment.pk)}, user=acme.user("requester"))
+
+    # then
+    (node,) = body["data"]["workflowAttachment"]["events"]["nodes"]
+    assert node["attachment"] == {"status": STATUS_OF[state].upper(), "openActions": expected}

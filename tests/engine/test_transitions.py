@@ -15,6 +15,7 @@ from backend.workflows.transitions import (
     StepShare,
     available_actions,
     move,
+    open_actions,
 )
 
 
@@ -74,3 +75,28 @@ def test_a_share_of_another_stage_offers_nothing():
         Action.DELEGATE,
         Action.REQUEST_RESUBMISSION,
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (AttachmentStatus.NOT_STARTED, [Action.START, Action.CANCEL]),
+        (
+            AttachmentStatus.IN_PROGRESS,
+            [
+                Action.APPROVE,
+                Action.CHECK_IN,
+                Action.VERIFY,
+                Action.REJECT,
+                Action.DELEGATE,
+                Action.REQUEST_RESUBMISSION,
+                Action.CANCEL,
+            ],
+        ),
+        (AttachmentStatus.COMPLETED, []),
+        (AttachmentStatus.REJECTED, []),
+        (AttachmentStatus.CANCELLED, []),
+    ],
+)
+def test_open_actions_are_the_actions_declared_from_a_status(status, expected):
+    assert open_actions(status) == expected
