@@ -199,5 +199,8 @@ LOGGING = {
         # approval_workflow logs at INFO on every save; keep it quiet by default.
         "approval_workflow": {"level": "WARNING"},
         "backend": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # One line per refused request (schema.errors.log_errors); unexpected errors are
+        # logged at ERROR with their traceback.
+        "schema": {"level": os.environ.get("LOG_LEVEL", "INFO")},
     },
 }

@@ -1,0 +1,199 @@
+"""Issue #11's medium and low findings, one regression test each (or a parametrized few)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from backend.workflows.constants import EventType
+from backend.workflows.models import WorkflowEvent
+from backend.workflows.services import attach_workflow_to_object
+from tests.helpers import graphql, make_purchase_request
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def production_settings(settings):
+    settings.DEBUG = False
+    if hasattr(settings, "GRAPHQL_INTROSPECTION"):
+        del settings.GRAPHQL_INTROSPECTION
+    return settings
+
+
+# ----------------------------------------------------------------------------- no schema leaks
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        (
+            "query { workflows(frist: 1) { totalCount } }",
+            None,
+            "Unknown argument 'frist' on field 'Query.workflows'.",
+        ),
+        (
+            "query { workflowAttachments(filter: {status: [IN_PROGRES]}) { totalCount } }",
+            None,
+            "Value 'IN_PROGRES' does not exist in 'AttachmentStatus' enum.",
+        ),
+        (
+            "query { workflowAttachments(filter: {statuz: [IN_PROGRESS]}) { totalCount } }",
+            None,
+            "Expected value of type 'WorkflowAttachmentFilter' not to include unknown field "
+            "'statuz'. Found: { statuz: [IN_PROGRESS] }.",
+        ),
+        (
+            "query($x: Workflw) { workflows(first: $x) { totalCount } }",
+            None,
+            "Unknown type 'Workflw'.",
+        ),
+        (
+            "mutation($input: CreateWorkflowInput!) { createWorkflow(input: $input) { error { code } } }",
+            {"input": {"nameEn": "x", "nmeAr": "y"}},
+            "Variable '$input' has invalid value: Expected value of type 'CreateWorkflowInput' "
+            "not to include unknown field 'nmeAr'. Found: {'nameEn': 'x', 'nmeAr': 'y'}.",
+        ),
+        (
+            "query($s: [AttachmentStatus!]) { workflowAttachments(filter: {status: $s}) { totalCount } }",
+            {"s": ["IN_PROGRES"]},
+            "Variable '$s' has invalid value at [0]: Value 'IN_PROGRES' does not exist in "
+            "'AttachmentStatus' enum.",
+        ),
+    ],
+    ids=["argument", "enum-value", "input-field", "type-name", "variable-field", "variable-enum"],
+)
+def test_no_suggestion_names_the_schema_when_introspection_is_off(
+    client, acme, production_settings, query, variables, message
+):
+    body = graphql(client, query, variables, user=acme.user("employee"))
+
+    assert [error["message"] for error in body["errors"]][-1] == message
+    assert "Did you mean" not in str(body)
+
+
+def test_suggestions_stay_when_introspection_is_on(client, acme, settings):
+    settings.DEBUG = True
+
+    body = graphql(
+        client, "query { workflows(frist: 1) { totalCount } }", user=acme.user("employee")
+    )
+
+    assert [error["message"] for error in body["errors"]] == [
+        "Unknown argument 'frist' on field 'Query.workflows'. Did you mean 'first' or 'last'?"
+    ]
+
+
+def test_the_introspection_refusal_is_one_error_with_a_code(client, acme, production_settings):
+    body = graphql(
+        client,
+        'query { __schema { queryType { name } } __type(name: "Workflow") { name } }',
+        user=acme.user("employee"),
+    )
+
+    assert body == {
+        "data": None,
+        "errors": [
+            {
+                "message": "GraphQL introspection has been disabled, but the requested query "
+                "contained the field '__schema'.",
+                "locations": [{"line": 1, "column": 9}],
+                "extensions": {"code": "INTROSPECTION_DISABLED"},
+            }
+        ],
+    }
+
+
+# ----------------------------------------------------------------------------- ACTION_FAILED
+
+EVENTS = """
+query($id: ID!) { workflowAttachment(id: $id) { events { nodes { type details } } } }
+"""
+FAILURE = {
+    "action_id": 7,
+    "function_path": "myapp.hooks.notify_erp",
+    "action_type": "after_approve",
+    "level": "workflow",
+    "error": "OperationalError: could not connect to erp-db.internal:5432",
+    "event_id": 1,
+    "skipped": [{"action_id": 8, "function_path": "myapp.hooks.archive"}],
+}
+
+
+@pytest.fixture
+def failed_action(acme):
+    attachment = attach_workflow_to_object(
+        obj=make_purchase_request(acme), workflow=acme.workflow, user=acme.user("requester")
+    )
+    WorkflowEvent.objects.create(
+        attachment=attachment,
+        company_id=attachment.company_id,
+        event_type=EventType.ACTION_FAILED,
+        details=FAILURE,
+    )
+    return attachment
+
+
+@pytest.mark.parametrize(
+    ("viewer", "details"),
+    [
+        ("company", FAILURE),
+        (
+            "requester",
+            {
+                "action_id": 7,
+                "action_type": "after_approve",
+                "level": "workflow",
+                "event_id": 1,
+                "skipped": [{"action_id": 8}],
+            },
+        ),
+    ],
+    ids=["workflow-manager", "requester"],
+)
+def test_a_failed_actions_error_is_shown_to_workflow_managers_only(
+    client, acme, failed_action, viewer, details
+):
+    body = graphql(client, EVENTS, {"id": failed_action.pk}, user=acme.user(viewer))
+
+    nodes = body["data"]["workflowAttachment"]["events"]["nodes"]
+    assert [node["details"] for node in nodes if node["type"] == "ACTION_FAILED"] == [details]
+
+
+# ----------------------------------------------------------------------------- logging
+
+
+def test_an_expected_error_is_logged_as_one_line(client, acme, caplog):
+    # when: a query the schema refuses with a domain error
+    with caplog.at_level(logging.INFO, logger="schema.errors"):
+        body = graphql(
+            client, "query { workflows(first: 101) { totalCount } }", user=acme.user("employee")
+        )
+
+    # then
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+    records = [r for r in caplog.records if r.name.startswith(("schema", "strawberry"))]
+    assert [(r.name, r.levelno, r.getMessage(), r.exc_info) for r in records] == [
+        (
+            "schema.errors",
+            logging.INFO,
+            "GraphQL error VALIDATION_ERROR at workflows: "
+            "Argument 'first' cannot be higher than 100.",
+            None,
+        )
+    ]
+
+
+def test_a_validation_error_is_logged_as_one_line(client, acme, caplog):
+    with caplog.at_level(logging.INFO):
+        graphql(client, "query { workflowz }", user=acme.user("employee"))
+
+    records = [r for r in caplog.records if r.name.startswith(("schema", "strawberry"))]
+    assert [(r.name, r.getMessage(), r.exc_info) for r in records] == [
+        (
+            "schema.errors",
+            "GraphQL error GRAPHQL at -: Cannot query field 'workflowz' on type 'Query'.",
+            None,
+        )
+    ]
