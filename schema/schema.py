@@ -22,6 +22,7 @@ from schema.document_limits import (
 from schema.errors import MaskUnexpectedErrors, log_errors
 from schema.execution import SharedEventExecutionContext
 from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers
+from schema.input_guard import RefuseNulCharacters
 from schema.mutations import Mutation
 from schema.optimizer import QueryOptimizerExtension
 from schema.queries import Query
@@ -82,6 +83,7 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool = True) -
         # (cached) with the depth and alias limits.
         lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
         DocumentLimits,
+        RefuseNulCharacters,
     ]
     if not allow:
         extensions.insert(0, lambda: AddValidationRules([NoIntrospection]))

@@ -197,3 +197,61 @@ def test_a_validation_error_is_logged_as_one_line(client, acme, caplog):
             None,
         )
     ]
+
+
+# ----------------------------------------------------------------------------- malformed HTTP
+
+
+def raw_post(body: bytes, **headers):
+    from django.test import Client
+
+    return Client(raise_request_exception=False).post(
+        "/graphql", data=body, content_type="application/json", **headers
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'{"query": "{ __typename }", "variables": {"a": '
+            + b"[" * 100_000
+            + b"]" * 100_000
+            + b"}}",
+            b"The request body is nested more than 64 levels deep.",
+        ),
+        (
+            b'{"query": "{ __typename }", "variables": {"a": ' + b"[" * 65 + b"]" * 65 + b"}}",
+            b"The request body is nested more than 64 levels deep.",
+        ),
+        (b'{"query": "{ __typename \xff }"}', b"The request body is not valid UTF-8."),
+        (
+            b'{"query": "subscription { myInboxChanged { attachmentId } }"}',
+            b"Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, "
+            b"not over HTTP.",
+        ),
+    ],
+    ids=["nested-100000", "nested-65", "invalid-utf8", "subscription"],
+)
+def test_a_malformed_request_is_a_400_with_a_clear_message(acme, body, message):
+    response = raw_post(body)
+
+    assert (response.status_code, response.content) == (400, message)
+
+
+def test_a_subscription_over_multipart_http_is_a_400(acme):
+    response = raw_post(
+        b'{"query": "subscription { myInboxChanged { attachmentId } }"}',
+        HTTP_ACCEPT="multipart/mixed;subscriptionSpec=1.0, application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.content.startswith(b"Subscriptions are served over WebSocket")
+
+
+def test_a_body_nested_64_deep_is_served(acme):
+    body = b'{"query": "{ __typename }", "variables": {"a": ' + b"[" * 62 + b"]" * 62 + b"}}"
+
+    response = raw_post(body)
+
+    assert (response.status_code, response.json()) == (200, {"data": {"__typename": "Query"}})

@@ -18,6 +18,7 @@ from django.db.models import Max
 from backend.workflows.actions import validate_function_path
 from backend.workflows.constants import ActionType, FailurePolicy
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
+from backend.workflows.input_limits import check_json
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAction
 
 MAX_PARAMETERS_SIZE = 20_000
@@ -70,6 +71,7 @@ def _clean_parameters(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise WorkflowValidationError("Parameters must be a JSON object.", field="parameters")
+    check_json(value, "parameters")
     try:
         size = len(json.dumps(value))
     except (TypeError, ValueError):

@@ -16,6 +16,7 @@ from backend.workflows.exceptions import (
     NotFoundError,
     WorkflowValidationError,
 )
+from backend.workflows.input_limits import check_color, check_columns, parse_id
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAction
 from backend.workflows.selectors import sort_stages
 
@@ -33,6 +34,8 @@ def _require_name(value: Any, field: str) -> str:
         raise WorkflowValidationError(f"{field} is required.", field=field)
     if len(name) > 200:
         raise WorkflowValidationError(f"{field} is longer than 200 characters.", field=field)
+    if "\x00" in name:
+        raise WorkflowValidationError(f"{field} may not contain NUL characters.", field=field)
     return name
 
 
@@ -67,7 +70,10 @@ def _resolve_department(department: Any, department_id: Any, company_id: int | N
             )
         instance = department
     else:
-        instance = model._default_manager.filter(pk=department_id).first()
+        try:
+            instance = model._default_manager.filter(pk=department_id).first()
+        except (TypeError, ValueError):  # not a key of the department model
+            instance = None
         if instance is None:
             raise WorkflowValidationError(
                 f"Department {department_id} does not exist.", field=field
@@ -98,6 +104,7 @@ def _stage_objects(
             )
         for index, data in enumerate(stages):
             where = f"{field}[{index}]"
+            check_color(data.get("color"), f"{where}.color")
             built.append(
                 Stage(
                     pipeline=pipeline,
@@ -180,6 +187,10 @@ def _build_pipelines(
                 ),
             )
         )
+    for index, pipeline in enumerate(new_pipelines):
+        check_columns(pipeline, f"pipelines[{index}].")
+        for position, stage in enumerate(pending_stages[index][1]):
+            check_columns(stage, f"pipelines[{index}].stages[{position}].")
     Pipeline.objects.bulk_create(new_pipelines)
     all_stages: list[Stage] = []
     for index, stages in pending_stages:
@@ -212,6 +223,7 @@ def create_workflow(
         slug=slug or "",
         created_by=created_by,
     )
+    check_columns(workflow)
     workflow.save()
     if pipelines:
         _build_pipelines(workflow, pipelines)
@@ -231,6 +243,7 @@ def update_workflow(*, workflow: Workflow, **fields: Any) -> Workflow:
         if name == "name_en":
             value = _require_name(value, "name_en")
         setattr(workflow, name, value)
+    check_columns(workflow)
     workflow.save()
     return workflow
 
@@ -403,6 +416,7 @@ def update_pipeline(
         pipeline.department_content_type, pipeline.department_id = _resolve_department(
             department, department_id, pipeline.workflow.company_id, "department_id"
         )
+    check_columns(pipeline)
     pipeline.save()
     return pipeline
 
@@ -440,6 +454,8 @@ def add_stage(
         order=order,
         approvals=validate_approvals(approvals, company_id=pipeline.workflow.company_id),
     )
+    check_color(color, "color")
+    check_columns(stage)
     stage.save()
     return stage
 
@@ -463,6 +479,8 @@ def update_stage(
         stage.approvals = validate_approvals(
             approvals, company_id=stage.pipeline.workflow.company_id
         )
+    check_color(fields.get("color"), "color")
+    check_columns(stage)
     stage.save()
     return stage
 
@@ -475,11 +493,11 @@ def remove_stage(*, stage: Stage) -> None:
 
 
 @transaction.atomic
-def reorder_stages(*, pipeline: Pipeline, stage_ids: list[int]) -> list[Stage]:
+def reorder_stages(*, pipeline: Pipeline, stage_ids: list[Any]) -> list[Stage]:
     """Set the order of a pipeline's stages to the order of ``stage_ids`` (every stage, once)."""
     _ensure_editable(pipeline.workflow)
     stages = {stage.pk: stage for stage in pipeline.stages.all()}
-    wanted = [int(stage_id) for stage_id in stage_ids]
+    wanted = [parse_id(stage_id, "stageIds", what="Stage") for stage_id in stage_ids]
     if sorted(wanted) != sorted(stages) or len(set(wanted)) != len(wanted):
         unknown = set(wanted) - set(stages)
         if unknown:
