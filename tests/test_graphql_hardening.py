@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from backend.accounts.models import ApiToken
+from backend.accounts.tokens import create_api_token, parse_duration
 from backend.workflows.constants import EventType
 from backend.workflows.models import WorkflowEvent
 from backend.workflows.services import attach_workflow_to_object
@@ -255,3 +261,75 @@ def test_a_body_nested_64_deep_is_served(acme):
     response = raw_post(body)
 
     assert (response.status_code, response.json()) == (200, {"data": {"__typename": "Query"}})
+
+
+# ----------------------------------------------------------------------------- token expiry
+
+ME = "query { me { user { username } } }"
+REFUSED = {
+    "errors": [
+        {"message": "Invalid or revoked API token.", "extensions": {"code": "UNAUTHENTICATED"}}
+    ]
+}
+
+
+def post_as(client, raw: str):
+    return client.post(
+        "/graphql",
+        data={"query": ME},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+
+
+def test_an_expired_token_is_refused_like_a_revoked_one(client, acme):
+    # given: a token valid for a day
+    row, raw = create_api_token(user=acme.user("employee"), expires_in=timedelta(days=1))
+    assert post_as(client, raw).json() == {"data": {"me": {"user": {"username": "acme-employee"}}}}
+
+    # when: the day is over
+    ApiToken.objects.filter(pk=row.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = post_as(client, raw)
+
+    # then
+    assert (response.status_code, response.json()) == (401, REFUSED)
+    row.refresh_from_db()
+    assert row.is_active is False
+
+
+def test_create_api_token_expires_in_thirty_days(client, acme, monkeypatch):
+    # given: a fixed clock
+    now = timezone.now()
+    monkeypatch.setattr("backend.accounts.tokens.timezone.now", lambda: now)
+    out = StringIO()
+
+    # when
+    call_command("create_api_token", "acme-employee", "--expires-in", "30d", stdout=out)
+
+    # then
+    row = ApiToken.objects.get(user=acme.user("employee"))
+    assert row.expires_at == now + timedelta(days=30)
+    assert post_as(client, out.getvalue().strip()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("90m", timedelta(minutes=90))],
+)
+def test_durations_are_read(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["30", "0d", "-1d", "1y", "d"])
+def test_create_api_token_refuses_a_malformed_duration(acme, text):
+    with pytest.raises(CommandError) as error:
+        call_command("create_api_token", "acme-employee", f"--expires-in={text}", stdout=StringIO())
+
+    assert str(error.value) == f"{text!r} is not a duration such as 30d, 12h, 90m or 2w."
+    assert ApiToken.objects.count() == 0
+
+
+def test_a_token_without_expiry_never_expires(acme):
+    row, _ = create_api_token(user=acme.user("employee"))
+
+    assert (row.expires_at, row.is_active) == (None, True)
