@@ -6,6 +6,9 @@ Environment variables:
 - ``SECRET_KEY``: required when ``DEBUG`` is off.
 - ``DEBUG``: ``1``/``true`` turns on debug mode and GraphiQL.
 - ``ALLOWED_HOSTS``: comma-separated host names.
+- ``CORS_ALLOWED_ORIGINS``: comma-separated origins (``https://app.example.com``) whose pages
+  may call the API from the browser; the same list may open WebSockets. Empty by default.
+- ``BEHIND_PROXY``: ``1`` when a reverse proxy terminates TLS and sets ``X-Forwarded-Proto``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,17 @@ DEBUG = env_flag("DEBUG", default=False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and not env_flag("WORKFLOWQL_ALLOW_INSECURE_KEY"):
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    # The well-known development key signs sessions and CSRF tokens anyone could forge, so
+    # it is for DEBUG only; no switch allows it in production.
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off"
+            + (
+                " (WORKFLOWQL_ALLOW_INSECURE_KEY is refused without DEBUG)."
+                if env_flag("WORKFLOWQL_ALLOW_INSECURE_KEY")
+                else "."
+            )
+        )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = [
@@ -51,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "strawberry_django",
     "approval_workflow",
     "backend.accounts",
@@ -60,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware, whose redirects would otherwise lack the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -161,12 +176,27 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+# Trust X-Forwarded-Proto only behind a proxy that sets it: reached directly, a client could
+# send the header itself and pass a plain-HTTP request off as HTTPS.
+BEHIND_PROXY = env_flag("BEHIND_PROXY")
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = [
     origin.strip()
     for origin in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",")
     if origin.strip()
 ]
+
+# Browsers on these origins may call /graphql (django-cors-headers answers their preflight);
+# pages of any other origin get no CORS headers. The WebSocket endpoint accepts the same
+# origins (besides same-origin pages and clients that send no Origin).
+CORS_ALLOWED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",")
+    if origin.strip()
+]
+CORS_URLS_REGEX = r"^/graphql/?$"
+GRAPHQL_WS_ALLOWED_ORIGINS = CORS_ALLOWED_ORIGINS
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "workflows@localhost")
