@@ -7,15 +7,18 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from backend.accounts.models import ApiToken
 from backend.accounts.tokens import create_api_token, parse_duration
-from backend.workflows.constants import EventType
-from backend.workflows.models import WorkflowEvent
+from backend.workflows.constants import ActionType, EventType
+from backend.workflows.models import WorkflowAction, WorkflowEvent
 from backend.workflows.services import attach_workflow_to_object
+from tests.database_state import database_state
 from tests.helpers import graphql, make_purchase_request
+from tests.purchase_steps import approve_current_stage, start_purchase_request
 
 pytestmark = pytest.mark.django_db
 
@@ -333,3 +336,129 @@ def test_a_token_without_expiry_never_expires(acme):
     row, _ = create_api_token(user=acme.user("employee"))
 
     assert (row.expires_at, row.is_active) == (None, True)
+
+
+# ----------------------------------------------------------------------------- stored e-mail actions
+
+CREATE_ACTION = """
+mutation($input: CreateWorkflowActionInput!) {
+  createWorkflowAction(input: $input) { action { id } error { code message field } }
+}
+"""
+NOTIFY = "backend.workflows.notifications.send_workflow_notification"
+
+
+def email_action(workflow, parameters):
+    return {
+        "input": {
+            "workflowId": str(workflow.pk),
+            "actionType": "AFTER_APPROVE",
+            "functionPath": NOTIFY,
+            "parameters": parameters,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("parameters", "error"),
+    [
+        (
+            {"template": "../../../../etc/passwd"},
+            {
+                "code": "VALIDATION_ERROR",
+                "message": "Unknown e-mail template '../../../../etc/passwd'; name one of the "
+                "templates under workflows/email/ (e.g. approved), not a path.",
+                "field": "parameters.template",
+            },
+        ),
+        (
+            {"template": "base"},
+            {
+                "code": "VALIDATION_ERROR",
+                "message": "Unknown e-mail template 'base'; name one of the templates under "
+                "workflows/email/ (e.g. approved), not a path.",
+                "field": "parameters.template",
+            },
+        ),
+        (
+            {"template": "approved", "recipients": ["creator", "everyone"]},
+            {
+                "code": "VALIDATION_ERROR",
+                "message": "Unknown recipient 'everyone'; use creator, current_approver, "
+                "delegated_to, workflow_starter, an e-mail address or a user id of this company.",
+                "field": "parameters.recipients[1]",
+            },
+        ),
+    ],
+    ids=["path", "no-subject-template", "unknown-recipient"],
+)
+def test_a_stored_email_action_names_a_known_template_and_recipients(
+    client, acme, parameters, error
+):
+    before = database_state()
+
+    body = graphql(
+        client, CREATE_ACTION, email_action(acme.workflow, parameters), user=acme.company
+    )
+
+    assert body["data"]["createWorkflowAction"] == {"action": None, "error": error}
+    assert database_state() == before
+
+
+def test_a_stored_email_action_may_not_mail_another_companys_users(client, acme, globex):
+    # given: a user id of the other company
+    outsider = globex.user("employee")
+    before = database_state()
+    parameters = {
+        "template": "approved",
+        "recipients": ["creator", acme.user("cfo").pk, outsider.pk],
+    }
+
+    # when
+    body = graphql(
+        client, CREATE_ACTION, email_action(acme.workflow, parameters), user=acme.company
+    )
+
+    # then
+    assert body["data"]["createWorkflowAction"] == {
+        "action": None,
+        "error": {
+            "code": "NOT_FOUND",
+            "message": f"User {outsider.pk} is not a user of this company.",
+            "field": "parameters.recipients[2]",
+        },
+    }
+    assert database_state() == before
+
+
+def test_a_stored_email_action_mails_its_own_companys_users(client, acme):
+    parameters = {"template": "approved", "recipients": ["creator", str(acme.user("cfo").pk)]}
+
+    body = graphql(
+        client, CREATE_ACTION, email_action(acme.workflow, parameters), user=acme.company
+    )
+
+    assert body["data"]["createWorkflowAction"]["error"] is None
+
+
+def test_an_email_action_stored_earlier_skips_other_companies_users(
+    acme, globex, settings, django_capture_on_commit_callbacks
+):
+    # given: a row written before recipients were checked (straight to the table)
+    settings.WORKFLOW_AUTO_CREATE_ACTIONS = False
+    cfo, outsider = acme.user("cfo"), globex.user("employee")
+    WorkflowAction.objects.create(
+        workflow=acme.workflow,
+        action_type=ActionType.AFTER_APPROVE,
+        function_path=NOTIFY,
+        parameters={"template": "approved", "recipients": [cfo.pk, outsider.pk]},
+    )
+    request, attachment = start_purchase_request(acme)
+    mail.outbox.clear()
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        approve_current_stage(attachment, request)
+
+    # then: the company's own user is mailed, the other company's is not
+    assert [message.to for message in mail.outbox] == [[cfo.email]]
