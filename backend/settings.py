@@ -209,7 +209,8 @@ APPROVAL_HANDLER_DISCOVERY_FUNCTION = "backend.workflows.approvals.get_approval_
 
 DJANGO_WORKFLOW_ENGINE = {
     "DEPARTMENT_MODEL": "demo.Department",
-    "FORM_MODEL": "workflows.DynamicForm",
+    # The form model approvals may require (APPROVAL_DYNAMIC_FORM_MODEL is read when unset).
+    "FORM_MODEL": None,
     "ENABLED_MODELS": ["demo.PurchaseRequest", "demo.Ticket", "demo.Opportunity"],
     "DEFAULT_STATUS_FIELD": "workflow_status",
     "MODEL_WORKFLOW_MAPPINGS": {},

@@ -21,7 +21,7 @@ from strawberry.types import Info
 
 from backend.workflows import selectors, services
 from backend.workflows.cleanup import format_cleanup_statistics
-from backend.workflows.constants import ActionType, FailurePolicy
+from backend.workflows.constants import ActionType, FailurePolicy, HandlerConvention
 from backend.workflows.exceptions import (
     NotFoundError,
     UnauthenticatedError,
@@ -48,6 +48,13 @@ FailurePolicyEnum = _enum(
     FailurePolicy,
     "ActionFailurePolicy",
     "What a failing action does to the later actions of its event.",
+)
+HandlerConventionEnum = _enum(
+    HandlerConvention,
+    "ActionHandlerConvention",
+    "How the handler is called, read from its signature when the action is saved: CONTEXT is "
+    "handler(context, parameters), ATTACHMENT is "
+    "handler(workflow_attachment, action_parameters, **context).",
 )
 
 
@@ -78,6 +85,9 @@ class WorkflowActionType:
         description="CONTINUE runs the later actions of the event after a failure; STOP skips them."
     )
     scope_level: ActionScopeLevel = strawberry.field(description="Workflow, pipeline or stage.")
+    handler_convention: HandlerConventionEnum = strawberry.field(  # type: ignore[valid-type]
+        description="How its handler is called (read from the handler's signature on save)."
+    )
     workflow_id: strawberry.ID = strawberry.field(
         description="The workflow the action belongs to (directly or through its pipeline or stage)."
     )
@@ -106,6 +116,7 @@ class WorkflowActionType:
             is_active=action.is_active,
             failure_policy=FailurePolicyEnum(action.failure_policy),
             scope_level=ActionScopeLevel(action.scope_level),
+            handler_convention=HandlerConventionEnum(action.handler_convention),
             workflow_id=strawberry.ID(str(workflow_id)),
             pipeline_id=strawberry.ID(str(action.pipeline_id)) if action.pipeline_id else None,
             stage_id=strawberry.ID(str(action.stage_id)) if action.stage_id else None,
@@ -170,6 +181,47 @@ class CreateWorkflowActionInput:
     failure_policy: FailurePolicyEnum = strawberry.field(  # type: ignore[valid-type]
         default=FailurePolicyEnum("continue"), description="CONTINUE (default) or STOP."
     )
+
+
+@strawberry.input(
+    name="WorkflowActionSpecInput",
+    description=(
+        "An action given inline with a workflow, pipeline or stage (createWorkflow, addPipeline, "
+        "addStage, and the update inputs, where the list replaces that level's actions)."
+    ),
+)
+class WorkflowActionSpecInput:
+    action_type: ActionTypeEnum = strawberry.field(description="When it runs.")  # type: ignore[valid-type]
+    function_path: str = strawberry.field(
+        description="Dotted path of a registered handler or one in WORKFLOW_ACTION_ALLOWED_MODULES."
+    )
+    parameters: JSON | None = strawberry.field(
+        default=None, description="JSON object for the handler."
+    )
+    order: int | None = strawberry.field(
+        default=None, description="Position (default: 1, 2, ... per action type)."
+    )
+    is_active: bool = strawberry.field(default=True, description="Whether it runs.")
+    failure_policy: FailurePolicyEnum = strawberry.field(  # type: ignore[valid-type]
+        default=FailurePolicyEnum("continue"), description="CONTINUE (default) or STOP."
+    )
+
+
+def action_specs(items: list[WorkflowActionSpecInput] | None) -> list[dict[str, Any]] | None:
+    """Turn inline action inputs into the dicts ``create_workflow(actions=...)`` takes."""
+    if items is None:
+        return None
+    return [
+        {
+            "action_type": _value(item.action_type),
+            "function_path": item.function_path,
+            "parameters": item.parameters,
+            "order": item.order,
+            "is_active": item.is_active,
+            "failure_policy": _value(item.failure_policy),
+        }
+        for item in items
+    ]
 
 
 @strawberry.input(

@@ -22,10 +22,17 @@ from backend.workflows.exceptions import (
     WorkflowPermissionDenied,
 )
 from backend.workflows.services.running import attachment_target_for_user
-from schema.actions import ActionMutations
+from schema.actions import ActionMutations, WorkflowActionSpecInput, action_specs
+from schema.configuration import ConfigurationMutations
 from schema.context import RequestContext, context_of
 from schema.errors import MutationError, mutation_error
-from schema.types import PipelineType, StageType, WorkflowAttachmentType, WorkflowType
+from schema.types import (
+    PipelineType,
+    StageType,
+    WorkflowAttachmentType,
+    WorkflowStatusEnum,
+    WorkflowType,
+)
 
 
 def _payload(name: str, field_name: str, field_type: Any, description: str) -> Any:
@@ -134,14 +141,26 @@ class StageInput:
     approvals: list[ApprovalInput] = strawberry.field(
         default_factory=list, description="Approvals, in order."
     )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Stage-level actions (checked against the allow-list)."
+    )
+    stage_info: JSON | None = strawberry.field(
+        default=None,
+        description='The seed\'s {"color", "approvals"} object, instead of color and approvals; '
+        "other keys are refused.",
+    )
 
 
 def _stage_data(stage: StageInput) -> dict[str, Any]:
+    with_info = stage.stage_info is not None
     return {
         "name_en": stage.name_en,
         "name_ar": stage.name_ar,
         "color": stage.color,
-        "approvals": _approvals(stage.approvals),
+        # approvals default to an empty list; with stage_info they come from there
+        "approvals": None if with_info and not stage.approvals else _approvals(stage.approvals),
+        "stage_info": stage.stage_info,
+        "actions": action_specs(stage.actions),
     }
 
 
@@ -161,6 +180,9 @@ class PipelineInput:
     stages: list[StageInput] | None = strawberry.field(
         default=None, description="Or: these stages."
     )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Pipeline-level actions (checked against the allow-list)."
+    )
 
 
 def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
@@ -172,6 +194,7 @@ def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
         "stages": [_stage_data(s) for s in pipeline.stages]
         if pipeline.stages is not None
         else None,
+        "actions": action_specs(pipeline.actions),
     }
 
 
@@ -181,9 +204,18 @@ class CreateWorkflowInput:
     name_ar: str = strawberry.field(default="", description="Arabic name.")
     description: str = strawberry.field(default="", description="Free text.")
     slug: str = strawberry.field(default="", description="Identifier for auto-start settings.")
-    is_active: bool = strawberry.field(default=True, description="Whether it can be attached.")
+    status: WorkflowStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="DRAFT, ACTIVE or ARCHIVED (default ACTIVE, or DRAFT when isActive is false).",
+    )
+    is_active: bool | None = strawberry.field(
+        default=None, description="The seed's flag: false creates a DRAFT. Prefer status."
+    )
     pipelines: list[PipelineInput] = strawberry.field(
         default_factory=list, description="Pipelines, in order."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Workflow-level actions (checked against the allow-list)."
     )
 
 
@@ -194,8 +226,15 @@ class UpdateWorkflowInput:
     name_ar: str | None = strawberry.field(default=None, description="Arabic name.")
     description: str | None = strawberry.field(default=None, description="Free text.")
     slug: str | None = strawberry.field(default=None, description="Identifier.")
+    status: WorkflowStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="DRAFT, ACTIVE or ARCHIVED."
+    )
     is_active: bool | None = strawberry.field(
-        default=None, description="Whether it can be attached."
+        default=None,
+        description="The seed's flag: true activates, false archives an active template. Prefer status.",
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the workflow-level actions (checked)."
     )
 
 
@@ -215,6 +254,9 @@ class UpdatePipelineInput:
         default=None, description="Department id."
     )
     clear_department: bool = strawberry.field(default=False, description="Remove the department.")
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the pipeline-level actions (checked)."
+    )
 
 
 @strawberry.input(name="AddStageInput", description="A stage to add to a pipeline.")
@@ -234,6 +276,14 @@ class UpdateStageInput:
     order: int | None = strawberry.field(default=None, description="Position.")
     approvals: list[ApprovalInput] | None = strawberry.field(
         default=None, description="Replace the approvals (validated)."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the stage-level actions (checked)."
+    )
+    stage_info: JSON | None = strawberry.field(
+        default=None,
+        description='The seed\'s {"color", "approvals"} object, instead of color and approvals; '
+        "other keys are refused.",
     )
 
 
@@ -379,7 +429,7 @@ def _decision(
 @strawberry.type(
     description="Every change: build workflow templates, attach and run them, decide on stages."
 )
-class Mutation(ActionMutations):
+class Mutation(ActionMutations, ConfigurationMutations):
     @strawberry.mutation(description="Create a workflow template with its pipelines and stages.")
     async def create_workflow(
         self,
@@ -399,15 +449,17 @@ class Mutation(ActionMutations):
                     name_ar=input.name_ar,
                     description=input.description,
                     slug=input.slug,
+                    status=input.status.value if input.status else None,
                     is_active=input.is_active,
                     pipelines=[_pipeline_data(p) for p in input.pipelines],
+                    actions=action_specs(input.actions),
                 )
             }
 
         return await _run(info, CreateWorkflowPayload, action)
 
     @strawberry.mutation(
-        description="Change a workflow template's names, description, slug or active flag."
+        description="Change a workflow template's names, description, slug, status or actions."
     )
     async def update_workflow(
         self,
@@ -421,7 +473,13 @@ class Mutation(ActionMutations):
             _manager(context)
             workflow = _workflow(context, input.id)
             fields = _fields(input, "name_en", "name_ar", "description", "slug", "is_active")
-            return {"workflow": services.update_workflow(workflow=workflow, **fields)}
+            if input.status is not None:
+                fields["status"] = input.status.value
+            return {
+                "workflow": services.update_workflow(
+                    workflow=workflow, actions=action_specs(input.actions), **fields
+                )
+            }
 
         return await _run(info, UpdateWorkflowPayload, action)
 
@@ -501,6 +559,7 @@ class Mutation(ActionMutations):
                     pipeline=pipeline,
                     department_id=input.department_id,
                     clear_department=input.clear_department,
+                    actions=action_specs(input.actions),
                     **_fields(input, "name_en", "name_ar", "order"),
                 )
             }
@@ -556,6 +615,8 @@ class Mutation(ActionMutations):
                 "stage": services.update_stage(
                     stage=stage,
                     approvals=_approvals(input.approvals),
+                    stage_info=input.stage_info,  # type: ignore[arg-type]
+                    actions=action_specs(input.actions),
                     **_fields(input, "name_en", "name_ar", "color", "order"),
                 )
             }

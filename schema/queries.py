@@ -244,6 +244,37 @@ class Query(ActionQueries):
         live = [a for a in attachments if a.is_live]
         return (live or attachments or [None])[0]  # type: ignore[list-item,return-value]
 
+    @strawberry_django.field(
+        description=(
+            "Active templates of the viewer's company that may be attached to objects of a "
+            "model, by English name: ENABLED_MODELS and MODEL_WORKFLOW_MAPPINGS applied, as "
+            "get_workflows_for_model answers."
+        )
+    )
+    def available_workflows(
+        self,
+        info: Info,
+        model: Annotated[
+            str, strawberry.argument(description="app_label.modelname, e.g. demo.purchaserequest.")
+        ],
+        object_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="An object of that model (of the viewer's company) to attach to; "
+                "an unknown object is NOT_FOUND."
+            ),
+        ] = None,
+    ) -> list[WorkflowType]:
+        company_id = viewer_company_id(info)
+        app_label, _, model_name = model.lower().partition(".")
+        content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
+        model_class = content_type.model_class() if content_type else None
+        if model_class is None:
+            raise query_error(NotFoundError(f"Unknown model {model!r}.", field="model"))
+        if object_id is not None and selectors.company_target(company_id, model, object_id) is None:
+            raise query_error(NotFoundError("Object not found.", field="objectId"))
+        return selectors.workflows_for_model_queryset(model_class, company_id=company_id)  # type: ignore[return-value]
+
     # type-var: see ``workflows``.
     @strawberry_django.connection(  # type: ignore[type-var]
         CheckedListConnection[WorkflowAttachmentType],  # type: ignore[type-var]

@@ -29,12 +29,14 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.utils.inspect import in_async_context
 
+from backend.workflows.approval_config import form_schema
 from backend.workflows.constants import (
     ApprovalBehaviour,
     ApprovalType,
     AttachmentStatus,
     EventType,
     RoleSelectionStrategy,
+    WorkflowStatus,
 )
 from backend.workflows.engine_settings import department_model
 from backend.workflows.exceptions import WorkflowValidationError
@@ -87,13 +89,25 @@ def _enum(choices: Any, name: str, description: str) -> Any:
 AttachmentStatusEnum = _enum(
     AttachmentStatus, "AttachmentStatus", "Where a workflow attachment stands."
 )
-EventTypeEnum = _enum(EventType, "WorkflowEventType", "What happened to an attachment.")
+EventTypeEnum = _enum(
+    EventType,
+    "WorkflowEventType",
+    "What happened to an attachment. ACTION_FAILED: a stored action raised; "
+    "STATUS_NOT_WRITTEN: the business object had no configured status field when the "
+    "workflow finished (it finished anyway).",
+)
 ApprovalTypeEnum = _enum(ApprovalType, "ApprovalType", "Who approves: a user or a role's members.")
 StrategyEnum = _enum(
     RoleSelectionStrategy, "RoleSelectionStrategy", "How the members of a role share a step."
 )
 BehaviourEnum = _enum(
     ApprovalBehaviour, "ApprovalBehaviour", "What an approver does to complete a step."
+)
+WorkflowStatusEnum = _enum(
+    WorkflowStatus,
+    "WorkflowStatus",
+    "Life cycle of a template: DRAFT (being built, cannot be attached), ACTIVE (can be "
+    "attached) or ARCHIVED (retired: readable, its running copies go on, cannot be attached).",
 )
 
 
@@ -214,7 +228,9 @@ class ApprovalItemType:
             form_id,
             lambda: context_of(info).loaders.form_by_id.load(form_id),
             lambda form: FormType(
-                id=strawberry.ID(str(form.pk)), name=form.name, schema=form.schema
+                id=strawberry.ID(str(form.pk)),
+                name=str(getattr(form, "name", form)),
+                schema=cast(JSON, form_schema(form)),
             ),
         )
 
@@ -380,11 +396,21 @@ class WorkflowType:
     name_ar: str = strawberry_django.field(description="Arabic name.")
     slug: str = strawberry_django.field(description="Identifier used by auto-start settings.")
     description: str = strawberry_django.field(description="Free text description.")
-    is_active: bool = strawberry_django.field(description="Whether it can be attached.")
+    is_active: bool = strawberry_django.field(
+        description="Whether it can be attached: the seed's flag, true exactly when status is ACTIVE."
+    )
     is_hidden: bool = strawberry_django.field(description="True for an attachment's running copy.")
     created_at: datetime = strawberry_django.field(description="Creation time.")
     modified_at: datetime = strawberry_django.field(description="Last change.")
     pipelines: list[PipelineType] = strawberry_django.field(description="Pipelines in order.")
+
+    @strawberry_django.field(
+        description="DRAFT, ACTIVE or ARCHIVED; only ACTIVE templates can be attached.",
+        only=["status"],
+    )
+    @in_memory
+    def status(self) -> WorkflowStatusEnum:  # type: ignore[valid-type]
+        return WorkflowStatusEnum(self.status)  # type: ignore[attr-defined]
 
     @strawberry_django.field(
         description="The template this workflow was cloned from.", only=["cloned_from_id"]

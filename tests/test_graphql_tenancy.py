@@ -828,6 +828,11 @@ ANONYMOUS_QUERIES = [
     pytest.param(
         "query { cleanupStatistics { totalAttachments } }", lambda t: {}, id="cleanupStatistics"
     ),
+    pytest.param(
+        'query($id: ID) { availableWorkflows(model: "demo.purchaserequest", objectId: $id) { id } }',
+        lambda t: {"id": t.acme_request},
+        id="availableWorkflows",
+    ),
 ]
 
 
@@ -913,6 +918,13 @@ ANONYMOUS_MUTATIONS = [
         "deleteWorkflowAction",
         lambda t: {"id": "1"},
         id="deleteWorkflowAction",
+    ),
+    pytest.param(
+        "mutation($input: RegisterModelForWorkflowInput!) { registerModelForWorkflow(input: $input) "
+        "{ configuration { model } error { code message field } } }",
+        "registerModelForWorkflow",
+        lambda t: {"input": {"model": "demo.ticket", "statusField": "status"}},
+        id="registerModelForWorkflow",
     ),
 ]
 

@@ -165,7 +165,8 @@ def test_validate_function_path_resolves_allowed_and_registered_handlers(setting
         (f"{ALLOWED}.missing", f"{ALLOWED} has no function missing."),
         (
             f"{ALLOWED}.wrong_signature",
-            f"{ALLOWED}.wrong_signature must accept (context, parameters).",
+            f"{ALLOWED}.wrong_signature must accept (context, parameters) or "
+            "(workflow_attachment, action_parameters, **context).",
         ),
         (
             "tests.action_handlers_missing.record",

@@ -1,8 +1,15 @@
 """Stored workflow actions: a safe registry, inheritance, and exactly-once dispatch after commit.
 
-A handler is a plain function ``handler(context, parameters)``: ``context`` is an
-:class:`ActionContext`, ``parameters`` a copy of the action's JSON parameters. Its return
-value is ignored; an exception marks the action as failed.
+A handler is a plain function in one of two conventions, read from its signature once, when
+the action is saved (a signature that fits neither is refused then):
+
+- ``handler(context, parameters)``: ``context`` is an :class:`ActionContext`, ``parameters`` a
+  copy of the action's JSON parameters;
+- ``handler(workflow_attachment, action_parameters, **context)``, the seed's "custom action
+  handler": the attachment, the parameters, and the context as keyword arguments (see
+  :func:`seed_context`; only the keywords it names are passed when it takes no ``**context``).
+
+The return value is ignored; an exception marks the action as failed.
 
 Safety. A ``function_path`` is only ever imported and called when it names a function that was
 registered with :func:`workflow_action`, or a module-level function of a module listed (or nested)
@@ -61,7 +68,13 @@ from django.core import checks
 from django.db import transaction
 from django.db.models import Q
 
-from backend.workflows.constants import ActionType, AttachmentStatus, EventType, FailurePolicy
+from backend.workflows.constants import (
+    ActionType,
+    AttachmentStatus,
+    EventType,
+    FailurePolicy,
+    HandlerConvention,
+)
 from backend.workflows.engine_settings import lookup_by_label, workflow_setting
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import (
@@ -75,7 +88,8 @@ from backend.workflows.models import (
 
 logger = logging.getLogger(__name__)
 
-ActionHandler = Callable[["ActionContext", dict[str, Any]], Any]
+# Either convention: (context, parameters) or (workflow_attachment, action_parameters, **context).
+ActionHandler = Callable[..., Any]
 
 MAX_PATH_LENGTH = 255
 _PATH_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -116,7 +130,7 @@ def workflow_action(function: ActionHandler | None = None, *, name: str | None =
         path = name or f"{handler.__module__}.{handler.__qualname__}"
         if not _PATH_PATTERN.match(path):
             raise ValueError(f"{path!r} is not a dotted path; pass name= to register it.")
-        _check_signature(handler, path)
+        handler_convention_of(handler, path)
         _registry[path] = handler
         return handler
 
@@ -147,13 +161,31 @@ def is_allowed_module(module: str) -> bool:
     return _within(module, allowed) and not _within(module, REFUSED_MODULES)
 
 
-def _check_signature(handler: Any, path: str) -> None:
+def handler_convention_of(handler: Any, path: str | None = None) -> str:
+    """Return the ``HandlerConvention`` ``handler`` is written for, or raise ``WorkflowValidationError``.
+
+    A handler naming both ``workflow_attachment`` and ``action_parameters`` is called the seed's
+    way, by keyword; any other handler must accept two positional arguments.
+    """
+    name = path or f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', '?')}"
+    refused = WorkflowValidationError(
+        f"{name} must accept (context, parameters) or "
+        "(workflow_attachment, action_parameters, **context).",
+        field="functionPath",
+    )
     try:
-        inspect.signature(handler).bind(None, {})
+        signature = inspect.signature(handler)
     except (TypeError, ValueError):
-        raise WorkflowValidationError(
-            f"{path} must accept (context, parameters).", field="functionPath"
-        ) from None
+        raise refused from None
+    parameters = signature.parameters
+    try:
+        if "workflow_attachment" in parameters and "action_parameters" in parameters:
+            signature.bind(workflow_attachment=None, action_parameters={})
+            return HandlerConvention.ATTACHMENT
+        signature.bind(None, {})
+    except TypeError:
+        raise refused from None
+    return HandlerConvention.CONTEXT
 
 
 def validate_function_path(path: Any) -> ActionHandler:
@@ -194,7 +226,7 @@ def validate_function_path(path: Any) -> ActionHandler:
     # A name imported into an allowed module (``from os import system``) is still refused.
     if not inspect.isfunction(handler) or not is_allowed_module(handler.__module__):
         raise refused
-    _check_signature(handler, path)
+    handler_convention_of(handler, path)
     return handler
 
 
@@ -232,6 +264,13 @@ class ActionContext:
     ``user`` (the actor); ``reason``; ``from_stage``, ``to_stage``, ``from_pipeline``,
     ``to_pipeline``; ``delegate`` (for delegation); ``form_data``. ``context["user"]`` and
     ``context.get("reason")`` work too, for handlers written for the seed's dict context.
+
+    The seed's keys are there as well: ``current_stage`` / ``current_pipeline`` / ``status``
+    (the attachment's, after the transition: in ``after_approve`` the current stage is
+    already the next one), ``approved_stage`` (``after_approve`` only: the stage just
+    approved, which is also ``stage``), ``workflow_attachment`` (= ``attachment``),
+    ``delegate_user`` (= ``delegate``) and ``target_stage`` (``after_resubmission``: the stage
+    sent back to).
     """
 
     action_type: str
@@ -261,6 +300,34 @@ class ActionContext:
     def workflow(self) -> Workflow:
         return self._objects.workflow(self.attachment)
 
+    @property
+    def workflow_attachment(self) -> WorkflowAttachment:
+        return self.attachment
+
+    @property
+    def current_stage(self) -> Stage | None:
+        return self.attachment.current_stage
+
+    @property
+    def current_pipeline(self) -> Pipeline | None:
+        return self.attachment.current_pipeline
+
+    @property
+    def status(self) -> str:
+        return self.attachment.status
+
+    @property
+    def approved_stage(self) -> Stage | None:
+        return self.from_stage if self.action_type == ActionType.AFTER_APPROVE else None
+
+    @property
+    def delegate_user(self) -> Any:
+        return self.delegate
+
+    @property
+    def target_stage(self) -> Stage | None:
+        return self.to_stage if self.action_type == ActionType.AFTER_RESUBMISSION else None
+
     def __getitem__(self, key: str) -> Any:
         if key.startswith("_") or not hasattr(self, key):
             raise KeyError(key)
@@ -289,6 +356,48 @@ class _ObjectCache:
         if attachment.pk not in self._workflows:
             self._workflows[attachment.pk] = attachment.workflow
         return self._workflows[attachment.pk]
+
+
+SEED_CONTEXT_KEYS = (
+    "attachment",
+    "obj",
+    "workflow",
+    "current_stage",
+    "current_pipeline",
+    "status",
+    "action_type",
+    "user",
+    "stage",
+    "pipeline",
+    "reason",
+    "from_stage",
+    "to_stage",
+    "from_pipeline",
+    "to_pipeline",
+    "approved_stage",
+    "delegate_user",
+    "target_stage",
+    "form_data",
+    "event",
+)
+
+
+def seed_context(context: ActionContext) -> dict[str, Any]:
+    """Return the keyword context of the seed's ``handler(workflow_attachment, action_parameters, **context)``."""
+    return {key: getattr(context, key) for key in SEED_CONTEXT_KEYS}
+
+
+def call_handler(
+    handler: ActionHandler, convention: str, context: ActionContext, parameters: dict[str, Any]
+) -> Any:
+    """Call ``handler`` the way its convention says."""
+    if convention != HandlerConvention.ATTACHMENT:
+        return handler(context, parameters)
+    keywords = seed_context(context)
+    accepted = inspect.signature(handler).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        keywords = {key: value for key, value in keywords.items() if key in accepted}
+    return handler(workflow_attachment=context.attachment, action_parameters=parameters, **keywords)
 
 
 EVENT_ACTION_TYPES: dict[str, str] = {
@@ -346,6 +455,8 @@ class ResolvedAction:
     failure_policy: str = FailurePolicy.CONTINUE
     action_id: int | None = None
     level: str = "default"
+    # Stored rows carry the convention read when they were saved; defaults are read when run.
+    handler_convention: str | None = None
 
 
 def _from_row(row: WorkflowAction) -> ResolvedAction:
@@ -356,6 +467,7 @@ def _from_row(row: WorkflowAction) -> ResolvedAction:
         failure_policy=row.failure_policy,
         action_id=row.pk,
         level=row.scope_level,
+        handler_convention=row.handler_convention,
     )
 
 
@@ -507,8 +619,9 @@ def run_actions(context: ActionContext, actions: Sequence[ResolvedAction]) -> in
     for index, action in enumerate(actions):
         try:
             handler = validate_function_path(action.function_path)
+            convention = action.handler_convention or handler_convention_of(handler)
             with transaction.atomic():
-                handler(context, dict(action.parameters))
+                call_handler(handler, convention, context, dict(action.parameters))
         except Exception as error:  # a handler must never break the others or the workflow
             logger.exception(
                 "Workflow action %s (%s, id %s) failed on attachment %s",

@@ -86,12 +86,14 @@ class WorkflowAdmin(admin.ModelAdmin):
         "name_en",
         "company",
         "slug",
-        "is_active",
+        "status",
         "is_hidden",
         "cloned_from",
         "created_at",
     )
-    list_filter = ("is_active", "is_hidden", "created_at")
+    # ``status`` is edited (draft / active / archived); ``is_active`` is its read-only alias.
+    list_filter = ("status", "is_hidden", "created_at")
+    readonly_fields = ("is_active",)
     search_fields = ("name_en", "name_ar", "slug", "description")
     raw_id_fields = ("company", "cloned_from", "created_by")
     inlines = [PipelineInline, WorkflowLevelActionInline]
@@ -143,7 +145,10 @@ class WorkflowActionAdmin(admin.ModelAdmin):
         "order",
         "is_active",
         "failure_policy",
+        "handler_convention",
     )
+    # Read from the handler's signature on save.
+    readonly_fields = ("handler_convention",)
 
     @admin.display(description="Scope")
     def scope(self, obj: WorkflowAction) -> str:
@@ -163,6 +168,7 @@ class WorkflowConfigurationAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_enabled", "auto_start_workflow")
     search_fields = ("content_type__app_label", "content_type__model", "status_field")
+    # The model's clean() refuses a status or stage field the business model does not have.
 
 
 class WorkflowEventInline(admin.TabularInline):

@@ -28,7 +28,7 @@ from backend.workflows.constants import (
     ApprovalType,
     RoleSelectionStrategy,
 )
-from backend.workflows.engine_settings import engine_setting
+from backend.workflows.engine_settings import form_model_label
 from backend.workflows.exceptions import WorkflowValidationError
 
 APPROVAL_KEYS = {
@@ -54,8 +54,29 @@ def role_member_field() -> str:
 
 
 def form_model() -> Any:
-    """Return the form model approvals may require."""
-    return apps.get_model(engine_setting("FORM_MODEL"))
+    """Return the form model approvals may require (``FORM_MODEL`` / ``APPROVAL_DYNAMIC_FORM_MODEL``)."""
+    return apps.get_model(form_model_label())
+
+
+def form_schema(form: Any) -> dict[str, Any]:
+    """Return a form's field definitions: ``schema``, or the seed's ``form_schema``."""
+    for name in ("schema", "form_schema"):
+        value = getattr(form, name, None)
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def form_required_fields(form: Any) -> list[str]:
+    """Return the names of the fields a form marks ``required`` (any form model)."""
+    fields = form_schema(form).get("fields", [])
+    if not isinstance(fields, list):
+        return []
+    return [
+        str(item["name"])
+        for item in fields
+        if isinstance(item, dict) and item.get("name") and item.get("required")
+    ]
 
 
 def _as_id(value: Any, field: str) -> int:

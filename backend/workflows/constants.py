@@ -32,6 +32,22 @@ class EventType(models.TextChoices):
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
     ACTION_FAILED = "action_failed", "Action failed"
+    STATUS_NOT_WRITTEN = "status_not_written", "Object status not written"
+
+
+class WorkflowStatus(models.TextChoices):
+    """Life cycle of a workflow template: only active ones can be attached."""
+
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+
+
+class HandlerConvention(models.TextChoices):
+    """How a stored action's handler is called, chosen from its signature when it is saved."""
+
+    CONTEXT = "context", "handler(context, parameters)"
+    ATTACHMENT = "attachment", "handler(workflow_attachment, action_parameters, **context)"
 
 
 class ActionType(models.TextChoices):

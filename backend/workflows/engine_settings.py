@@ -8,9 +8,11 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 
+DEFAULT_FORM_MODEL = "workflows.DynamicForm"
+
 DEFAULTS: dict[str, Any] = {
     "DEPARTMENT_MODEL": None,
-    "FORM_MODEL": "workflows.DynamicForm",
+    "FORM_MODEL": None,  # see form_model_label(): APPROVAL_DYNAMIC_FORM_MODEL is its alias
     "ENABLED_MODELS": [],
     "DEFAULT_STATUS_FIELD": "workflow_status",
     "MODEL_WORKFLOW_MAPPINGS": {},
@@ -43,6 +45,32 @@ def lookup_by_label(mapping: dict[str, Any], model: type[models.Model]) -> Any:
         if key.lower() == wanted:
             return value
     return mapping.get("default")
+
+
+def form_model_label() -> str:
+    """Return the label of the model approvals' ``required_form`` points at.
+
+    ``DJANGO_WORKFLOW_ENGINE['FORM_MODEL']`` when set, else the seed's (and
+    django-approval-workflow's) ``APPROVAL_DYNAMIC_FORM_MODEL``, else ``workflows.DynamicForm``.
+    """
+    return (
+        engine_setting("FORM_MODEL")
+        or getattr(settings, "APPROVAL_DYNAMIC_FORM_MODEL", None)
+        or DEFAULT_FORM_MODEL
+    )
+
+
+def model_workflow_mapping(model: type[models.Model]) -> list[str] | None:
+    """Return the workflows ``MODEL_WORKFLOW_MAPPINGS`` allows for ``model`` (slugs or names).
+
+    None when the model has no entry and there is no ``"default"`` entry: every workflow is
+    allowed then, as in the seed.
+    """
+    mapping = engine_setting("MODEL_WORKFLOW_MAPPINGS") or {}
+    allowed = lookup_by_label(mapping, model)
+    if allowed is None:
+        return None
+    return [allowed] if isinstance(allowed, str) else [str(item) for item in allowed]
 
 
 def department_model() -> type[models.Model] | None:

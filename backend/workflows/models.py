@@ -23,6 +23,8 @@ from backend.workflows.constants import (
     AttachmentStatus,
     EventType,
     FailurePolicy,
+    HandlerConvention,
+    WorkflowStatus,
 )
 
 
@@ -84,7 +86,14 @@ class Workflow(models.Model):
     name_ar = models.CharField(max_length=200, blank=True)
     slug = models.SlugField(max_length=100, blank=True, db_index=True)
     description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True)
+    # Only active workflows can be attached; drafts are being built, archived ones are retired
+    # (still readable, their running copies go on).
+    status = models.CharField(
+        max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.ACTIVE
+    )
+    # Compatibility alias of ``status == "active"``, kept in step by ``save()`` so existing
+    # filters on ``is_active`` keep working; write ``status`` instead.
+    is_active = models.BooleanField(default=True, editable=False)
     # Clones made when a workflow is attached are hidden: they are run copies, not templates.
     is_hidden = models.BooleanField(default=False, db_index=True)
     cloned_from = models.ForeignKey(
@@ -103,6 +112,8 @@ class Workflow(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+    # (status, is_active) as loaded or last saved; see sync_is_active().
+    _loaded_activity: tuple[str | None, bool | None]
 
     class Meta:
         ordering = ["-id"]
@@ -110,6 +121,41 @@ class Workflow(models.Model):
 
     def __str__(self) -> str:
         return self.name_en
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.sync_is_active()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and ({"status", "is_active"} & set(update_fields)):
+            kwargs["update_fields"] = {*update_fields, "status", "is_active"}
+        super().save(*args, **kwargs)
+        self._loaded_activity = (self.status, self.is_active)
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Workflow:
+        instance = super().from_db(*args, **kwargs)
+        instance._loaded_activity = (
+            instance.__dict__.get("status"),
+            instance.__dict__.get("is_active"),
+        )
+        return instance
+
+    def sync_is_active(self) -> None:
+        """Bring ``status`` and its ``is_active`` alias in step before saving.
+
+        Code written for the seed sets ``is_active``: when only the alias changed since the
+        row was loaded (or a new workflow is created inactive), it decides the status
+        (inactive: ``archived`` for a workflow that was active, else ``draft``).
+        """
+        loaded = getattr(self, "_loaded_activity", None)
+        if loaded is None:
+            if not self.is_active and self.status == WorkflowStatus.ACTIVE:
+                self.status = WorkflowStatus.DRAFT
+        elif self.is_active != loaded[1] and self.status == loaded[0]:
+            if self.is_active:
+                self.status = WorkflowStatus.ACTIVE
+            elif self.status == WorkflowStatus.ACTIVE:
+                self.status = WorkflowStatus.ARCHIVED
+        self.is_active = self.status == WorkflowStatus.ACTIVE
 
 
 class Pipeline(models.Model):
@@ -198,6 +244,13 @@ class WorkflowAction(models.Model):
     failure_policy = models.CharField(
         max_length=20, choices=FailurePolicy.choices, default=FailurePolicy.CONTINUE
     )
+    # Read from the handler's signature whenever the action is saved (see actions.py).
+    handler_convention = models.CharField(
+        max_length=20,
+        choices=HandlerConvention.choices,
+        default=HandlerConvention.CONTEXT,
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
@@ -221,10 +274,14 @@ class WorkflowAction(models.Model):
         return f"{self.get_action_type_display()}: {self.function_path} ({self.scope_level})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Every save path (admin, GraphQL, plain Python) refuses a path outside the allow-list.
-        from backend.workflows.actions import validate_function_path
+        # Every save path (admin, GraphQL, plain Python) refuses a path outside the allow-list
+        # and records how the handler is called, read once from its signature.
+        from backend.workflows.actions import handler_convention_of, validate_function_path
 
-        validate_function_path(self.function_path)
+        self.handler_convention = handler_convention_of(validate_function_path(self.function_path))
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "function_path" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "handler_convention"}
         super().save(*args, **kwargs)
 
     def _scope_is_set(self, name: str) -> bool:
@@ -274,6 +331,21 @@ class WorkflowConfiguration(models.Model):
 
     def __str__(self) -> str:
         return f"Configuration for {self.content_type.app_label}.{self.content_type.model}"
+
+    def clean(self) -> None:
+        # Checked when configured (admin here, services and GraphQL through
+        # register_model_for_workflow); a model changed later is tolerated at completion.
+        model = self.content_type.model_class() if self.content_type_id else None
+        if model is None:
+            return
+        names = {field.name for field in model._meta.concrete_fields}
+        errors = {
+            name: [f"{model._meta.label} has no field '{getattr(self, name)}'."]
+            for name in ("status_field", "stage_field")
+            if getattr(self, name) and getattr(self, name) not in names
+        }
+        if errors:
+            raise ValidationError(errors)
 
 
 class WorkflowAttachment(models.Model):
@@ -341,6 +413,34 @@ class WorkflowAttachment(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    def _running_stages(self) -> list[Stage]:
+        from backend.workflows.selectors import ordered_stages
+
+        cached = self.__dict__.get("_running_stages_cache")
+        if cached is None or cached[0] != self.workflow_id:
+            cached = (self.workflow_id, ordered_stages(self.workflow_id))
+            self.__dict__["_running_stages_cache"] = cached
+        return cached[1]
+
+    @property
+    def next_stage(self) -> Stage | None:
+        """Return the stage after the current one (None once finished), as the seed's property.
+
+        A convenience for one object: the first use reads the workflow's stages (one query),
+        shared with ``progress_percentage``. Lists should use ``get_workflow_progress`` or the
+        GraphQL fields instead.
+        """
+        from backend.workflows.selectors import compute_next_stage
+
+        return compute_next_stage(self, self._running_stages())
+
+    @property
+    def progress_percentage(self) -> float:
+        """Return stages fully approved / all stages, in percent (see ``next_stage``)."""
+        from backend.workflows.selectors import compute_progress
+
+        return compute_progress(self, self._running_stages()).percentage
 
 
 class WorkflowEvent(models.Model):

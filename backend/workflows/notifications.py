@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -181,9 +181,48 @@ def _creator(obj: Any, field_names: Iterable[str]) -> Any:
 
 
 def resolve_recipients(
-    recipient_types: Iterable[Any], context: ActionContext, *, creator_field: str | None = None
+    recipient_types: Iterable[Any],
+    context: ActionContext | None = None,
+    *,
+    creator_field: str | None = None,
+    workflow_attachment: Any = None,
+    **seed_context: Any,
 ) -> list[Any]:
-    """Turn recipient types into users and addresses for one action context (not de-duplicated)."""
+    """Turn recipient types into users and addresses for one action context (not de-duplicated).
+
+    Also takes the seed's keyword form, from a ``(workflow_attachment, action_parameters,
+    **context)`` handler: ``resolve_recipients(recipient_types=..., workflow_attachment=...,
+    **context)``, reading ``obj`` and ``delegate_user`` from the keywords.
+    """
+    if context is None:
+        attachment = workflow_attachment or seed_context.get("attachment")
+        if attachment is None:
+            raise TypeError("resolve_recipients() needs a context or workflow_attachment=.")
+        return _resolve(
+            recipient_types,
+            attachment=attachment,
+            obj=lambda: seed_context.get("obj") or attachment.target,
+            delegate=seed_context.get("delegate_user") or seed_context.get("delegate"),
+            creator_field=creator_field,
+        )
+    action_context = context
+    return _resolve(
+        recipient_types,
+        attachment=action_context.attachment,
+        obj=lambda: action_context.obj,
+        delegate=context.delegate,
+        creator_field=creator_field,
+    )
+
+
+def _resolve(
+    recipient_types: Iterable[Any],
+    *,
+    attachment: Any,
+    obj: Callable[[], Any],
+    delegate: Any,
+    creator_field: str | None,
+) -> list[Any]:
     resolved: list[Any] = []
     User = get_user_model()
     for recipient in recipient_types:
@@ -197,17 +236,16 @@ def resolve_recipients(
             fields = (
                 [creator_field] if creator_field else workflow_setting("WORKFLOW_CREATOR_FIELDS")
             )
-            resolved.append(_creator(context.obj, fields))
+            resolved.append(_creator(obj(), fields))
         elif recipient == "current_approver":
-            attachment = context.attachment
             rows = approvals.open_rows_for_objects(
                 attachment.content_type_id, [attachment.object_id]
             )
             resolved.extend(row.assigned_to for row in rows if row.assigned_to is not None)
         elif recipient == "delegated_to":
-            resolved.append(context.delegate)
+            resolved.append(delegate)
         elif recipient == "workflow_starter":
-            resolved.append(context.attachment.started_by)
+            resolved.append(attachment.started_by)
         elif "@" in recipient:
             resolved.append(recipient.strip())
         elif recipient.isdigit():

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from backend.workflows import approvals
 from backend.workflows.companies import get_company_id_for_user
-from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus
+from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus, WorkflowStatus
+from backend.workflows.engine_settings import is_model_enabled, model_workflow_mapping
 from backend.workflows.models import Stage, Workflow, WorkflowAttachment
 
 
@@ -173,6 +174,26 @@ def get_pending_approvals_for_user(user: Any) -> list[WorkflowAttachment]:
 def company_workflows(company_id: int | None) -> QuerySet[Workflow]:
     """Return the templates of a company (run copies made on attach are never listed)."""
     return Workflow.objects.filter(company_id=company_id, is_hidden=False)
+
+
+def workflows_for_model_queryset(
+    model: type[Model], *, company_id: int | None = None
+) -> QuerySet[Workflow]:
+    """Return the active templates that may be attached to ``model``, by English name.
+
+    ``ENABLED_MODELS`` and ``MODEL_WORKFLOW_MAPPINGS`` (slugs or English names per model
+    label, ``"default"`` for the others; no entry allows every template) decide; with
+    ``company_id`` only that company's templates.
+    """
+    if not is_model_enabled(model):
+        return Workflow.objects.none()
+    queryset = Workflow.objects.filter(is_hidden=False, status=WorkflowStatus.ACTIVE)
+    if company_id is not None:
+        queryset = queryset.filter(company_id=company_id)
+    allowed = model_workflow_mapping(model)
+    if allowed is not None:
+        queryset = queryset.filter(Q(slug__in=allowed) | Q(name_en__in=allowed))
+    return queryset.order_by("name_en", "id")
 
 
 def company_workflow_queryset(company_id: int | None, workflow_id: Any) -> QuerySet[Workflow]:

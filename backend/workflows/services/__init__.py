@@ -41,6 +41,10 @@ from backend.workflows.services.detailed_data import (
 )
 from backend.workflows.services.registration import (
     get_auto_start_workflow_for_object,
+    get_available_workflows_for_selection,
+    get_workflows_for_model,
+    get_workflows_for_object,
+    is_model_enabled_for_workflows,
     is_model_workflow_enabled,
     register_model_for_workflow,
 )
@@ -74,6 +78,7 @@ __all__ = [
     "delete_workflow",
     "delete_workflow_action",
     "get_auto_start_workflow_for_object",
+    "get_available_workflows_for_selection",
     "get_cleanup_statistics",
     "get_current_stage",
     "get_detailed_workflow_data",
@@ -83,6 +88,9 @@ __all__ = [
     "get_workflow_pipeline_structure",
     "get_workflow_progress",
     "get_workflow_statistics",
+    "get_workflows_for_model",
+    "get_workflows_for_object",
+    "is_model_enabled_for_workflows",
     "is_model_workflow_enabled",
     "register_model_for_workflow",
     "reject_stage",

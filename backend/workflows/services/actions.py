@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from backend.workflows.actions import validate_function_path
+from backend.workflows.actions import handler_convention_of, validate_function_path
 from backend.workflows.constants import ActionType, FailurePolicy
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
 from backend.workflows.input_limits import check_json
@@ -106,6 +106,80 @@ def _clean_order(value: Any) -> int:
 def _clean_path(value: Any) -> str:
     validate_function_path(value)
     return value.strip()
+
+
+MAX_NESTED_ACTIONS = 100
+
+
+def build_actions(specs: Any, *, field: str = "actions") -> list[WorkflowAction]:
+    """Validate nested action dicts (``create_workflow``'s ``actions=``) into unsaved rows.
+
+    Each dict takes the keys of ``create_workflow_action`` (``action_type``, ``function_path``,
+    ``parameters``, ``order``, ``is_active``, ``failure_policy``); the path passes the same
+    allow-list, and the handler convention is read from its signature. The caller sets the
+    scope and inserts them. Without ``order``, actions of one type are numbered 1, 2, ...
+    """
+    if not isinstance(specs, list | tuple):
+        raise WorkflowValidationError("Actions must be a list.", field=field)
+    if len(specs) > MAX_NESTED_ACTIONS:
+        raise WorkflowValidationError(
+            f"At most {MAX_NESTED_ACTIONS} actions may be given at one level.", field=field
+        )
+    built: list[WorkflowAction] = []
+    counts: dict[str, int] = {}
+    for index, spec in enumerate(specs):
+        where = f"{field}[{index}]"
+        if not isinstance(spec, dict):
+            raise WorkflowValidationError("Each action must be an object.", field=where)
+        unknown = set(spec) - set(ACTION_FIELDS)
+        if unknown:
+            raise WorkflowValidationError(
+                f"Unknown action keys: {', '.join(sorted(unknown))}.", field=where
+            )
+        values: dict[str, Any] = {}
+        for name in ("action_type", "function_path"):
+            if spec.get(name) in (None, ""):
+                raise WorkflowValidationError(f"{name} is required.", field=where)
+        for name, value in spec.items():
+            if value is None:
+                continue
+            try:
+                values[name] = _CLEANERS[name](value)
+            except WorkflowValidationError as error:
+                raise WorkflowValidationError(
+                    error.message, field=f"{where}.{error.field}"
+                ) from None
+        counts[values["action_type"]] = counts.get(values["action_type"], 0) + 1
+        values.setdefault("order", counts[values["action_type"]])
+        built.append(
+            WorkflowAction(
+                handler_convention=handler_convention_of(
+                    validate_function_path(values["function_path"]), values["function_path"]
+                ),
+                **values,
+            )
+        )
+    return built
+
+
+def replace_actions(
+    *,
+    workflow: Workflow | None = None,
+    pipeline: Pipeline | None = None,
+    stage: Stage | None = None,
+    actions: Any,
+    field: str = "actions",
+) -> list[WorkflowAction]:
+    """Replace the actions of one level of a template by ``actions`` (validated first).
+
+    Runs inside the caller's transaction; the levels below keep their own actions.
+    """
+    _ensure_template(_scope_workflow(workflow=workflow, pipeline=pipeline, stage=stage))
+    built = build_actions(actions, field=field)
+    WorkflowAction.objects.filter(workflow=workflow, pipeline=pipeline, stage=stage).delete()
+    for action in built:
+        action.workflow, action.pipeline, action.stage = workflow, pipeline, stage
+    return WorkflowAction.objects.bulk_create(built)
 
 
 _CLEANERS: dict[str, Callable[[Any], Any]] = {

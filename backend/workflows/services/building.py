@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max, Model, Q
 
 from backend.workflows.approval_config import validate_approvals
+from backend.workflows.constants import WorkflowStatus
 from backend.workflows.engine_settings import department_model
 from backend.workflows.exceptions import (
     InvalidStateError,
@@ -19,13 +20,28 @@ from backend.workflows.exceptions import (
 from backend.workflows.input_limits import check_color, check_columns, parse_id
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAction
 from backend.workflows.selectors import sort_stages
+from backend.workflows.services.actions import build_actions, replace_actions
 
 DEFAULT_STAGE_COLOR = "#3498db"
 MAX_STAGES_PER_PIPELINE = 50
 MAX_PIPELINES_PER_WORKFLOW = 50
-WORKFLOW_FIELDS = ("name_en", "name_ar", "description", "is_active", "slug")
+WORKFLOW_FIELDS = ("name_en", "name_ar", "description", "is_active", "status", "slug")
 PIPELINE_FIELDS = ("name_en", "name_ar", "order")
 STAGE_FIELDS = ("name_en", "name_ar", "color", "order")
+# Keys a nested pipeline or stage dict of ``create_workflow`` / ``add_pipeline`` may carry;
+# anything else is an error rather than silently dropped.
+PIPELINE_SPEC_KEYS = {
+    "name_en",
+    "name_ar",
+    "order",
+    "department",
+    "department_id",
+    "number_of_stages",
+    "stages",
+    "actions",
+}
+STAGE_SPEC_KEYS = {"name_en", "name_ar", "order", "color", "approvals", "stage_info", "actions"}
+STAGE_INFO_KEYS = {"color", "approvals"}
 
 
 def _require_name(value: Any, field: str) -> str:
@@ -86,6 +102,36 @@ def _resolve_department(department: Any, department_id: Any, company_id: int | N
     return ContentType.objects.get_for_model(model), str(instance.pk)
 
 
+def _check_keys(data: Any, allowed: set[str], what: str, field: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise WorkflowValidationError(f"Each {what} must be an object.", field=field)
+    unknown = set(data) - allowed
+    if unknown:
+        raise WorkflowValidationError(
+            f"Unknown {what} keys: {', '.join(sorted(unknown))}.", field=field
+        )
+    return data
+
+
+def merge_stage_info(stage_info: Any, *, color: Any, approvals: Any, field: str) -> tuple[Any, Any]:
+    """Map the seed's ``stage_info`` (``{"color", "approvals"}``) onto ``(color, approvals)``.
+
+    Unknown keys, or a value given both in ``stage_info`` and directly, are errors.
+    """
+    if stage_info is None:
+        return color, approvals
+    _check_keys(stage_info, STAGE_INFO_KEYS, "stage_info", field)
+    if "color" in stage_info and color is not None:
+        raise WorkflowValidationError(
+            "Give color either in stage_info or directly, not both.", field=field
+        )
+    if "approvals" in stage_info and approvals is not None:
+        raise WorkflowValidationError(
+            "Give approvals either in stage_info or directly, not both.", field=field
+        )
+    return stage_info.get("color", color), stage_info.get("approvals", approvals)
+
+
 def _stage_objects(
     pipeline: Pipeline,
     *,
@@ -94,6 +140,7 @@ def _stage_objects(
     company_id: int | None,
     field: str,
     first_order: int = 1,
+    actions: list[tuple[Stage, list[WorkflowAction]]] | None = None,
 ) -> list[Stage]:
     built: list[Stage] = []
     if stages is not None:
@@ -104,21 +151,33 @@ def _stage_objects(
             )
         for index, data in enumerate(stages):
             where = f"{field}[{index}]"
-            check_color(data.get("color"), f"{where}.color")
-            built.append(
-                Stage(
-                    pipeline=pipeline,
-                    name_en=_require_name(data.get("name_en"), f"{where}.name_en"),
-                    name_ar=data.get("name_ar") or "",
-                    color=data.get("color") or DEFAULT_STAGE_COLOR,
-                    order=data.get("order") or first_order + index,
-                    approvals=validate_approvals(
-                        data.get("approvals"),
-                        company_id=company_id,
-                        field_prefix=f"{where}.approvals",
-                    ),
-                )
+            _check_keys(data, STAGE_SPEC_KEYS, "stage", where)
+            color, approvals = merge_stage_info(
+                data.get("stage_info"),
+                color=data.get("color"),
+                approvals=data.get("approvals"),
+                field=f"{where}.stageInfo",
             )
+            check_color(color, f"{where}.color")
+            stage = Stage(
+                pipeline=pipeline,
+                name_en=_require_name(data.get("name_en"), f"{where}.name_en"),
+                name_ar=data.get("name_ar") or "",
+                color=color or DEFAULT_STAGE_COLOR,
+                order=data.get("order") or first_order + index,
+                approvals=validate_approvals(
+                    approvals,
+                    company_id=company_id,
+                    field_prefix=f"{where}.approvals",
+                ),
+            )
+            built.append(stage)
+            if data.get("actions") is not None:
+                if actions is None:
+                    raise WorkflowValidationError(
+                        "Actions cannot be given here.", field=f"{where}.actions"
+                    )
+                actions.append((stage, build_actions(data["actions"], field=f"{where}.actions")))
         return built
     count = number_of_stages or 0
     if not isinstance(count, int) or count < 0 or count > MAX_STAGES_PER_PIPELINE:
@@ -152,8 +211,11 @@ def _build_pipelines(
         )
     new_pipelines: list[Pipeline] = []
     stage_specs: list[tuple[int, dict[str, Any]]] = []
+    pipeline_actions: list[tuple[Pipeline, list[WorkflowAction]]] = []
+    stage_actions: list[tuple[Stage, list[WorkflowAction]]] = []
     for index, data in enumerate(pipelines):
         where = f"pipelines[{index}]"
+        _check_keys(data, PIPELINE_SPEC_KEYS, "pipeline", where)
         if data.get("stages") is not None and data.get("number_of_stages"):
             raise WorkflowValidationError(
                 "Give either stages or number_of_stages, not both.", field=where
@@ -171,6 +233,10 @@ def _build_pipelines(
                 department_id=department_id,
             )
         )
+        if data.get("actions") is not None:
+            pipeline_actions.append(
+                (new_pipelines[-1], build_actions(data["actions"], field=f"{where}.actions"))
+            )
         stage_specs.append((index, data))
     # Validate every stage before writing anything, then insert in two bulk queries.
     pending_stages: list[tuple[int, list[Stage]]] = []
@@ -184,6 +250,7 @@ def _build_pipelines(
                     number_of_stages=data.get("number_of_stages"),
                     company_id=company_id,
                     field=f"pipelines[{index}].stages",
+                    actions=stage_actions,
                 ),
             )
         )
@@ -198,7 +265,40 @@ def _build_pipelines(
             stage.pipeline = new_pipelines[index]
         all_stages.extend(stages)
     Stage.objects.bulk_create(all_stages)
+    new_actions: list[WorkflowAction] = []
+    for pipeline, built in pipeline_actions:
+        for action in built:
+            action.pipeline = pipeline
+        new_actions.extend(built)
+    for stage, built in stage_actions:
+        for action in built:
+            action.stage = stage
+        new_actions.extend(built)
+    if new_actions:
+        WorkflowAction.objects.bulk_create(new_actions)
     return new_pipelines
+
+
+def clean_workflow_status(value: Any) -> str:
+    """Return a valid workflow status or raise ``WorkflowValidationError``."""
+    if value not in WorkflowStatus.values:
+        raise WorkflowValidationError(
+            f"status must be one of {', '.join(WorkflowStatus.values)}.", field="status"
+        )
+    return str(value)
+
+
+def _initial_status(status: Any, is_active: bool | None) -> str:
+    if status is not None:
+        status = clean_workflow_status(status)
+        if is_active is not None and is_active != (status == WorkflowStatus.ACTIVE):
+            raise WorkflowValidationError(
+                "is_active contradicts status; give status only.", field="isActive"
+            )
+        return status
+    if is_active is None or is_active:
+        return WorkflowStatus.ACTIVE
+    return WorkflowStatus.DRAFT
 
 
 @transaction.atomic
@@ -209,17 +309,26 @@ def create_workflow(
     name_ar: str = "",
     created_by: Any = None,
     description: str = "",
-    is_active: bool = True,
+    status: str | None = None,
+    is_active: bool | None = None,
     slug: str = "",
     pipelines: Iterable[dict[str, Any]] | None = None,
+    actions: Iterable[dict[str, Any]] | None = None,
 ) -> Workflow:
-    """Create a workflow template with its pipelines and stages in one transaction."""
+    """Create a workflow template with its pipelines, stages and actions in one transaction.
+
+    ``status`` is ``active`` (the default), ``draft`` or ``archived``; ``is_active`` is the
+    seed's alias (``False`` makes a draft). ``actions`` may be given here and in each pipeline
+    and stage dict, with the keys of ``create_workflow_action``; every path passes the same
+    allow-list, and nothing is written unless everything is valid.
+    """
+    built_actions = build_actions(actions, field="actions") if actions is not None else []
     workflow = Workflow(
         company_id=_company_id(company),
         name_en=_require_name(name_en, "name_en"),
         name_ar=name_ar or "",
         description=description or "",
-        is_active=is_active,
+        status=_initial_status(status, is_active),
         slug=slug or "",
         created_by=created_by,
     )
@@ -227,16 +336,31 @@ def create_workflow(
     workflow.save()
     if pipelines:
         _build_pipelines(workflow, pipelines)
+    if built_actions:
+        for action in built_actions:
+            action.workflow = workflow
+        WorkflowAction.objects.bulk_create(built_actions)
     return workflow
 
 
 @transaction.atomic
-def update_workflow(*, workflow: Workflow, **fields: Any) -> Workflow:
-    """Change a template's names, description, slug or active flag."""
+def update_workflow(
+    *, workflow: Workflow, actions: list[dict[str, Any]] | None = None, **fields: Any
+) -> Workflow:
+    """Change a template's names, description, slug or status (``is_active`` is its alias).
+
+    ``actions`` replaces the workflow-level actions (those of pipelines and stages stay).
+    """
     _ensure_editable(workflow)
     unknown = set(fields) - set(WORKFLOW_FIELDS)
     if unknown:
         raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    status, is_active = fields.pop("status", None), fields.pop("is_active", None)
+    if status is not None:
+        workflow.status = _initial_status(status, is_active)
+    elif is_active is not None and is_active != workflow.is_active:
+        # The seed's flag: switching an active workflow off archives it, on activates it.
+        workflow.status = WorkflowStatus.ACTIVE if is_active else WorkflowStatus.ARCHIVED
     for name, value in fields.items():
         if value is None:
             continue
@@ -245,6 +369,8 @@ def update_workflow(*, workflow: Workflow, **fields: Any) -> Workflow:
         setattr(workflow, name, value)
     check_columns(workflow)
     workflow.save()
+    if actions is not None:
+        replace_actions(workflow=workflow, actions=actions)
     return workflow
 
 
@@ -279,7 +405,7 @@ def clone_structure(
         else (f"{template.name_ar} (نسخة)" if template.name_ar else ""),
         slug="" if hidden else template.slug,
         description=template.description,
-        is_active=template.is_active,
+        status=template.status,
         is_hidden=hidden,
         cloned_from=template,
         created_by=created_by,
@@ -336,6 +462,7 @@ def _clone_actions(
                 order=action.order,
                 is_active=action.is_active,
                 failure_policy=action.failure_policy,
+                handler_convention=action.handler_convention,
             )
             for action in actions
         ]
@@ -368,8 +495,9 @@ def add_pipeline(
     order: int | None = None,
     number_of_stages: int | None = None,
     stages: list[dict[str, Any]] | None = None,
+    actions: list[dict[str, Any]] | None = None,
 ) -> Pipeline:
-    """Add a pipeline (placed last unless ``order`` is given) with optional stages."""
+    """Add a pipeline (placed last unless ``order`` is given) with optional stages and actions."""
     _ensure_editable(workflow)
     if order is None:
         order = (workflow.pipelines.aggregate(m=Max("order"))["m"] or 0) + 1
@@ -384,6 +512,7 @@ def add_pipeline(
                 "order": order,
                 "number_of_stages": number_of_stages,
                 "stages": stages,
+                "actions": actions,
             }
         ],
     )
@@ -397,9 +526,10 @@ def update_pipeline(
     department: Any = None,
     department_id: Any = None,
     clear_department: bool = False,
+    actions: list[dict[str, Any]] | None = None,
     **fields: Any,
 ) -> Pipeline:
-    """Change a pipeline's names, order or department."""
+    """Change a pipeline's names, order or department; ``actions`` replaces its own actions."""
     _ensure_editable(pipeline.workflow)
     unknown = set(fields) - set(PIPELINE_FIELDS)
     if unknown:
@@ -418,6 +548,8 @@ def update_pipeline(
         )
     check_columns(pipeline)
     pipeline.save()
+    if actions is not None:
+        replace_actions(pipeline=pipeline, actions=actions)
     return pipeline
 
 
@@ -434,12 +566,21 @@ def add_stage(
     pipeline: Pipeline,
     name_en: str,
     name_ar: str = "",
-    color: str = DEFAULT_STAGE_COLOR,
+    color: str | None = None,
     approvals: list[dict[str, Any]] | None = None,
     order: int | None = None,
+    stage_info: dict[str, Any] | None = None,
+    actions: list[dict[str, Any]] | None = None,
 ) -> Stage:
-    """Add a stage to a pipeline (placed last unless ``order`` is given)."""
+    """Add a stage to a pipeline (placed last unless ``order`` is given).
+
+    ``stage_info`` is the seed's ``{"color", "approvals"}``; ``actions`` as in ``create_workflow``.
+    """
     _ensure_editable(pipeline.workflow)
+    color, approvals = merge_stage_info(
+        stage_info, color=color, approvals=approvals, field="stageInfo"
+    )
+    built_actions = build_actions(actions, field="actions") if actions is not None else []
     if pipeline.stages.count() >= MAX_STAGES_PER_PIPELINE:
         raise WorkflowValidationError(
             f"A pipeline may have at most {MAX_STAGES_PER_PIPELINE} stages.", field="pipelineId"
@@ -457,15 +598,33 @@ def add_stage(
     check_color(color, "color")
     check_columns(stage)
     stage.save()
+    if built_actions:
+        for action in built_actions:
+            action.stage = stage
+        WorkflowAction.objects.bulk_create(built_actions)
     return stage
 
 
 @transaction.atomic
 def update_stage(
-    *, stage: Stage, approvals: list[dict[str, Any]] | None = None, **fields: Any
+    *,
+    stage: Stage,
+    approvals: list[dict[str, Any]] | None = None,
+    stage_info: dict[str, Any] | None = None,
+    actions: list[dict[str, Any]] | None = None,
+    **fields: Any,
 ) -> Stage:
-    """Change a stage's names, colour, order or approvals (validated before saving)."""
+    """Change a stage's names, colour, order or approvals (validated before saving).
+
+    ``stage_info`` is the seed's ``{"color", "approvals"}``, mapped onto the same fields;
+    ``actions`` replaces the stage's own actions.
+    """
     _ensure_editable(stage.pipeline.workflow)
+    color, approvals = merge_stage_info(
+        stage_info, color=fields.get("color"), approvals=approvals, field="stageInfo"
+    )
+    if color is not None:
+        fields["color"] = color
     unknown = set(fields) - set(STAGE_FIELDS)
     if unknown:
         raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -482,6 +641,8 @@ def update_stage(
     check_color(fields.get("color"), "color")
     check_columns(stage)
     stage.save()
+    if actions is not None:
+        replace_actions(stage=stage, actions=actions)
     return stage
 
 

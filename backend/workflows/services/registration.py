@@ -9,10 +9,18 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldError, ValidationError
 from django.db import models, transaction
+from django.db.models import Count, QuerySet
 from django.db.models.signals import post_save
 
+from backend.workflows import selectors
 from backend.workflows.companies import get_company_id_for_user
-from backend.workflows.engine_settings import engine_setting, lookup_by_label
+from backend.workflows.constants import WorkflowStatus
+from backend.workflows.engine_settings import (
+    engine_setting,
+    is_model_enabled,
+    lookup_by_label,
+    model_workflow_mapping,
+)
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Workflow, WorkflowConfiguration
 
@@ -39,7 +47,7 @@ def register_model_for_workflow(
     if status_field is None:
         default = engine_setting("DEFAULT_STATUS_FIELD")
         status_field = default if default in field_names else ""
-    for name, value in (("status_field", status_field), ("stage_field", stage_field)):
+    for name, value in (("statusField", status_field), ("stageField", stage_field)):
         if value and value not in field_names:
             raise WorkflowValidationError(
                 f"{model._meta.label} has no field '{value}'.", field=name
@@ -66,6 +74,63 @@ def is_model_workflow_enabled(model: type[models.Model]) -> bool:
     ).exists()
 
 
+def is_model_enabled_for_workflows(model: type[models.Model]) -> bool:
+    """Tell whether ``ENABLED_MODELS`` lets workflows attach to ``model`` (the seed's helper)."""
+    return is_model_enabled(model)
+
+
+def _company_filter(company: Any) -> int | None:
+    if company is None:
+        return None
+    return company if isinstance(company, int) else company.pk
+
+
+def workflows_for_model_queryset(
+    model: type[models.Model], *, company: Any = None
+) -> QuerySet[Workflow]:
+    """Return the query behind ``get_workflows_for_model`` (for callers that add to it)."""
+    return selectors.workflows_for_model_queryset(model, company_id=_company_filter(company))
+
+
+def get_workflows_for_model(model: type[models.Model], *, company: Any = None) -> list[Workflow]:
+    """Return the active templates that may be attached to objects of ``model``.
+
+    ``MODEL_WORKFLOW_MAPPINGS`` names them by slug (or by English name, as the seed did) per
+    model label, with a ``"default"`` entry for the others; without an entry every active
+    template is allowed. A model outside ``ENABLED_MODELS`` gets none. ``company`` (a company
+    user or its id) keeps one tenant's templates; without it every company's are listed.
+    """
+    return list(workflows_for_model_queryset(model, company=company))
+
+
+def get_workflows_for_object(obj: models.Model, *, company: Any = None) -> list[Workflow]:
+    """Return the templates that may be attached to ``obj`` (see ``get_workflows_for_model``)."""
+    return get_workflows_for_model(type(obj), company=company)
+
+
+def get_available_workflows_for_selection(
+    model: type[models.Model], *, company: Any = None
+) -> list[dict[str, Any]]:
+    """Return the seed's selection dicts (``id``, ``name``, ``name_ar``, ``description``,
+    ``slug``, ``pipeline_count``, ``is_active``, plus ``status``), in one query."""
+    workflows = workflows_for_model_queryset(model, company=company).annotate(
+        pipeline_count=Count("pipelines")
+    )
+    return [
+        {
+            "id": workflow.pk,
+            "name": workflow.name_en,
+            "name_ar": workflow.name_ar,
+            "description": workflow.description,
+            "slug": workflow.slug,
+            "pipeline_count": workflow.pipeline_count,  # type: ignore[attr-defined]
+            "is_active": workflow.is_active,
+            "status": workflow.status,
+        }
+        for workflow in workflows
+    ]
+
+
 def object_creator(obj: models.Model) -> Any:
     """Return the user who created ``obj`` (``created_by``, ``requester``, ``owner`` or ``user``)."""
     for name in CREATOR_FIELDS:
@@ -90,8 +155,25 @@ def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow
 
     ``AUTO_START_WORKFLOWS`` picks a workflow by slug in the creator's company when the
     object matches its Django-lookup ``conditions``; otherwise a registered model's
-    ``default_workflow`` is used when its configuration has ``auto_start_workflow``.
+    ``default_workflow`` is used when its configuration has ``auto_start_workflow``. A
+    workflow ``MODEL_WORKFLOW_MAPPINGS`` does not allow for the model is skipped (and logged)
+    rather than failing every creation.
     """
+    workflow = _auto_start_candidate(obj, user)
+    if workflow is None:
+        return None
+    allowed = model_workflow_mapping(type(obj))
+    if allowed is not None and workflow.slug not in allowed and workflow.name_en not in allowed:
+        logger.error(
+            "Auto-start workflow %r is not mapped to %s in MODEL_WORKFLOW_MAPPINGS; not started.",
+            workflow.slug or workflow.name_en,
+            type(obj)._meta.label,
+        )
+        return None
+    return workflow
+
+
+def _auto_start_candidate(obj: models.Model, user: Any) -> Workflow | None:
     rule = lookup_by_label(engine_setting("AUTO_START_WORKFLOWS") or {}, type(obj))
     company_id = get_company_id_for_user(user)
     if rule:
@@ -102,7 +184,7 @@ def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow
                 company_id=company_id,
                 slug=rule.get("workflow_slug"),
                 is_hidden=False,
-                is_active=True,
+                status=WorkflowStatus.ACTIVE,
             )
             .order_by("-id")
             .first()
@@ -117,7 +199,11 @@ def get_auto_start_workflow_for_object(obj: models.Model, user: Any) -> Workflow
         .first()
     )
     workflow = configuration.default_workflow if configuration else None
-    if workflow is not None and workflow.company_id == company_id and workflow.is_active:
+    if (
+        workflow is not None
+        and workflow.company_id == company_id
+        and workflow.status == WorkflowStatus.ACTIVE
+    ):
         return workflow
     return None
 

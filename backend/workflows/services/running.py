@@ -8,6 +8,7 @@ with ``ConflictError`` or ``InvalidStateError``. If anything fails, nothing is w
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
@@ -17,7 +18,7 @@ from django.db.models import ForeignKey, Model, OuterRef
 from django.utils import timezone
 
 from backend.workflows import approvals
-from backend.workflows.approval_config import role_member_field
+from backend.workflows.approval_config import form_model, form_required_fields, role_member_field
 from backend.workflows.companies import (
     cached_company_id,
     company_id_subquery,
@@ -31,8 +32,14 @@ from backend.workflows.constants import (
     AttachmentStatus,
     EventType,
     RoleSelectionStrategy,
+    WorkflowStatus,
 )
-from backend.workflows.engine_settings import engine_setting, is_model_enabled, model_label
+from backend.workflows.engine_settings import (
+    engine_setting,
+    is_model_enabled,
+    model_label,
+    model_workflow_mapping,
+)
 from backend.workflows.events import save_events
 from backend.workflows.exceptions import (
     ConflictError,
@@ -46,7 +53,6 @@ from backend.workflows.exceptions import (
 )
 from backend.workflows.input_limits import check_json, check_text, parse_id
 from backend.workflows.models import (
-    DynamicForm,
     Stage,
     Workflow,
     WorkflowAttachment,
@@ -55,6 +61,8 @@ from backend.workflows.models import (
 )
 from backend.workflows.selectors import ordered_stages, ordered_stages_queryset, stage_position
 from backend.workflows.services.building import clone_structure
+
+logger = logging.getLogger(__name__)
 
 MAX_REASON_LENGTH = 5000
 
@@ -233,10 +241,10 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
         raise FormRequiredError("This step requires form data.", field="formData")
     if step.required_form is not None:
         assert form_data is not None  # needs_data: missing form data was refused above
-        form = DynamicForm.objects.filter(pk=step.required_form).first()
+        form = form_model().objects.filter(pk=step.required_form).first()
         missing = [
             name
-            for name in (form.required_fields if form else [])
+            for name in (form_required_fields(form) if form else [])
             if form_data.get(name) in (None, "", [])
         ]
         if missing:
@@ -272,10 +280,27 @@ def _apply_object_status(attachment: WorkflowAttachment, obj: Model, outcome: st
     if not field_name or not value:
         return
     if not any(f.name == field_name for f in obj._meta.concrete_fields):
-        raise WorkflowValidationError(
-            f"{model_label(obj)} has no field '{field_name}' to receive the workflow status.",
-            field="status_field",
+        # The field was checked when it was configured; the model changed since. The workflow
+        # still finishes (as in the seed): log it and leave a trace in the audit trail.
+        message = (
+            f"{model_label(obj)} has no field '{field_name}'; "
+            f"could not write '{value}' on workflow {outcome}."
         )
+        logger.warning("%s (attachment %s)", message, attachment.pk)
+        save_events(
+            [
+                _event(
+                    attachment,
+                    EventType.STATUS_NOT_WRITTEN,
+                    None,
+                    from_stage=attachment.current_stage,
+                    from_pipeline=attachment.current_pipeline,
+                    reason=message,
+                    details={"status_field": field_name, "value": value, "outcome": outcome},
+                )
+            ]
+        )
+        return
     setattr(obj, field_name, value)
     obj.save(update_fields=[field_name])
 
@@ -362,6 +387,14 @@ def attach_workflow_to_object(
         raise WorkflowValidationError(
             "This workflow is the running copy of another attachment.", field="workflowId"
         )
+    if workflow.status == WorkflowStatus.DRAFT:
+        raise WorkflowValidationError(
+            "The workflow is a draft; activate it before attaching it.", field="workflowId"
+        )
+    if workflow.status == WorkflowStatus.ARCHIVED:
+        raise WorkflowValidationError(
+            "The workflow is archived and can no longer be attached.", field="workflowId"
+        )
     if not workflow.is_active:
         raise WorkflowValidationError("The workflow is not active.", field="workflowId")
     if obj.pk is None:
@@ -371,6 +404,13 @@ def attach_workflow_to_object(
     if not is_model_enabled(type(obj)):
         raise WorkflowValidationError(
             f"{model_label(obj)} is not enabled for workflows.", field="model"
+        )
+    allowed = model_workflow_mapping(type(obj))
+    if allowed is not None and workflow.slug not in allowed and workflow.name_en not in allowed:
+        raise WorkflowValidationError(
+            f"Workflow '{workflow.slug or workflow.name_en}' is not mapped to {model_label(obj)} "
+            "in MODEL_WORKFLOW_MAPPINGS.",
+            field="workflowId",
         )
     content_type = ContentType.objects.get_for_model(obj)
     try:
