@@ -13,6 +13,7 @@ Environment variables:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files before sessions and auth: they need neither (backend/static_files.py).
+    "backend.static_files.StaticFilesMiddleware",
     # Before CommonMiddleware, whose redirects would otherwise lack the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -165,6 +168,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# GraphiQL, React and graphql-ws, shipped by a package, served at /static/graphiql/ (no CDN).
+STATICFILES_DIRS = [
+    (
+        "graphiql",
+        Path(importlib.util.find_spec("graphene_django_graphiql_static").origin).parent  # type: ignore[arg-type,union-attr]
+        / "static"
+        / "graphene_django_graphiql_static",
+    )
+]
+# The app serves its static files itself (WhiteNoise): from STATIC_ROOT after
+# ``manage.py collectstatic`` (production), else straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
 
 LOGIN_URL = "/admin/login/"
 
@@ -221,6 +236,12 @@ DJANGO_WORKFLOW_ENGINE = {
     },
 }
 
+# Set by ``manage.py serve --demo`` (or DEBUG): the landing page lists the demo users.
+WORKFLOWQL_DEMO = env_flag("WORKFLOWQL_DEMO")
+
+# schema/fast_fields.py: execution shortcuts for plain fields (off: graphql-core's own path).
+GRAPHQL_EXECUTION_SHORTCUTS = env_flag("GRAPHQL_EXECUTION_SHORTCUTS", default=True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -233,5 +254,9 @@ LOGGING = {
         # One line per refused request (schema.errors.log_errors); unexpected errors are
         # logged at ERROR with their traceback.
         "schema": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # Django's own console handler (DEBUG) would print each record a second time.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A 404 or 400 is already a line of the server's access log; errors (5xx) stay.
+        "django.request": {"level": "ERROR"},
     },
 }

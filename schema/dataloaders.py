@@ -94,7 +94,6 @@ class Loaders:
     user_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(get_user_model())))
     role_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(role_model())))
     form_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(form_model())))
-    department_by_key: DataLoader = field(default_factory=lambda: _loader(_targets))
     attachment_by_id: DataLoader = field(
         default_factory=lambda: _loader(_by_ids(WorkflowAttachment))
     )

@@ -10,10 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from enum import Enum
-from functools import wraps
-from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -50,25 +47,6 @@ def mutation_error(error: WorkflowError) -> MutationError:
 def query_error(error: WorkflowError) -> GraphQLError:
     """Turn a domain error into a GraphQL error for queries."""
     return GraphQLError(error.message, extensions={"code": str(error.code), "field": error.field})
-
-
-P = TypeVar("P")
-
-
-def payload_of(payload_class: type[P]) -> Callable[[Callable[..., P]], Callable[..., P]]:
-    """Decorate a mutation resolver so a ``WorkflowError`` becomes ``payload_class(error=...)``."""
-
-    def decorate(resolver: Callable[..., P]) -> Callable[..., P]:
-        @wraps(resolver)
-        def wrapper(*args: Any, **kwargs: Any) -> P:
-            try:
-                return resolver(*args, **kwargs)
-            except WorkflowError as error:
-                return payload_class(error=mutation_error(error))  # type: ignore[call-arg]
-
-        return wrapper
-
-    return decorate
 
 
 def _is_expected(error: GraphQLError) -> bool:

@@ -1,7 +1,7 @@
 """Write the schema's SDL to ``schema/schema.graphql``: ``python -m schema.export``.
 
 ``python -m schema.export --check`` writes nothing; it prints a diff and exits with 1 when
-the committed file differs from the schema. ``tests/test_schema_sdl.py`` runs the same check.
+the committed file differs from the schema. ``tests/api/test_schema_sdl.py`` runs the same check.
 """
 
 from __future__ import annotations

@@ -30,16 +30,27 @@ missing, the value is null for a non-null field, or coercion fails. The normal p
 produces exactly the error or value it always did. The shortcut is off for a request whose
 schema extensions wrap resolvers (graphql-core middleware), so such an extension still sees
 every field.
+
+The shortcuts lean on internals of graphql-core, strawberry and strawberry-django (method
+signatures, attribute names), so those three are pinned in ``pyproject.toml`` to the versions
+they were verified against. ``shortcuts_available`` checks those internals once per process
+and turns the shortcuts off, with one warning, when they differ; the setting
+``GRAPHQL_EXECUTION_SHORTCUTS = False`` turns them off too.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
 import operator
 from collections.abc import Callable
+from importlib.metadata import version
 from inspect import iscoroutine
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
+from django.conf import settings
 from django.db.models.query_utils import DeferredAttribute
 from graphql import (
     GraphQLEnumType,
@@ -51,9 +62,120 @@ from graphql import (
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import StrawberryResolver
 from strawberry_django.fields.field import StrawberryDjangoField
 
+logger = logging.getLogger("schema.fast_fields")
+
 _MISSING = object()
+
+# The versions these shortcuts were verified against (pinned in pyproject.toml).
+VERIFIED_VERSIONS = {
+    "graphql-core": "3.3.2",
+    "strawberry-graphql": "0.341.2",
+    "strawberry-graphql-django": "0.93.0",
+}
+
+# The executor methods overridden or called below, with the parameters they are called with.
+EXPECTED_EXECUTOR_SIGNATURES = {
+    "execute_fields": (
+        "self",
+        "parent_type",
+        "source_value",
+        "path",
+        "grouped_field_set",
+        "position_context",
+    ),
+    "execute_field": (
+        "self",
+        "parent_type",
+        "source",
+        "field_details_list",
+        "path",
+        "position_context",
+    ),
+    "complete_value": (
+        "self",
+        "return_type",
+        "field_details_list",
+        "info",
+        "path",
+        "result",
+        "position_context",
+    ),
+    "collect_subfields": ("self", "return_type", "field_details_list"),
+    "__init__": ("middleware_manager", "is_awaitable"),  # among its parameters
+}
+
+
+def _probe_resolver() -> None:
+    """Give ``internals_mismatches`` a resolver to inspect."""
+
+
+def internals_mismatches() -> list[str]:
+    """Return what differs from the library internals the shortcuts rely on (empty: none)."""
+    problems = []
+    executor = StrawberryGraphQLCoreExecutionContext
+    for name, expected in EXPECTED_EXECUTOR_SIGNATURES.items():
+        method = getattr(executor, name, None)
+        if name == "__init__":  # strawberry's takes (*args, **kwargs): read the one that names them
+            constructors = [
+                vars(base)["__init__"] for base in executor.__mro__ if "__init__" in vars(base)
+            ]
+            method = next(
+                (
+                    constructor
+                    for constructor in constructors
+                    if "middleware_manager" in inspect.signature(constructor).parameters
+                ),
+                method,
+            )
+        actual = tuple(inspect.signature(method).parameters) if callable(method) else ()
+        matches = set(expected) <= set(actual) if name == "__init__" else actual == expected
+        if not matches:
+            problems.append(f"executor.{name}{actual} is not {expected}")
+    for name in ("is_awaitable", "settle_in_background"):
+        if not hasattr(executor, name):
+            problems.append(f"executor.{name} is missing")
+    resolver = StrawberryResolver(_probe_resolver)
+    for name in ("wrapped_func", "self_parameter", "root_parameter", "parent_parameter"):
+        if not hasattr(resolver, name):
+            problems.append(f"StrawberryResolver.{name} is missing")
+    field = StrawberryField(python_name="probe")
+    for name in ("base_resolver", "extensions", "default_resolver", "arguments"):
+        if not hasattr(field, name):
+            problems.append(f"StrawberryField.{name} is missing")
+    if not hasattr(StrawberryDjangoField(python_name="probe"), "django_name"):
+        problems.append("StrawberryDjangoField.django_name is missing")
+    if (
+        not hasattr(DeferredAttribute, "__get__")
+        or "field" not in inspect.signature(DeferredAttribute.__init__).parameters
+    ):
+        problems.append("DeferredAttribute no longer takes a field")
+    return problems
+
+
+@functools.cache
+def _internals_match() -> bool:
+    problems = internals_mismatches()
+    if problems:
+        installed = ", ".join(f"{name} {version(name)}" for name in VERIFIED_VERSIONS)
+        verified = ", ".join(f"{name} {number}" for name, number in VERIFIED_VERSIONS.items())
+        logger.warning(
+            "Execution shortcuts are off: the library internals they rely on differ (%s); "
+            "installed %s, verified against %s.",
+            "; ".join(problems),
+            installed,
+            verified,
+        )
+    return not problems
+
+
+def shortcuts_available() -> bool:
+    """Tell whether to use the shortcuts: the setting allows them and the internals match."""
+    if not getattr(settings, "GRAPHQL_EXECUTION_SHORTCUTS", True):
+        return False
+    return _internals_match()
 
 
 class PlainLeaf(NamedTuple):

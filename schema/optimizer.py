@@ -13,7 +13,7 @@ class QueryOptimizerExtension(DjangoOptimizerExtension):
     QuerySet is a strawberry-django field, which optimizes it itself (through this extension,
     found in a context variable set for the operation), so the hook only cost time: with it,
     strawberry wraps every field of every response in graphql-core middleware (about 30,000
-    calls for a page of 100 workflows of 5 x 5 stages). ``tests/test_graphql_query_counts.py``
+    calls for a page of 100 workflows of 5 x 5 stages). ``tests/api/test_graphql_query_counts.py``
     shows the queries are unchanged.
     """
 

@@ -21,7 +21,7 @@ from schema.document_limits import (
 )
 from schema.errors import MaskUnexpectedErrors, log_errors
 from schema.execution import SharedEventExecutionContext
-from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers
+from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers, shortcuts_available
 from schema.input_guard import RefuseNulCharacters
 from schema.mutations import Mutation
 from schema.optimizer import QueryOptimizerExtension
@@ -64,12 +64,15 @@ def introspection_enabled() -> bool:
     return bool(getattr(settings, "GRAPHQL_INTROSPECTION", settings.DEBUG))
 
 
-def build_schema(*, introspection: bool | None = None, shortcuts: bool = True) -> Schema:
+def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = None) -> Schema:
     """Build the schema; ``introspection`` overrides the setting (the SDL export uses it).
 
     ``shortcuts=False`` builds it without ``schema.fast_fields`` (plain graphql-core and
-    strawberry execution): the tests compare both, field by field.
+    strawberry execution): the tests compare both, field by field. By default they are on
+    when ``schema.fast_fields.shortcuts_available()`` says so.
     """
+    if shortcuts is None:
+        shortcuts = shortcuts_available()
     allow = introspection_enabled() if introspection is None else introspection
     # Factories, so every request gets fresh extension instances.
     extensions: list[Any] = [

@@ -503,10 +503,6 @@ class CurrentApproverType:
     behaviour: BehaviourEnum = strawberry.field(description="What they must do.")  # type: ignore[valid-type]
 
 
-def _event_type(event: WorkflowEvent) -> WorkflowEventType:
-    return WorkflowEventType.from_model(event)
-
-
 @strawberry_django.type(
     WorkflowAttachment,
     name="WorkflowAttachment",
@@ -654,7 +650,6 @@ class WorkflowAttachmentType:
 
 
 async def _content_type(content_type_id: int) -> Any:
-    from asgiref.sync import sync_to_async
     from django.contrib.contenttypes.models import ContentType
 
     return await sync_to_async(ContentType.objects.get_for_id)(content_type_id)

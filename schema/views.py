@@ -19,6 +19,7 @@ from backend.accounts.tokens import authenticate_token
 from backend.workflows.companies import get_company_id_for_user
 from backend.workflows.input_limits import json_depth
 from schema.context import RequestContext
+from schema.graphiql import render_graphiql
 from schema.schema import schema_for_settings
 
 
@@ -127,6 +128,10 @@ class GraphQLView(AsyncGraphQLView[RequestContext, None]):
             raise HTTPException(400, error.as_http_error_reason()) from None
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
+
+    async def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        # This app's GraphiQL page and files, not strawberry's (which loads them from a CDN).
+        return await sync_to_async(render_graphiql)(request)
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> RequestContext:
         user = request.user

@@ -1,16 +1,18 @@
 from django.contrib import admin
 
 from backend.demo.models import Department, Opportunity, PurchaseRequest, Ticket
+from backend.workflows.admin import CompanyScopedAdmin
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(CompanyScopedAdmin):
     list_display = ("name", "company")
     search_fields = ("name",)
 
 
 @admin.register(PurchaseRequest)
-class PurchaseRequestAdmin(admin.ModelAdmin):
+class PurchaseRequestAdmin(CompanyScopedAdmin):
+    company_path = "requester__company_membership__company"
     list_display = ("title", "amount", "requester", "workflow_status", "created_at")
     list_filter = ("workflow_status",)
     search_fields = ("title", "description")

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from backend.workflows.approval_config import validate_approvals
+from backend.workflows.companies import get_company_id_for_user
 from backend.workflows.exceptions import WorkflowError
 from backend.workflows.models import (
     CompanyMembership,
@@ -22,6 +23,22 @@ from backend.workflows.models import (
     WorkflowEvent,
 )
 from backend.workflows.selectors import compute_progress, ordered_stages
+
+
+class CompanyScopedAdmin(admin.ModelAdmin):
+    """Staff who are not superusers (e.g. the demo's ``acme-admin``) see their company's rows.
+
+    ``company_path`` is the lookup from the model to the company (a user).
+    """
+
+    company_path = "company"
+
+    def get_queryset(self, request: Any) -> Any:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        company_id = get_company_id_for_user(request.user)
+        return queryset.filter(**{f"{self.company_path}_id": company_id})
 
 
 class StageAdminForm(forms.ModelForm):
@@ -81,7 +98,7 @@ class StageInline(admin.StackedInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(CompanyScopedAdmin):
     list_display = (
         "name_en",
         "company",
@@ -100,7 +117,8 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
+class PipelineAdmin(CompanyScopedAdmin):
+    company_path = "workflow__company"
     list_display = ("name_en", "workflow", "order")
     search_fields = ("name_en", "name_ar", "workflow__name_en")
     list_filter = ("workflow__is_hidden",)
@@ -109,7 +127,8 @@ class PipelineAdmin(admin.ModelAdmin):
 
 
 @admin.register(Stage)
-class StageAdmin(admin.ModelAdmin):
+class StageAdmin(CompanyScopedAdmin):
+    company_path = "pipeline__workflow__company"
     form = StageAdminForm
     list_display = ("name_en", "pipeline", "order", "color")
     search_fields = ("name_en", "name_ar", "pipeline__name_en")
@@ -183,7 +202,7 @@ class WorkflowEventInline(admin.TabularInline):
 
 
 @admin.register(WorkflowAttachment)
-class WorkflowAttachmentAdmin(admin.ModelAdmin):
+class WorkflowAttachmentAdmin(CompanyScopedAdmin):
     list_display = (
         "id",
         "workflow",
@@ -214,7 +233,7 @@ class WorkflowAttachmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkflowEvent)
-class WorkflowEventAdmin(admin.ModelAdmin):
+class WorkflowEventAdmin(CompanyScopedAdmin):
     list_display = (
         "id",
         "occurred_at",
@@ -246,6 +265,6 @@ class CompanyMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(DynamicForm)
-class DynamicFormAdmin(admin.ModelAdmin):
+class DynamicFormAdmin(CompanyScopedAdmin):
     list_display = ("name", "company")
     search_fields = ("name",)

@@ -206,15 +206,6 @@ def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> St
     return describe(mine, approvers=approvers)
 
 
-def current_rows(flow_id: int) -> list[ApprovalInstance]:
-    """Return every current row of a flow."""
-    return list(
-        ApprovalInstance.objects.filter(flow_id=flow_id, status=ApprovalStatus.CURRENT).order_by(
-            "step_number", "id"
-        )
-    )
-
-
 def user_had_row_for_stages(flow_id: int, stage_ids: list[int], user: Any) -> bool:
     """Tell whether ``user`` held or acted on a row of one of ``stage_ids`` in this flow."""
     return (
@@ -354,11 +345,6 @@ def user_can_act_on_attachment(user: Any) -> Exists:
             flow__object_id=OuterRef("object_id"),
         )
     )
-
-
-def rows_of_flow(flow_id: int) -> list[ApprovalInstance]:
-    """Return every row of a flow, in step order (for tests and the admin)."""
-    return list(ApprovalInstance.objects.filter(flow_id=flow_id).order_by("step_number", "id"))
 
 
 def _flows_of(content_type_id: int, object_ids: list[str]) -> Any:

@@ -78,14 +78,3 @@ def company_ids_for_users(user_ids: list[int]) -> dict[int, int]:
     ):
         mapping[user_id] = company_id
     return mapping
-
-
-def company_user_ids(company_id: int) -> set[int]:
-    """Return the ids of every user acting for ``company_id`` (members and the company)."""
-    from backend.workflows.models import CompanyMembership
-
-    members = set(
-        CompanyMembership.objects.filter(company_id=company_id).values_list("user_id", flat=True)
-    )
-    members.add(company_id)
-    return members

@@ -19,7 +19,6 @@ from django.db.models import Q
 from backend.workflows.constants import (
     LIVE_STATUSES,
     ActionType,
-    ApprovalType,
     AttachmentStatus,
     EventType,
     FailurePolicy,
@@ -209,11 +208,6 @@ class Stage(models.Model):
     def stage_info(self) -> dict[str, Any]:
         """Return the seed's ``stage_info`` shape: colour plus the approvals list."""
         return {"color": self.color, "approvals": list(self.approvals or [])}
-
-    @property
-    def role_approvals(self) -> list[dict[str, Any]]:
-        """Return the role-based approvals of this stage."""
-        return [a for a in self.approvals or [] if a.get("approval_type") == ApprovalType.ROLE]
 
 
 ACTION_SCOPES = ("workflow", "pipeline", "stage")

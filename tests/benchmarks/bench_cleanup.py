@@ -97,7 +97,7 @@ def populate(count: int, test_db_name: str) -> dict[str, Any]:
         WorkflowEvent,
     )
     from backend.workflows.services import attach_workflow_to_object
-    from tests.helpers import make_purchase_request
+    from tests.support.helpers import make_purchase_request
 
     started = time.perf_counter()
     register_demo_models()

@@ -123,7 +123,7 @@ async def _bench_endpoint(path: str) -> Any:
         try:
             from schema import fanout
         except ImportError:  # a version without the shared listener: one member per subscription
-            from tests.ws_helpers import group_size
+            from tests.support.ws_helpers import group_size
 
             return {"size": await group_size(group)}
         hub = fanout._hubs.get(asyncio.get_running_loop())
@@ -640,7 +640,7 @@ def run_size(
 def _database_url() -> str:
     from django.db import connection
 
-    from tests.live_servers import database_url_of
+    from tests.support.live_servers import database_url_of
 
     return database_url_of(connection.settings_dict)
 
@@ -648,7 +648,7 @@ def _database_url() -> str:
 def run(
     sizes: list[int], only: str | None, client_procs: int, profile: bool
 ) -> list[dict[str, Any]]:
-    from tests.live_servers import redis_server, uvicorn_servers
+    from tests.support.live_servers import redis_server, uvicorn_servers
 
     database_url = os.environ.get("DATABASE_URL", "")
     name = f"bench_fanout_{os.getpid()}"

@@ -4,7 +4,7 @@ Run from the project root (the file is not collected by pytest)::
 
     .venv/bin/python -m tests.benchmarks.bench_validation
 
-Each document of ``tests/adversarial_documents.py`` is parsed and validated as the endpoint
+Each document of ``tests/support/adversarial_documents.py`` is parsed and validated as the endpoint
 does it (token limit, ``schema.document_limits``, graphql-core's rules), without the parser
 and validation caches, ``--runs`` times; the median CPU time is printed.
 """
@@ -21,8 +21,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from tests.adversarial_documents import ADVERSARIES, TRIVIAL, answer_errors, cpu_seconds  # noqa: E402
 from tests.benchmarks.report import print_table  # noqa: E402
+from tests.support.adversarial_documents import ADVERSARIES, TRIVIAL, answer_errors, cpu_seconds  # noqa: E402
 
 
 def main() -> None:

@@ -8,7 +8,8 @@
 //      approval, B's progress, current stage, history and inbox (the request entered it) update
 //      live within 2 s, as does A's own inbox (the request left it). Then B's socket is dropped,
 //      the CFO approves meanwhile over HTTP, and B catches up after reconnecting.
-// Finally the workflow diagram and the statistics screens are checked.
+// Finally the workflow diagram and the statistics screens are checked, and GraphiQL renders
+// from the server's own files (no other host) and answers with a token in its Headers pane.
 // Screenshots go to <repo>/test-artifacts/frontend-examples/ (with --update-screenshots, the
 // README's screenshots in screenshots/ are refreshed too).
 //
@@ -310,6 +311,25 @@ async function main() {
   await a.waitForSelector('[data-testid=chart] svg rect');
   assert.equal(await a.locator('[data-testid=chart]').count(), 2);
   await shoot(a, 'statistics', true);
+
+  // --- GraphiQL from this server's own files: the token in its Headers pane, the example query.
+  const ide = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+  await ide.addInitScript(
+    (token) => localStorage.setItem('graphiql:headers', JSON.stringify({ Authorization: `Bearer ${token}` })),
+    tokens['acme-cfo'],
+  );
+  const graphiql = await ide.newPage();
+  const foreign = [];
+  graphiql.on('request', (request) => {
+    if (!request.url().startsWith(base) && !request.url().startsWith('data:')) foreign.push(request.url());
+  });
+  graphiql.on('pageerror', (error) => pageErrors.push(`graphiql: ${error.message}`));
+  await graphiql.goto(`${base}/graphql`);
+  await graphiql.click('.graphiql-execute-button');
+  await graphiql.waitForFunction(() => document.querySelector('.result-window')?.textContent.includes('"acme-cfo"'));
+  assert.deepEqual(foreign, [], 'GraphiQL loads nothing from another host');
+  await shoot(graphiql, 'graphiql');
+  log('GraphiQL rendered from local files and answered with the token in its Headers pane');
 
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
   log(`passed; screenshots in ${artifacts}`);

@@ -1,0 +1,106 @@
+"""The dashboard example (frontend-examples/web) builds and passes its browser test.
+
+Runs ``npm ci`` (when node_modules is missing), ``npm run build`` (which validates every
+GraphQL document against schema/schema.graphql and type-checks the app) and
+``node tests/e2e.mjs``: Debian's chromium, driven by playwright-core, against
+``manage.py serve`` with the demo data. Needs Node.js 20.19+ with npm and /usr/bin/chromium
+(``apt-get update && apt-get install -y chromium``). Without them the test is skipped and
+says how to install them; in CI (``CI=true``) it fails instead, so CI cannot pass without it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+WEB = Path(__file__).resolve().parents[2] / "frontend-examples" / "web"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _run(
+    command: list[str], *, timeout: float, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(
+            command, cwd=WEB, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        output = (
+            (error.stdout or b"").decode(errors="replace")
+            if isinstance(error.stdout, bytes)
+            else (error.stdout or "")
+        )
+        pytest.fail(
+            f"`{' '.join(command)}` did not finish within {timeout:.0f} s:\n{output[-6000:]}"
+        )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` (in {WEB}) exited with {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-8000:]}\n--- stderr ---\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def missing_tools() -> str | None:
+    """Say what the browser test needs and how to install it, or None when all is there."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        return (
+            "The dashboard example needs Node.js 20.19+ and npm on PATH; install them with: "
+            "sudo apt-get update && sudo apt-get install -y nodejs npm (or from nodejs.org)."
+        )
+    if not Path(CHROMIUM).exists():
+        return (
+            f"The browser test needs Debian's chromium at {CHROMIUM}; install it with: "
+            "sudo apt-get update && sudo apt-get install -y chromium (or set CHROMIUM_PATH)."
+        )
+    return None
+
+
+def test_dashboard_builds_and_passes_the_browser_test() -> None:
+    missing = missing_tools()
+    if missing is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(missing)  # CI must run the browser test, never skip it
+        pytest.skip(missing)
+    npm, node = shutil.which("npm"), shutil.which("node")
+    assert npm is not None and node is not None
+    env = {**os.environ, "WORKFLOWQL_PYTHON": sys.executable, "CHROMIUM_PATH": CHROMIUM}
+    if not (WEB / "node_modules").is_dir():
+        _run([npm, "ci", "--no-audit", "--no-fund"], timeout=600, env=env)
+    _run([npm, "run", "build"], timeout=300, env=env)
+    started = time.monotonic()
+    result = _run([node, "tests/e2e.mjs"], timeout=240, env=env)
+    print(result.stdout)
+    print(f"browser test took {time.monotonic() - started:.1f} s")
+    assert "passed;" in result.stdout
+
+
+def test_missing_browser_is_a_skip_with_the_install_command_outside_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        test_dashboard_builds_and_passes_the_browser_test()
+    assert "sudo apt-get update && sudo apt-get install -y chromium" in str(skipped.value)
+
+
+def test_missing_node_is_a_skip_outside_ci_and_a_failure_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        test_dashboard_builds_and_passes_the_browser_test()
+    assert "sudo apt-get install -y nodejs npm" in str(skipped.value)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        test_dashboard_builds_and_passes_the_browser_test()
+    assert "sudo apt-get install -y nodejs npm" in str(failed.value)
