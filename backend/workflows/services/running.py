@@ -51,6 +51,7 @@ from backend.workflows.exceptions import (
     WorkflowPermissionDenied,
     WorkflowValidationError,
 )
+from backend.workflows.input_limits import check_json, check_text, parse_id
 from backend.workflows.models import (
     Stage,
     Workflow,
@@ -83,6 +84,7 @@ def _require_permission(user: Any, setting_key: str, codename: str) -> None:
 
 def _clean_reason(reason: Any, *, required: bool, field_name: str = "reason") -> str:
     text = (reason or "").strip() if isinstance(reason, str) else ""
+    check_text(text, field_name)
     if required and not text:
         raise WorkflowValidationError(f"A {field_name} is required.", field=field_name)
     if len(text) > MAX_REASON_LENGTH:
@@ -112,6 +114,7 @@ def _replayed(user: Any, idempotency_key: str | None) -> WorkflowAttachment | No
         raise WorkflowValidationError(
             "idempotency_key is longer than 100 characters.", field="idempotencyKey"
         )
+    check_text(idempotency_key, "idempotencyKey")
     event = (
         WorkflowEvent.objects.filter(actor_id=user.pk, idempotency_key=idempotency_key)
         .select_related("attachment")
@@ -165,7 +168,9 @@ def attachment_target_for_user(attachment_id: Any, user: Any) -> Model:
     """Return the business object of an attachment the user's company owns (for id-based callers)."""
     _require_user(user)
     attachment = (
-        WorkflowAttachment.objects.select_related("content_type").filter(pk=attachment_id).first()
+        WorkflowAttachment.objects.select_related("content_type")
+        .filter(pk=parse_id(attachment_id, "attachmentId", what="Workflow attachment"))
+        .first()
     )
     if attachment is None or (
         attachment.company_id != get_company_id_for_user(user) and not user.is_superuser
@@ -226,6 +231,7 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
     """Apply the step's behaviour rules to submitted form data."""
     if form_data is not None and not isinstance(form_data, dict):
         raise WorkflowValidationError("form_data must be an object.", field="formData")
+    check_json(form_data, "formData")
     if step.behaviour == ApprovalBehaviour.MOVE:
         if form_data:
             raise WorkflowValidationError("A move step takes no form data.", field="formData")
@@ -373,6 +379,7 @@ def attach_workflow_to_object(
     _require_permission(user, "REQUIRE_PERMISSION_TO_START", "start_workflow")
     if metadata is not None and not isinstance(metadata, dict):
         raise WorkflowValidationError("metadata must be an object.", field="metadata")
+    check_json(metadata, "metadata")
     company_id = get_company_id_for_user(user)
     if workflow.company_id != company_id and not user.is_superuser:
         raise NotFoundError("Workflow not found.", field="workflowId")
