@@ -6,6 +6,9 @@ Environment variables:
 - ``SECRET_KEY``: required when ``DEBUG`` is off.
 - ``DEBUG``: ``1``/``true`` turns on debug mode and GraphiQL.
 - ``ALLOWED_HOSTS``: comma-separated host names.
+- ``CORS_ALLOWED_ORIGINS``: comma-separated origins (``https://app.example.com``) whose pages
+  may call the API from the browser; the same list may open WebSockets. Empty by default.
+- ``BEHIND_PROXY``: ``1`` when a reverse proxy terminates TLS and sets ``X-Forwarded-Proto``.
 """
 
 from __future__ import annotations
@@ -32,8 +35,17 @@ DEBUG = env_flag("DEBUG", default=False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and not env_flag("WORKFLOWQL_ALLOW_INSECURE_KEY"):
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    # The well-known development key signs sessions and CSRF tokens anyone could forge, so
+    # it is for DEBUG only; no switch allows it in production.
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off"
+            + (
+                " (WORKFLOWQL_ALLOW_INSECURE_KEY is refused without DEBUG)."
+                if env_flag("WORKFLOWQL_ALLOW_INSECURE_KEY")
+                else "."
+            )
+        )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = [
@@ -52,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "strawberry_django",
     "approval_workflow",
     "backend.accounts",
@@ -63,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files before sessions and auth: they need neither (backend/static_files.py).
     "backend.static_files.StaticFilesMiddleware",
+    # Before CommonMiddleware, whose redirects would otherwise lack the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -176,12 +191,27 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+# Trust X-Forwarded-Proto only behind a proxy that sets it: reached directly, a client could
+# send the header itself and pass a plain-HTTP request off as HTTPS.
+BEHIND_PROXY = env_flag("BEHIND_PROXY")
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = [
     origin.strip()
     for origin in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",")
     if origin.strip()
 ]
+
+# Browsers on these origins may call /graphql (django-cors-headers answers their preflight);
+# pages of any other origin get no CORS headers. The WebSocket endpoint accepts the same
+# origins (besides same-origin pages and clients that send no Origin).
+CORS_ALLOWED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",")
+    if origin.strip()
+]
+CORS_URLS_REGEX = r"^/graphql/?$"
+GRAPHQL_WS_ALLOWED_ORIGINS = CORS_ALLOWED_ORIGINS
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "workflows@localhost")
@@ -221,6 +251,9 @@ LOGGING = {
         # approval_workflow logs at INFO on every save; keep it quiet by default.
         "approval_workflow": {"level": "WARNING"},
         "backend": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # One line per refused request (schema.errors.log_errors); unexpected errors are
+        # logged at ERROR with their traceback.
+        "schema": {"level": os.environ.get("LOG_LEVEL", "INFO")},
         # Django's own console handler (DEBUG) would print each record a second time.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # A 404 or 400 is already a line of the server's access log; errors (5xx) stay.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -19,6 +21,25 @@ from backend.accounts.tokens import authenticate_token
 from backend.workflows.companies import get_company_id_for_user
 from schema.context import RequestContext
 from schema.execution import current_operation
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455 "Try Again Later": the server cannot serve the socket now (the channel layer, i.e.
+# Redis, is unreachable); clients such as graphql-ws reconnect after a close with this code.
+CLOSE_TRY_AGAIN_LATER = 1013
+LAYER_UNAVAILABLE = "Live updates are unavailable; reconnect later."
+
+
+def is_channel_layer_failure(error: BaseException) -> bool:
+    """Tell whether ``error`` means the channel layer cannot be reached (refused, reset, timeout)."""
+    if isinstance(error, ConnectionError | TimeoutError | OSError):
+        return True
+    # redis-py's errors do not derive from the built-in ones.
+    return type(error).__module__.startswith("redis") and type(error).__name__ in (
+        "ConnectionError",
+        "TimeoutError",
+        "BusyLoadingError",
+    )
 
 
 def _token_from(params: dict[str, Any] | None) -> str | None:
@@ -41,6 +62,30 @@ class WorkflowWSConsumer(GraphQLWSConsumer):
     """Authenticate by a bearer token in the connection_init payload, or by the session cookie."""
 
     graphql_transport_ws_handler_class = WorkflowTransportWSHandler
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve the socket; if the channel layer fails, close it with a code to retry on.
+
+        Without this a lost Redis ends the consumer with an exception and the socket drops
+        without a close frame, which clients report as an abnormal closure (1006).
+        """
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as error:
+            if not is_channel_layer_failure(error):
+                raise
+            logger.warning("Closing a WebSocket: the channel layer failed (%r)", error)
+            if self.run_task is not None:
+                self.run_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self.run_task
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": CLOSE_TRY_AGAIN_LATER,
+                    "reason": LAYER_UNAVAILABLE,
+                }
+            )
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:  # type: ignore[override]
         return RequestContext(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -41,8 +42,8 @@ def sdl_diff(committed: str, current: str) -> str:
 
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-    # Printing the SDL never serves a request or signs anything, so no secret key is needed.
-    os.environ.setdefault("WORKFLOWQL_ALLOW_INSECURE_KEY", "1")
+    # Printing the SDL never serves a request or signs anything: a throwaway key will do.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     import django
 
     django.setup()

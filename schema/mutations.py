@@ -707,7 +707,7 @@ class Mutation(ActionMutations, ConfigurationMutations):
         def action(context: RequestContext) -> dict[str, Any]:
             _manager(context)
             pipeline = _pipeline(context, input.pipeline_id)
-            services.reorder_stages(pipeline=pipeline, stage_ids=[int(i) for i in input.stage_ids])
+            services.reorder_stages(pipeline=pipeline, stage_ids=list(input.stage_ids))
             return {"pipeline": pipeline}
 
         return await _run(info, ReorderStagesPayload, action)

@@ -6,39 +6,53 @@ import functools
 from typing import Any
 
 from django.conf import settings
-from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import Schema
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 
-from schema.errors import MaskUnexpectedErrors
+from schema.document_limits import (
+    MAX_ALIASES,
+    MAX_EXPANDED_FIELDS,
+    MAX_FRAGMENTS,
+    MAX_QUERY_DEPTH,
+    MAX_SAME_RESPONSE_KEY,
+    DocumentLimits,
+    NoIntrospection,
+)
+from schema.errors import MaskUnexpectedErrors, log_errors
 from schema.execution import SharedEventExecutionContext
 from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers, shortcuts_available
+from schema.input_guard import RefuseNulCharacters
 from schema.mutations import Mutation
 from schema.optimizer import QueryOptimizerExtension
 from schema.queries import Query
 from schema.subscriptions import Subscription
 
-MAX_QUERY_DEPTH = 10
-MAX_ALIASES = 30
 MAX_TOKENS = 2000
 CACHED_DOCUMENTS = 256
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_EXPANDED_FIELDS",
+    "MAX_FRAGMENTS",
+    "MAX_QUERY_DEPTH",
+    "MAX_SAME_RESPONSE_KEY",
+    "MAX_TOKENS",
+    "build_schema",
+    "introspection_schema",
+    "schema",
+    "schema_for_settings",
+]
 
 
-# The depth and alias limits as validation rules, built once: QueryDepthLimiter and
-# MaxAliasesLimiter create a new rule class per instance, which would make every request's
-# rules differ and defeat ValidationCache (keyed by document and rules).
-_LIMIT_RULES = (
-    *QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-)
+class WorkflowSchema(Schema):
+    """Strawberry's schema, logging errors through ``schema.errors.log_errors``.
+
+    Strawberry logs every error with its traceback (a refused decision made 50 lines);
+    expected errors are one line, unexpected ones keep the traceback and an incident id.
+    """
+
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        log_errors(errors)
 
 
 class ExecutionContext(ExecutionShortcuts, SharedEventExecutionContext):
@@ -62,19 +76,21 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = 
     allow = introspection_enabled() if introspection is None else introspection
     # Factories, so every request gets fresh extension instances.
     extensions: list[Any] = [
-        lambda: AddValidationRules(list(_LIMIT_RULES)),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaskUnexpectedErrors,
+        lambda: MaskUnexpectedErrors(suggestions=allow),
         lambda: QueryOptimizerExtension(enable_only_optimization=False),
         # Parsing and validating a document costs milliseconds; clients send the same few
         # documents (1,000 subscribers reconnecting after a deploy would otherwise pay it
-        # 1,000 times). Bounded LRU caches, keyed by the document text.
+        # 1,000 times). Bounded LRU caches, keyed by the document text. DocumentLimits
+        # checks the size limits in linear time before graphql-core's rules, then validates
+        # (cached) with the depth and alias limits.
         lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
-        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+        DocumentLimits,
+        RefuseNulCharacters,
     ]
     if not allow:
-        extensions.insert(0, lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    built = Schema(
+        extensions.insert(0, lambda: AddValidationRules([NoIntrospection]))
+    built = WorkflowSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -31,6 +31,7 @@ from backend.workflows.broadcast import (
     inbox_group,
     workflow_group,
 )
+from backend.workflows.constants import EventType
 from backend.workflows.exceptions import (
     NotFoundError,
     UnauthenticatedError,
@@ -91,7 +92,11 @@ def _pushed_event(data: dict[str, Any]) -> WorkflowEventType:
     key = (data["id"], data["company_id"])
     event = _pushed_events.get(key)
     if event is None:
-        event = share(WorkflowEventType.from_payload(data), ("workflow-event", *key))
+        event = WorkflowEventType.from_payload(data)
+        # A failed action's details depend on the viewer (managers see the error): every
+        # subscriber renders it for itself.
+        if data["event_type"] != EventType.ACTION_FAILED:
+            share(event, ("workflow-event", *key))
         _pushed_events[key] = event
         while len(_pushed_events) > PUSHED_EVENTS_CACHED:
             _pushed_events.popitem(last=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
@@ -734,6 +735,27 @@ def _pipeline_from_payload(data: dict[str, Any] | None) -> PipelineRefType | Non
     return PipelineRefType(id=strawberry.ID(str(data["id"])), name_en=data["name_en"])
 
 
+# What a failed action's audit row tells only workflow managers: the exception text may
+# hold internal details (a host name, a query), the paths name server code.
+MANAGER_ONLY_FAILURE_DETAILS = ("error", "function_path")
+
+
+def _action_failure_details(event: WorkflowEventType, info: Info) -> JSON:
+    from backend.workflows.selectors import can_manage_workflows
+
+    context = context_of(info)
+    if context.is_authenticated and can_manage_workflows(context.user, context.company_id):
+        return JSON(event.raw_details)
+    shown = {
+        key: value
+        for key, value in event.raw_details.items()
+        if key not in MANAGER_ONLY_FAILURE_DETAILS
+    }
+    if "skipped" in shown:
+        shown["skipped"] = [{"action_id": item.get("action_id")} for item in shown["skipped"]]
+    return JSON(shown)
+
+
 @strawberry.type(
     name="WorkflowEvent",
     description="One row of an attachment's audit trail; subscriptions push the same shape.",
@@ -750,8 +772,18 @@ class WorkflowEventType:
     delegate: UserType | None = strawberry.field(description="Who received a delegation.")
     reason: str = strawberry.field(description="Reason or comment.")
     form_data: JSON | None = strawberry.field(description="Form data submitted with an approval.")
-    details: JSON = strawberry.field(description="Extra details (e.g. a failed action).")
+
+    @strawberry.field(
+        description="Extra details (e.g. a failed action: its error and function path are "
+        "shown to workflow managers only)."
+    )
+    def details(self, info: Info) -> JSON:
+        if cast(Enum, self.type).value != EventType.ACTION_FAILED:
+            return JSON(self.raw_details)
+        return loaded_or_in_thread(False, lambda: _action_failure_details(self, info))
+
     occurred_at: datetime = strawberry.field(description="When it happened.")
+    raw_details: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
     snapshot: strawberry.Private[dict[str, Any] | None] = None
 
     @strawberry.field(
@@ -783,7 +815,7 @@ class WorkflowEventType:
             delegate=_user_from_payload(data["delegate"]),
             reason=data["reason"],
             form_data=data["form_data"],
-            details=data["details"],
+            raw_details=data["details"],
             occurred_at=datetime.fromisoformat(data["occurred_at"]),
             snapshot=data["attachment"],
         )
@@ -802,7 +834,7 @@ class WorkflowEventType:
             delegate=UserType.from_user(event.delegate),
             reason=event.reason,
             form_data=event.form_data,
-            details=JSON(event.details or {}),
+            raw_details=event.details or {},
             occurred_at=event.occurred_at,
         )
 

@@ -36,19 +36,22 @@ actions still run. Actions run after commit, so no mail leaves for a rolled-back
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.utils.module_loading import import_string
 
 from backend.workflows import approvals
 from backend.workflows.actions import ActionContext, ResolvedAction, workflow_action
 from backend.workflows.constants import ActionType, FailurePolicy
 from backend.workflows.engine_settings import workflow_setting
+from backend.workflows.exceptions import NotFoundError, WorkflowValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,76 @@ def default_email_action(action_type: str) -> ResolvedAction | None:
         order=DEFAULT_EMAIL_ORDER,
         failure_policy=FailurePolicy.CONTINUE,
     )
+
+
+# --------------------------------------------------------------------------- stored e-mail actions
+
+# A template is named, never a path: letters, digits and underscores, and its subject
+# template must exist (``workflows/email/<LANGUAGE_CODE's language>/<name>_subject.txt``).
+TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+RECIPIENT_TYPES = ("creator", "current_approver", "delegated_to", "workflow_starter")
+
+
+def is_known_template(name: Any) -> bool:
+    """Tell whether ``name`` names an e-mail template (a name, not a path)."""
+    if not isinstance(name, str) or not TEMPLATE_NAME.fullmatch(name):
+        return False
+    try:
+        get_template(f"workflows/email/{normalise_language(None)}/{name}_subject.txt")
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+def _recipient_user_id(recipient: Any) -> int | None:
+    if isinstance(recipient, int) and not isinstance(recipient, bool):
+        return recipient
+    if isinstance(recipient, str) and recipient.strip().isdigit():
+        return int(recipient.strip())
+    return None
+
+
+def check_email_action_parameters(parameters: dict[str, Any], *, company_id: int | None) -> None:
+    """Refuse stored e-mail parameters naming an unknown template or another company's users.
+
+    Raise ``WorkflowValidationError`` (field ``parameters.template`` or
+    ``parameters.recipients[i]``).
+    """
+    from backend.workflows.selectors import company_users
+
+    template = parameters.get("template")
+    if not is_known_template(template):
+        raise WorkflowValidationError(
+            f"Unknown e-mail template {template!r}; name one of the templates under "
+            "workflows/email/ (e.g. approved), not a path.",
+            field="parameters.template",
+        )
+    recipients = parameters.get("recipients", ["creator"])
+    if not isinstance(recipients, list):
+        raise WorkflowValidationError("recipients must be a list.", field="parameters.recipients")
+    ids: dict[int, int] = {}
+    for index, recipient in enumerate(recipients):
+        user_id = _recipient_user_id(recipient)
+        if user_id is not None:
+            ids.setdefault(user_id, index)
+        elif not isinstance(recipient, str) or not (
+            recipient in RECIPIENT_TYPES or "@" in recipient
+        ):
+            raise WorkflowValidationError(
+                f"Unknown recipient {recipient!r}; use {', '.join(RECIPIENT_TYPES)}, "
+                "an e-mail address or a user id of this company.",
+                field=f"parameters.recipients[{index}]",
+            )
+    if ids:
+        members = set(
+            company_users(company_id).filter(pk__in=list(ids)).values_list("pk", flat=True)
+        )
+        for user_id, index in ids.items():
+            if user_id not in members:
+                raise NotFoundError(
+                    f"User {user_id} is not a user of this company.",
+                    field=f"parameters.recipients[{index}]",
+                )
 
 
 # --------------------------------------------------------------------------- recipients
@@ -327,6 +400,20 @@ def send_bulk_workflow_emails(
     return counts
 
 
+def _within_company(recipients: list[Any], company_id: int | None) -> list[Any]:
+    """Drop user ids of other companies (rows stored before they were checked, moved users)."""
+    from backend.workflows.selectors import company_users
+
+    ids = [r for r in recipients if isinstance(r, int) and not isinstance(r, bool)]
+    if not ids:
+        return recipients
+    members = set(company_users(company_id).filter(pk__in=ids).values_list("pk", flat=True))
+    foreign = [r for r in ids if r not in members]
+    if foreign:
+        logger.warning("Workflow e-mail: user ids %s are not of company %s", foreign, company_id)
+    return [r for r in recipients if not (isinstance(r, int) and r in foreign)]
+
+
 @workflow_action
 def send_workflow_notification(
     context: ActionContext, parameters: dict[str, Any]
@@ -341,10 +428,15 @@ def send_workflow_notification(
     template = parameters.get("template")
     if not isinstance(template, str) or not template:
         raise ValueError("The e-mail action needs a 'template' parameter.")
-    recipients = resolve_recipients(
-        parameters.get("recipients") or ["creator"],
-        context,
-        creator_field=parameters.get("creator_field"),
+    if not is_known_template(template):
+        raise ValueError(f"Unknown e-mail template {template!r}.")
+    recipients = _within_company(
+        resolve_recipients(
+            parameters.get("recipients") or ["creator"],
+            context,
+            creator_field=parameters.get("creator_field"),
+        ),
+        context.attachment.company_id,
     )
     result = send_bulk_workflow_emails(
         name=template,

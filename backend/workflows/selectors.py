@@ -318,7 +318,10 @@ def company_target(company_id: int | None, model_label: str, object_id: Any) -> 
     model = content_type.model_class() if content_type else None
     if model is None:
         return None
-    obj = model._default_manager.filter(pk=object_id).first()
+    try:
+        obj = model._default_manager.filter(pk=object_id).first()
+    except (TypeError, ValueError):  # not a key of this model: not found
+        return None
     if obj is None:
         return None
     creator = object_creator(obj)

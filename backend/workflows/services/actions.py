@@ -18,7 +18,9 @@ from django.db.models import Max
 from backend.workflows.actions import handler_convention_of, validate_function_path
 from backend.workflows.constants import ActionType, FailurePolicy
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
+from backend.workflows.input_limits import check_json
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAction
+from backend.workflows.notifications import NOTIFICATION_PATH, check_email_action_parameters
 
 MAX_PARAMETERS_SIZE = 20_000
 MAX_ORDER = 100_000
@@ -70,6 +72,7 @@ def _clean_parameters(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise WorkflowValidationError("Parameters must be a JSON object.", field="parameters")
+    check_json(value, "parameters")
     try:
         size = len(json.dumps(value))
     except (TypeError, ValueError):
@@ -203,7 +206,8 @@ def create_workflow_action(
     failure_policy: str = FailurePolicy.CONTINUE,
 ) -> WorkflowAction:
     """Add an action to one workflow, pipeline or stage of a template (last, unless ``order``)."""
-    _ensure_template(_scope_workflow(workflow=workflow, pipeline=pipeline, stage=stage))
+    scope = _scope_workflow(workflow=workflow, pipeline=pipeline, stage=stage)
+    _ensure_template(scope)
     action = WorkflowAction(
         workflow=workflow,
         pipeline=pipeline,
@@ -220,8 +224,15 @@ def create_workflow_action(
         )
         order = (siblings.aggregate(m=Max("order"))["m"] or 0) + 1
     action.order = _clean_order(order)
+    _check_email_action(action, scope)
     action.save()
     return action
+
+
+def _check_email_action(action: WorkflowAction, workflow: Workflow) -> None:
+    """The e-mail handler's parameters: a known template, recipients of the company only."""
+    if action.function_path == NOTIFICATION_PATH:
+        check_email_action_parameters(action.parameters, company_id=workflow.company_id)
 
 
 def _action_workflow(action: WorkflowAction) -> Workflow:
@@ -241,6 +252,7 @@ def update_workflow_action(*, action: WorkflowAction, **fields: Any) -> Workflow
     for name, value in fields.items():
         if value is not None:
             setattr(action, name, _CLEANERS[name](value))
+    _check_email_action(action, _action_workflow(action))
     action.save()
     return action
 

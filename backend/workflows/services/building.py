@@ -17,6 +17,7 @@ from backend.workflows.exceptions import (
     NotFoundError,
     WorkflowValidationError,
 )
+from backend.workflows.input_limits import check_color, check_columns, parse_id
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAction
 from backend.workflows.selectors import sort_stages
 from backend.workflows.services.actions import build_actions, replace_actions
@@ -49,6 +50,8 @@ def _require_name(value: Any, field: str) -> str:
         raise WorkflowValidationError(f"{field} is required.", field=field)
     if len(name) > 200:
         raise WorkflowValidationError(f"{field} is longer than 200 characters.", field=field)
+    if "\x00" in name:
+        raise WorkflowValidationError(f"{field} may not contain NUL characters.", field=field)
     return name
 
 
@@ -97,7 +100,10 @@ def _resolve_department(department: Any, department_id: Any, company_id: int | N
             )
         instance = department
     else:
-        instance = model._default_manager.filter(pk=department_id).first()
+        try:
+            instance = model._default_manager.filter(pk=department_id).first()
+        except (TypeError, ValueError):  # not a key of the department model
+            instance = None
         if instance is None:
             raise WorkflowValidationError(
                 f"Department {department_id} does not exist.", field=field
@@ -166,6 +172,7 @@ def _stage_objects(
                 approvals=data.get("approvals"),
                 field=f"{where}.stageInfo",
             )
+            check_color(color, f"{where}.color")
             stage = Stage(
                 pipeline=pipeline,
                 name_en=_require_name(data.get("name_en"), f"{where}.name_en"),
@@ -261,6 +268,10 @@ def _build_pipelines(
                 ),
             )
         )
+    for index, pipeline in enumerate(new_pipelines):
+        check_columns(pipeline, f"pipelines[{index}].")
+        for position, stage in enumerate(pending_stages[index][1]):
+            check_columns(stage, f"pipelines[{index}].stages[{position}].")
     Pipeline.objects.bulk_create(new_pipelines)
     all_stages: list[Stage] = []
     for index, stages in pending_stages:
@@ -335,6 +346,7 @@ def create_workflow(
         slug=slug or "",
         created_by=created_by,
     )
+    check_columns(workflow)
     workflow.save()
     if pipelines:
         _build_pipelines(workflow, pipelines)
@@ -369,6 +381,7 @@ def update_workflow(
         if name == "name_en":
             value = _require_name(value, "name_en")
         setattr(workflow, name, value)
+    check_columns(workflow)
     workflow.save()
     if actions is not None:
         replace_actions(workflow=workflow, actions=actions)
@@ -547,6 +560,7 @@ def update_pipeline(
         pipeline.department_content_type, pipeline.department_id = _resolve_department(
             department, department_id, pipeline.workflow.company_id, "department_id"
         )
+    check_columns(pipeline)
     pipeline.save()
     if actions is not None:
         replace_actions(pipeline=pipeline, actions=actions)
@@ -595,6 +609,8 @@ def add_stage(
         order=order,
         approvals=validate_approvals(approvals, company_id=pipeline.workflow.company_id),
     )
+    check_color(color, "color")
+    check_columns(stage)
     stage.save()
     if built_actions:
         for action in built_actions:
@@ -636,6 +652,8 @@ def update_stage(
         stage.approvals = validate_approvals(
             approvals, company_id=stage.pipeline.workflow.company_id
         )
+    check_color(fields.get("color"), "color")
+    check_columns(stage)
     stage.save()
     if actions is not None:
         replace_actions(stage=stage, actions=actions)
@@ -650,11 +668,11 @@ def remove_stage(*, stage: Stage) -> None:
 
 
 @transaction.atomic
-def reorder_stages(*, pipeline: Pipeline, stage_ids: list[int]) -> list[Stage]:
+def reorder_stages(*, pipeline: Pipeline, stage_ids: list[Any]) -> list[Stage]:
     """Set the order of a pipeline's stages to the order of ``stage_ids`` (every stage, once)."""
     _ensure_structure_editable(pipeline.workflow)
     stages = {stage.pk: stage for stage in pipeline.stages.all()}
-    wanted = [int(stage_id) for stage_id in stage_ids]
+    wanted = [parse_id(stage_id, "stageIds", what="Stage") for stage_id in stage_ids]
     if sorted(wanted) != sorted(stages) or len(set(wanted)) != len(wanted):
         unknown = set(wanted) - set(stages)
         if unknown:

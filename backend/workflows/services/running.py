@@ -58,6 +58,7 @@ from backend.workflows.exceptions import (
     WorkflowPermissionDenied,
     WorkflowValidationError,
 )
+from backend.workflows.input_limits import check_json, check_text, parse_id
 from backend.workflows.models import (
     Stage,
     Workflow,
@@ -95,6 +96,7 @@ def _require_permission(user: Any, setting_key: str, codename: str) -> None:
 
 def _clean_reason(reason: Any, *, required: bool, field_name: str = "reason") -> str:
     text = (reason or "").strip() if isinstance(reason, str) else ""
+    check_text(text, field_name)
     if required and not text:
         raise WorkflowValidationError(f"A {field_name} is required.", field=field_name)
     if len(text) > MAX_REASON_LENGTH:
@@ -131,6 +133,8 @@ def _expected_stage_id(expected_stage: Any) -> int | None:
     if expected_stage is None:
         return None
     value = expected_stage.pk if isinstance(expected_stage, Stage) else expected_stage
+    if isinstance(value, bool):
+        value = None  # not an id: refused below
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -140,10 +144,7 @@ def _expected_stage_id(expected_stage: Any) -> int | None:
 
 
 def _attachment_pk(attachment_id: Any) -> int:
-    try:
-        return int(attachment_id)
-    except (TypeError, ValueError):
-        raise NotFoundError("Workflow attachment not found.", field="attachmentId") from None
+    return parse_id(attachment_id, "attachmentId", what="Workflow attachment")
 
 
 def _seen_stage(attachment_id: int) -> int | None:
@@ -428,6 +429,7 @@ def _clean_key(idempotency_key: str | None) -> str | None:
         raise WorkflowValidationError(
             "idempotency_key is longer than 100 characters.", field="idempotencyKey"
         )
+    check_text(idempotency_key, "idempotencyKey")
     return idempotency_key
 
 
@@ -464,6 +466,7 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
     """Apply the step's behaviour rules to submitted form data."""
     if form_data is not None and not isinstance(form_data, dict):
         raise WorkflowValidationError("form_data must be an object.", field="formData")
+    check_json(form_data, "formData")
     if step.behaviour == ApprovalBehaviour.MOVE:
         if form_data:
             raise WorkflowValidationError("A move step takes no form data.", field="formData")
@@ -619,6 +622,7 @@ def attach_workflow_to_object(
     _require_permission(user, "REQUIRE_PERMISSION_TO_START", "start_workflow")
     if metadata is not None and not isinstance(metadata, dict):
         raise WorkflowValidationError("metadata must be an object.", field="metadata")
+    check_json(metadata, "metadata")
     company_id = get_company_id_for_user(user)
     if workflow.company_id != company_id and not user.is_superuser:
         raise NotFoundError("Workflow not found.", field="workflowId")

@@ -22,9 +22,9 @@ if (existsSync(committed)) {
   const venvPython = resolve(repo, '.venv', 'bin', 'python');
   const python = process.env.WORKFLOWQL_PYTHON || (existsSync(venvPython) ? venvPython : 'python3');
   const code = [
-    'import os, django',
+    'import os, secrets, django',
     "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'backend.settings')",
-    "os.environ.setdefault('WORKFLOWQL_ALLOW_INSECURE_KEY', '1')",
+    "os.environ.setdefault('SECRET_KEY', secrets.token_urlsafe(32))",
     'django.setup()',
     'from schema.export import current_sdl',
     "print(current_sdl(), end='')",
