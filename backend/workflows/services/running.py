@@ -132,10 +132,10 @@ def _expected_stage_id(expected_stage: Any) -> int | None:
     """Return the id of the step a decision was made for (a running copy's ``Stage`` or id)."""
     if expected_stage is None:
         return None
-    value = expected_stage.pk if isinstance(expected_stage, Stage) else expected_stage
-    if isinstance(value, bool):
-        value = None  # not an id: refused below
+    value: Any = expected_stage.pk if isinstance(expected_stage, Stage) else expected_stage
     try:
+        if isinstance(value, bool):  # True is an int to Python, not an id
+            raise TypeError
         return int(value)
     except (TypeError, ValueError):
         raise WorkflowValidationError(
