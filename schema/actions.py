@@ -276,11 +276,7 @@ class DeleteWorkflowActionPayload:
 
 
 def _manager(context: RequestContext) -> Any:
-    if not context.is_authenticated:
-        raise UnauthenticatedError("Sign in to use the API.")
-    if not selectors.can_manage_workflows(context.user, context.company_id):
-        raise WorkflowPermissionDenied("You may not see or edit workflow actions.")
-    return context.user
+    return context.manager("You may not see or edit workflow actions.")
 
 
 def _value(item: Any) -> Any:
@@ -369,8 +365,10 @@ class ActionQueries:
     )
     def cleanup_statistics(self, info: Info) -> CleanupStatisticsType:
         context = context_of(info)
-        if not context.is_authenticated:
-            raise query_error(UnauthenticatedError("Sign in to use the API."))
+        try:
+            context.viewer()
+        except UnauthenticatedError as error:
+            raise query_error(error) from None
         if not (context.user.is_staff or context.user.is_superuser):
             raise query_error(
                 WorkflowPermissionDenied("Only staff users may see cleanup statistics.")

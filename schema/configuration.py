@@ -17,7 +17,6 @@ from strawberry.types import Info
 from backend.workflows import services
 from backend.workflows.exceptions import (
     NotFoundError,
-    UnauthenticatedError,
     WorkflowError,
     WorkflowPermissionDenied,
 )
@@ -89,9 +88,7 @@ class RegisterModelForWorkflowPayload:
 
 
 def _register(context: RequestContext, data: RegisterModelForWorkflowInput) -> dict[str, Any]:
-    if not context.is_authenticated:
-        raise UnauthenticatedError("Sign in to use the API.")
-    if not context.user.is_superuser:
+    if not context.viewer().is_superuser:
         raise WorkflowPermissionDenied(
             "Only administrators may configure models: a configuration applies to every company."
         )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
+from backend.workflows.exceptions import UnauthenticatedError, WorkflowPermissionDenied
+from backend.workflows.selectors import can_manage_workflows
+from backend.workflows.services.running import ViewerPermissions, viewer_permissions
 from schema.dataloaders import Loaders
 
 
@@ -21,9 +26,31 @@ class RequestContext:
     ws: Any = None
     connection_params: dict[str, Any] | None = None
 
+    _permissions: asyncio.Future[ViewerPermissions] | None = None
+
     @property
     def is_authenticated(self) -> bool:
         return self.user is not None and self.user.is_authenticated
+
+    def viewer(self, message: str = "Sign in to use the API.") -> Any:
+        """Return the signed-in user, or raise UNAUTHENTICATED (the one viewer check)."""
+        if not self.is_authenticated:
+            raise UnauthenticatedError(message)
+        return self.user
+
+    def manager(self, message: str = "You may not build or edit workflows.") -> Any:
+        """Return the viewer if they may edit the company's templates, else raise."""
+        user = self.viewer()
+        if not can_manage_workflows(user, self.company_id):
+            raise WorkflowPermissionDenied(message)
+        return user
+
+    async def viewer_permissions(self) -> ViewerPermissions:
+        """Return the viewer's permissions the transition policy asks about (once a request)."""
+        if self._permissions is None:
+            # One load shared by every resolver of the request, even those already waiting.
+            self._permissions = asyncio.ensure_future(sync_to_async(viewer_permissions)(self.user))
+        return await self._permissions
 
 
 def context_of(info: Info) -> RequestContext:

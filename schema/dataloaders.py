@@ -32,14 +32,15 @@ def _stages_by_workflow(workflow_ids: list[int]) -> list[list[Stage]]:
     return [sort_stages(grouped[workflow_id]) for workflow_id in workflow_ids]
 
 
-def _current_rows_by_attachment(keys: list[AttachmentKey]) -> list[list[Any]]:
+def _current_steps_by_attachment(keys: list[AttachmentKey]) -> list[list[approvals.StepInfo]]:
     by_type: dict[int, list[str]] = defaultdict(list)
     for content_type_id, object_id in keys:
         by_type[content_type_id].append(object_id)
-    grouped: dict[AttachmentKey, list[Any]] = defaultdict(list)
+    grouped: dict[AttachmentKey, list[approvals.StepInfo]] = defaultdict(list)
     for content_type_id, object_ids in by_type.items():
-        for row in approvals.open_rows_for_objects(content_type_id, object_ids):
-            grouped[(row.flow.content_type_id, row.flow.object_id)].append(row)
+        for step in approvals.open_steps_for_objects(content_type_id, object_ids):
+            assert step.object_key is not None  # loaded with the flow
+            grouped[step.object_key].append(step)
     return [grouped[key] for key in keys]
 
 
@@ -87,8 +88,8 @@ class Loaders:
     """The DataLoaders of one request, named ``<Target>By<Key>``."""
 
     stages_by_workflow: DataLoader = field(default_factory=lambda: _loader(_stages_by_workflow))
-    current_rows_by_attachment: DataLoader = field(
-        default_factory=lambda: _loader(_current_rows_by_attachment)
+    current_steps_by_attachment: DataLoader = field(
+        default_factory=lambda: _loader(_current_steps_by_attachment)
     )
     target_by_attachment: DataLoader = field(default_factory=lambda: _loader(_targets))
     user_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(get_user_model())))

@@ -17,11 +17,9 @@ from strawberry.types import Info
 from backend.workflows import selectors, services
 from backend.workflows.exceptions import (
     NotFoundError,
-    UnauthenticatedError,
     WorkflowError,
-    WorkflowPermissionDenied,
 )
-from backend.workflows.services.running import attachment_target_for_user
+from backend.workflows.transitions import Action
 from schema.actions import ActionMutations, WorkflowActionSpecInput, action_specs
 from schema.configuration import ConfigurationMutations
 from schema.context import RequestContext, context_of
@@ -310,12 +308,28 @@ class AttachWorkflowInput:
 @strawberry.input(name="AttachmentInput", description="Names an attachment.")
 class AttachmentInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
+    expected_stage_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The current stage the user saw (currentStage.id). If the workflow has moved on, "
+            "the decision is refused with CONFLICT and nothing changes. Always send it: "
+            "without it, only a change during the request itself is caught."
+        ),
+    )
     reason: str = strawberry.field(default="", description="Optional reason.")
 
 
 @strawberry.input(name="ApproveStageInput", description="Approve your current step.")
 class ApproveStageInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
+    expected_stage_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The current stage the user saw (currentStage.id). If the workflow has moved on, "
+            "the decision is refused with CONFLICT and nothing changes. Always send it: "
+            "without it, only a change during the request itself is caught."
+        ),
+    )
     form_data: JSON | None = strawberry.field(
         default=None, description="Answers of the step's form."
     )
@@ -329,49 +343,88 @@ class ApproveStageInput:
 @strawberry.input(name="CheckInStageInput", description="Check in on a check-in/verify step.")
 class CheckInStageInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
+    expected_stage_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The current stage the user saw (currentStage.id). If the workflow has moved on, "
+            "the decision is refused with CONFLICT and nothing changes. Always send it: "
+            "without it, only a change during the request itself is caught."
+        ),
+    )
     comment: str = strawberry.field(default="", description="Optional comment.")
-    idempotency_key: str | None = strawberry.field(default=None, description="Idempotency key.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Replaying the same key returns the first result and changes nothing.",
+    )
 
 
 @strawberry.input(name="RejectStageInput", description="Reject the workflow at your current step.")
 class RejectStageInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
+    expected_stage_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The current stage the user saw (currentStage.id). If the workflow has moved on, "
+            "the decision is refused with CONFLICT and nothing changes. Always send it: "
+            "without it, only a change during the request itself is caught."
+        ),
+    )
     reason: str = strawberry.field(description="Why (required).")
-    idempotency_key: str | None = strawberry.field(default=None, description="Idempotency key.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Replaying the same key returns the first result and changes nothing.",
+    )
 
 
 @strawberry.input(name="DelegateStageInput", description="Hand your current step to a colleague.")
 class DelegateStageInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
+    expected_stage_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The current stage the user saw (currentStage.id). If the workflow has moved on, "
+            "the decision is refused with CONFLICT and nothing changes. Always send it: "
+            "without it, only a change during the request itself is caught."
+        ),
+    )
     to_user_id: strawberry.ID = strawberry.field(description="The colleague's user id.")
     reason: str = strawberry.field(default="", description="Optional reason.")
-    idempotency_key: str | None = strawberry.field(default=None, description="Idempotency key.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Replaying the same key returns the first result and changes nothing.",
+    )
 
 
 @strawberry.input(name="RequestResubmissionInput", description="Send the workflow back to a stage.")
 class RequestResubmissionInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
+    expected_stage_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The current stage the user saw (currentStage.id). If the workflow has moved on, "
+            "the decision is refused with CONFLICT and nothing changes. Always send it: "
+            "without it, only a change during the request itself is caught."
+        ),
+    )
     stage_id: strawberry.ID = strawberry.field(
         description="The current or an earlier stage (the running copy's or its template's id)."
     )
     reason: str = strawberry.field(description="What must change (required).")
-    idempotency_key: str | None = strawberry.field(default=None, description="Idempotency key.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Replaying the same key returns the first result and changes nothing.",
+    )
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
 def _viewer(context: RequestContext) -> Any:
-    if not context.is_authenticated:
-        raise UnauthenticatedError("Sign in to use the API.")
-    return context.user
+    return context.viewer()
 
 
 def _manager(context: RequestContext) -> Any:
-    user = _viewer(context)
-    if not selectors.can_manage_workflows(user, context.company_id):
-        raise WorkflowPermissionDenied("You may not build or edit workflows.")
-    return user
+    return context.manager()
 
 
 def _workflow(context: RequestContext, workflow_id: Any) -> Any:
@@ -412,13 +465,16 @@ async def _run(info: Info, payload: Any, action: Callable[[RequestContext], dict
     return await sync_to_async(call)()
 
 
-def _decision(
-    service: Callable[..., Any], **arguments: Any
-) -> Callable[[RequestContext], dict[str, Any]]:
+def _decision(action_name: str, **arguments: Any) -> Callable[[RequestContext], dict[str, Any]]:
+    """Return the call of one decision on an attachment (by id, bound to the step it names)."""
+
     def action(context: RequestContext) -> dict[str, Any]:
         user = _viewer(context)
-        obj = attachment_target_for_user(arguments.pop("attachment_id"), user)
-        return {"attachment": service(obj=obj, user=user, **arguments)}
+        return {
+            "attachment": services.decide_on_attachment(
+                action=action_name, user=user, company_id=context.company_id, **arguments
+            )
+        }
 
     return action
 
@@ -698,11 +754,15 @@ class Mutation(ActionMutations, ConfigurationMutations):
             strawberry.argument(description="Id of the attachment to start."),
         ],
     ) -> StartWorkflowPayload:  # type: ignore[valid-type]
-        return await _run(
-            info,
-            StartWorkflowPayload,
-            _decision(services.start_workflow, attachment_id=attachment_id),
-        )
+        def action(context: RequestContext) -> dict[str, Any]:
+            user = _viewer(context)
+            return {
+                "attachment": services.start_attachment(
+                    attachment_id=attachment_id, user=user, company_id=context.company_id
+                )
+            }
+
+        return await _run(info, StartWorkflowPayload, action)
 
     @strawberry.mutation(description="Cancel a live workflow; its open steps are cancelled.")
     async def cancel_workflow(
@@ -717,7 +777,10 @@ class Mutation(ActionMutations, ConfigurationMutations):
             info,
             CancelWorkflowPayload,
             _decision(
-                services.cancel_workflow, attachment_id=input.attachment_id, reason=input.reason
+                Action.CANCEL,
+                attachment_id=input.attachment_id,
+                expected_stage=input.expected_stage_id,
+                reason=input.reason,
             ),
         )
 
@@ -736,8 +799,9 @@ class Mutation(ActionMutations, ConfigurationMutations):
             info,
             ApproveStagePayload,
             _decision(
-                services.approve_stage,
+                Action.APPROVE,
                 attachment_id=input.attachment_id,
+                expected_stage=input.expected_stage_id,
                 form_data=input.form_data,
                 comment=input.comment,
                 idempotency_key=input.idempotency_key,
@@ -757,8 +821,9 @@ class Mutation(ActionMutations, ConfigurationMutations):
             info,
             CheckInStagePayload,
             _decision(
-                services.check_in_stage,
+                Action.CHECK_IN,
                 attachment_id=input.attachment_id,
+                expected_stage=input.expected_stage_id,
                 comment=input.comment,
                 idempotency_key=input.idempotency_key,
             ),
@@ -779,8 +844,9 @@ class Mutation(ActionMutations, ConfigurationMutations):
             info,
             VerifyStagePayload,
             _decision(
-                services.verify_stage,
+                Action.VERIFY,
                 attachment_id=input.attachment_id,
+                expected_stage=input.expected_stage_id,
                 form_data=input.form_data,
                 comment=input.comment,
                 idempotency_key=input.idempotency_key,
@@ -800,8 +866,9 @@ class Mutation(ActionMutations, ConfigurationMutations):
             info,
             RejectStagePayload,
             _decision(
-                services.reject_stage,
+                Action.REJECT,
                 attachment_id=input.attachment_id,
+                expected_stage=input.expected_stage_id,
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,
             ),
@@ -820,8 +887,9 @@ class Mutation(ActionMutations, ConfigurationMutations):
             info,
             DelegateStagePayload,
             _decision(
-                services.delegate_stage,
+                Action.DELEGATE,
                 attachment_id=input.attachment_id,
+                expected_stage=input.expected_stage_id,
                 to_user=input.to_user_id,
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,
@@ -843,8 +911,9 @@ class Mutation(ActionMutations, ConfigurationMutations):
             info,
             RequestResubmissionPayload,
             _decision(
-                services.request_resubmission,
+                Action.REQUEST_RESUBMISSION,
                 attachment_id=input.attachment_id,
+                expected_stage=input.expected_stage_id,
                 stage=input.stage_id,
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,

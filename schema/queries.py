@@ -48,8 +48,10 @@ MAX_PAGE_SIZE = 100
 def viewer_company_id(info: Info, requested: strawberry.ID | None = None) -> int:
     """Return the company the viewer acts for (a superuser may name another); or raise."""
     context = context_of(info)
-    if not context.is_authenticated:
-        raise query_error(UnauthenticatedError("Sign in to use the API."))
+    try:
+        context.viewer()
+    except UnauthenticatedError as error:
+        raise query_error(error) from None
     if requested is not None and context.user.is_superuser:
         return int(requested)
     assert context.company_id is not None

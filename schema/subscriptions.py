@@ -53,8 +53,10 @@ _pushed_events: OrderedDict[tuple[int, int], WorkflowEventType] = OrderedDict()
 
 def _viewer(info: Info) -> RequestContext:
     context = context_of(info)
-    if not context.is_authenticated:
-        raise query_error(UnauthenticatedError("Sign in to subscribe."))
+    try:
+        context.viewer("Sign in to subscribe.")
+    except UnauthenticatedError as error:
+        raise query_error(error) from None
     return context
 
 

@@ -41,7 +41,9 @@ from backend.workflows.constants import (
 from backend.workflows.engine_settings import department_model
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Pipeline, Stage, Workflow, WorkflowAttachment, WorkflowEvent
-from backend.workflows.selectors import compute_next_stage, compute_progress
+from backend.workflows.selectors import attachment_snapshot, compute_next_stage, compute_progress
+from backend.workflows.services.running import available_actions
+from backend.workflows.transitions import Action
 from schema.approval_references import ApprovalReferences, with_approval_references
 from schema.context import context_of
 from schema.errors import query_error
@@ -111,16 +113,8 @@ WorkflowStatusEnum = _enum(
 )
 
 
-@strawberry.enum(name="AvailableAction", description="A decision the viewer may take now.")
-class AvailableAction(Enum):
-    START = "start"
-    APPROVE = "approve"
-    CHECK_IN = "check_in"
-    VERIFY = "verify"
-    REJECT = "reject"
-    DELEGATE = "delegate"
-    REQUEST_RESUBMISSION = "request_resubmission"
-    CANCEL = "cancel"
+# Generated from the transition policy's actions: a new action appears here by itself.
+AvailableAction = _enum(Action, "AvailableAction", "A decision the viewer may take now.")
 
 
 @strawberry.type(name="User", description="A person (or company account) of the viewer's company.")
@@ -571,67 +565,54 @@ class WorkflowAttachmentType:
         if self.status != AttachmentStatus.IN_PROGRESS:  # type: ignore[attr-defined]
             return []
         context = context_of(info)
-        rows = await context.loaders.current_rows_by_attachment.load(
+        steps = await context.loaders.current_steps_by_attachment.load(
             (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
         )
         result = []
-        for row in rows:
-            if row.assigned_to is None:
+        for step in steps:
+            if step.assignee is None:
                 continue
-            extra = row.extra_fields or {}
             role = None
-            if row.assigned_role_object_id:
-                role_object = await context.loaders.role_by_id.load(
-                    int(row.assigned_role_object_id)
-                )
+            if step.role_id is not None:
+                role_object = await context.loaders.role_by_id.load(step.role_id)
                 if role_object is not None:
                     role = RoleType(id=strawberry.ID(str(role_object.pk)), name=str(role_object))
             result.append(
                 CurrentApproverType(
-                    user=UserType.from_user(row.assigned_to),  # type: ignore[arg-type]
+                    user=UserType.from_user(step.assignee),  # type: ignore[arg-type]
                     role=role,
-                    is_delegated="delegated_from" in extra,
-                    is_checked_in=bool(extra.get("checked_in")),
-                    behaviour=BehaviourEnum(extra.get("behaviour", ApprovalBehaviour.APPROVE)),
+                    is_delegated=step.delegated_from is not None,
+                    is_checked_in=step.is_checked_in,
+                    behaviour=BehaviourEnum(step.behaviour),
                 )
             )
         return result
 
-    @strawberry_django.field(description="What the viewer may do on this attachment now.")
-    async def available_actions(self, info: Info) -> list[AvailableAction]:
+    @strawberry_django.field(
+        description=(
+            "What the viewer may do on this attachment now, read from the engine's declared "
+            "transition policy: exactly the decisions the server would accept."
+        )
+    )
+    async def available_actions(self, info: Info) -> list[AvailableAction]:  # type: ignore[valid-type]
         context = context_of(info)
-        user = context.user
-        if user is None or not user.is_authenticated:
+        if not context.is_authenticated:
             return []
-        status = self.status  # type: ignore[attr-defined]
-        actions: list[AvailableAction] = []
-        if status == AttachmentStatus.NOT_STARTED:
-            actions.append(AvailableAction.START)
-        if status == AttachmentStatus.IN_PROGRESS:
-            rows = await context.loaders.current_rows_by_attachment.load(
+        steps = (
+            await context.loaders.current_steps_by_attachment.load(
                 (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
             )
-            mine = next((r for r in rows if r.assigned_to_id == user.pk), None)
-            if mine is not None:
-                extra = mine.extra_fields or {}
-                if extra.get("behaviour") == ApprovalBehaviour.CHECK_IN_VERIFY:
-                    actions.append(
-                        AvailableAction.VERIFY
-                        if extra.get("checked_in")
-                        else AvailableAction.CHECK_IN
-                    )
-                else:
-                    actions.append(AvailableAction.APPROVE)
-                actions += [
-                    AvailableAction.REJECT,
-                    AvailableAction.DELEGATE,
-                    AvailableAction.REQUEST_RESUBMISSION,
-                ]
-        if status in (AttachmentStatus.NOT_STARTED, AttachmentStatus.IN_PROGRESS) and (
-            user.is_superuser or user.pk in (self.started_by_id, self.company_id)  # type: ignore[attr-defined]
-        ):
-            actions.append(AvailableAction.CANCEL)
-        return actions
+            if self.status == AttachmentStatus.IN_PROGRESS  # type: ignore[attr-defined]
+            else []
+        )
+        permissions = await context.viewer_permissions()
+        actions = available_actions(
+            attachment=self,  # type: ignore[arg-type]
+            user=context.user,
+            steps=steps,
+            permissions=permissions,
+        )
+        return [AvailableAction(action.value) for action in actions]
 
     @strawberry_django.field(description="The audit trail, oldest first.")
     async def events(
@@ -691,6 +672,13 @@ class EventAttachmentType:
     current_stage: StageRefType | None = strawberry.field(description="Current stage.")
     current_pipeline: PipelineRefType | None = strawberry.field(description="Current pipeline.")
     progress: ProgressType = strawberry.field(description="Progress through the stages.")
+    open_actions: list[AvailableAction] = strawberry.field(  # type: ignore[valid-type]
+        description=(
+            "The decisions the attachment accepts in this state, from whoever the transition "
+            "policy allows (empty once it has finished). The same for every subscriber: the "
+            "viewer's own choice is `WorkflowAttachment.availableActions`."
+        )
+    )
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> EventAttachmentType:
@@ -717,6 +705,8 @@ class EventAttachmentType:
                 completed_stages=completed,
                 total_stages=total,
             ),
+            # Messages published before the field existed carry none.
+            open_actions=[AvailableAction(value) for value in data.get("open_actions", [])],
         )
 
 
@@ -803,8 +793,6 @@ class WorkflowEventType:
     async def attachment(self, info: Info) -> EventAttachmentType | None:
         if self.snapshot is not None:
             return EventAttachmentType.from_snapshot(self.snapshot)
-        from backend.workflows.broadcast import attachment_snapshot
-
         loaders = context_of(info).loaders
         attachment = await loaders.attachment_by_id.load(int(self.attachment_id))
         if attachment is None:

@@ -25,8 +25,13 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from backend.workflows import approvals
-from backend.workflows.models import Stage, WorkflowAttachment, WorkflowEvent
-from backend.workflows.selectors import compute_progress, ordered_stages
+from backend.workflows.models import WorkflowAttachment, WorkflowEvent
+from backend.workflows.selectors import (
+    attachment_snapshot,
+    ordered_stages,
+    pipeline_snapshot,
+    stage_snapshot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,40 +84,6 @@ def _user(user: Any) -> dict[str, Any] | None:
     }
 
 
-def _stage(stage: Stage | None) -> dict[str, Any] | None:
-    if stage is None:
-        return None
-    return {
-        "id": stage.pk,
-        "name_en": stage.name_en,
-        "name_ar": stage.name_ar,
-        "color": stage.color,
-    }
-
-
-def _pipeline(pipeline: Any) -> dict[str, Any] | None:
-    if pipeline is None:
-        return None
-    return {"id": pipeline.pk, "name_en": pipeline.name_en}
-
-
-def attachment_snapshot(attachment: WorkflowAttachment, stages: list[Stage]) -> dict[str, Any]:
-    """Describe an attachment's state (as events carry it)."""
-    progress = compute_progress(attachment, stages)
-    by_id = {stage.pk: stage for stage in stages}
-    stage = by_id.get(attachment.current_stage_id) if attachment.current_stage_id else None
-    return {
-        "id": attachment.pk,
-        "status": attachment.status,
-        "current_stage": _stage(stage),
-        "current_pipeline": _pipeline(stage.pipeline if stage else None),
-        "progress": {
-            "completed_stages": progress.completed_stages,
-            "total_stages": progress.total_stages,
-        },
-    }
-
-
 def serialize_event(
     event: WorkflowEvent,
     *,
@@ -130,10 +101,10 @@ def serialize_event(
         "previous_id": previous_id,
         "actor": _user(event.actor),
         "delegate": _user(event.delegate),
-        "from_stage": _stage(event.from_stage),
-        "to_stage": _stage(event.to_stage),
-        "from_pipeline": _pipeline(event.from_pipeline),
-        "to_pipeline": _pipeline(event.to_pipeline),
+        "from_stage": stage_snapshot(event.from_stage),
+        "to_stage": stage_snapshot(event.to_stage),
+        "from_pipeline": pipeline_snapshot(event.from_pipeline),
+        "to_pipeline": pipeline_snapshot(event.to_pipeline),
         "reason": event.reason,
         "form_data": event.form_data,
         "details": event.details or {},
@@ -191,11 +162,11 @@ def _inbox_messages(
             before.add(event.actor_id)
     after = (
         {
-            row.assigned_to_id
-            for row in approvals.open_rows_for_objects(
+            step.assignee_id
+            for step in approvals.open_steps_for_objects(
                 attachment.content_type_id, [attachment.object_id]
             )
-            if row.assigned_to_id is not None
+            if step.assignee_id is not None
         }
         if attachment.status == "in_progress"
         else set()

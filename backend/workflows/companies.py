@@ -78,3 +78,16 @@ def company_ids_for_users(user_ids: list[int]) -> dict[int, int]:
     ):
         mapping[user_id] = company_id
     return mapping
+
+
+# Fields naming the user who created a business object, in the order they are tried.
+CREATOR_FIELDS = ("created_by", "requester", "owner", "user")
+
+
+def object_creator(obj: Any) -> Any:
+    """Return the user who created ``obj`` (``created_by``, ``requester``, ``owner`` or ``user``)."""
+    for name in CREATOR_FIELDS:
+        user = getattr(obj, name, None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user
+    return None

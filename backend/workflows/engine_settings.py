@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_STATUS_FIELD": "workflow_status",
     "MODEL_WORKFLOW_MAPPINGS": {},
     "AUTO_START_WORKFLOWS": {},
+    # The user who started an attachment is never one of its approvers unless this is True.
+    "ALLOW_SELF_APPROVAL": False,
     "PERMISSIONS": {
         "REQUIRE_PERMISSION_TO_START": False,
         "REQUIRE_PERMISSION_TO_APPROVE": False,

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from backend.workflows.action_registry import handler_convention_of, validate_function_path
 from backend.workflows.constants import (
     LIVE_STATUSES,
     ActionType,
@@ -270,8 +271,6 @@ class WorkflowAction(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Every save path (admin, GraphQL, plain Python) refuses a path outside the allow-list
         # and records how the handler is called, read once from its signature.
-        from backend.workflows.actions import handler_convention_of, validate_function_path
-
         self.handler_convention = handler_convention_of(validate_function_path(self.function_path))
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "function_path" in update_fields:
@@ -290,7 +289,6 @@ class WorkflowAction(models.Model):
         return next((name for name in ACTION_SCOPES if self._scope_is_set(name)), "")
 
     def clean(self) -> None:
-        from backend.workflows.actions import validate_function_path
         from backend.workflows.exceptions import WorkflowError
 
         # The scope rule is the check constraint, validated by full_clean() with its own message.

@@ -238,10 +238,10 @@ def _resolve(
             )
             resolved.append(_creator(obj(), fields))
         elif recipient == "current_approver":
-            rows = approvals.open_rows_for_objects(
+            steps = approvals.open_steps_for_objects(
                 attachment.content_type_id, [attachment.object_id]
             )
-            resolved.extend(row.assigned_to for row in rows if row.assigned_to is not None)
+            resolved.extend(step.assignee for step in steps if step.assignee is not None)
         elif recipient == "delegated_to":
             resolved.append(delegate)
         elif recipient == "workflow_starter":

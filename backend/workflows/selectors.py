@@ -9,10 +9,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 
 from backend.workflows import approvals
-from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.companies import get_company_id_for_user, object_creator
 from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus, WorkflowStatus
 from backend.workflows.engine_settings import is_model_enabled, model_workflow_mapping
 from backend.workflows.models import Stage, Workflow, WorkflowAttachment
+from backend.workflows.transitions import open_actions
 
 
 def ordered_stages_queryset(workflow_id: int) -> QuerySet[Stage]:
@@ -68,6 +69,48 @@ def compute_progress(attachment: WorkflowAttachment, stages: list[Stage]) -> Pro
         return Progress(total, total)
     position = stage_position(stages, attachment.current_stage_id)
     return Progress(position or 0, total)
+
+
+def stage_snapshot(stage: Stage | None) -> dict[str, Any] | None:
+    """Describe a stage as events carry it (no id-less copy: a stage keeps its id)."""
+    if stage is None:
+        return None
+    return {
+        "id": stage.pk,
+        "name_en": stage.name_en,
+        "name_ar": stage.name_ar,
+        "color": stage.color,
+    }
+
+
+def pipeline_snapshot(pipeline: Any) -> dict[str, Any] | None:
+    """Describe a pipeline as events carry it."""
+    if pipeline is None:
+        return None
+    return {"id": pipeline.pk, "name_en": pipeline.name_en}
+
+
+def attachment_snapshot(attachment: WorkflowAttachment, stages: list[Stage]) -> dict[str, Any]:
+    """Describe an attachment's state, as every event carries it (the one builder of it).
+
+    The broadcast builds it once per committed batch and the GraphQL event type renders
+    pushed events from it; queried events build it from the attachment's current state.
+    """
+    progress = compute_progress(attachment, stages)
+    by_id = {stage.pk: stage for stage in stages}
+    stage = by_id.get(attachment.current_stage_id) if attachment.current_stage_id else None
+    return {
+        "id": attachment.pk,
+        "status": attachment.status,
+        "current_stage": stage_snapshot(stage),
+        "current_pipeline": pipeline_snapshot(stage.pipeline if stage else None),
+        "progress": {
+            "completed_stages": progress.completed_stages,
+            "total_stages": progress.total_stages,
+        },
+        # Read from the transition policy: what the attachment accepts now, from someone.
+        "open_actions": [action.value for action in open_actions(attachment.status)],
+    }
 
 
 def compute_next_stage(attachment: WorkflowAttachment, stages: list[Stage]) -> Stage | None:
@@ -144,7 +187,7 @@ def get_workflow_progress(workflow: Workflow | None, obj: Model) -> dict[str, An
 def user_requires_action(obj: Model, user: Any) -> bool:
     """Tell whether ``user`` holds a current approval step on ``obj``."""
     content_type = ContentType.objects.get_for_model(obj)
-    return approvals.current_row_for_user(content_type.pk, str(obj.pk), user) is not None
+    return approvals.user_holds_current_row(content_type.pk, str(obj.pk), user)
 
 
 def pending_approvals_queryset(user: Any) -> QuerySet[WorkflowAttachment]:
@@ -270,9 +313,6 @@ def company_target(company_id: int | None, model_label: str, object_id: Any) -> 
 
     Objects whose model names no creator field are never reachable this way.
     """
-    from backend.workflows.companies import get_company_id_for_user
-    from backend.workflows.services.registration import object_creator
-
     app_label, _, model_name = str(model_label).lower().partition(".")
     content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
     model = content_type.model_class() if content_type else None

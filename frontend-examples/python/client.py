@@ -60,7 +60,7 @@ query LastEvent($id: ID!) {
   workflowAttachment(id: $id) {
     id
     target { display }
-    currentStage { nameEn }
+    currentStage { id nameEn }
     events(first: 100) { nodes { id } }
   }
 }
@@ -175,11 +175,16 @@ async def approve_and_follow(
     events = ws.subscribe(request(ATTACHMENT_EVENTS, attachmentId=attachment_id, since=since))
     # With `since`, the server replays anything after that event, so it does not matter whether
     # the approval below commits before or after the subscription is registered.
-    result = (
-        await http.execute(
-            request(APPROVE, input={"attachmentId": attachment_id, "formData": form or None, "comment": comment})
-        )
-    )["approveStage"]
+    # The approval names the stage read above: if the workflow moves on in between (another
+    # approver was quicker), the server answers CONFLICT instead of approving the next stage.
+    expected_stage_id = (attachment["currentStage"] or {}).get("id")
+    approval = {
+        "attachmentId": attachment_id,
+        "expectedStageId": expected_stage_id,
+        "formData": form or None,
+        "comment": comment,
+    }
+    result = (await http.execute(request(APPROVE, input=approval)))["approveStage"]
     if result["error"]:
         error = result["error"]
         field = f", field {error['field']}" if error.get("field") else ""

@@ -115,7 +115,7 @@ query { workflowAttachments(first: 100) { edges { node {
     pipelines { department { name } stages { approvals { user { username } role { name } } } } }
   currentStage { approvals { role { name } requiredForm { name } } }
   events { nodes { delegate { username } toStage { nameEn }
-    attachment { status currentStage { nameEn } progress { percentage } } } }
+    attachment { status currentStage { nameEn } progress { percentage } openActions } } }
 } } } }
 """
 
@@ -443,14 +443,16 @@ def test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments(client,
     )
     documents = {
         # attachments (workflow, pipeline joined in), current stages, the workflows' stages
-        # (progress, next stage), current approval rows, targets, events, approvers' roles
-        "workflowAttachments": (ATTACHMENTS, employee, 7),
+        # (progress, next stage), current approval rows, targets, events, approvers' roles,
+        # and once per request the viewer's workflow permissions (availableActions: who
+        # holds change_workflowattachment may cancel)
+        "workflowAttachments": (ATTACHMENTS, employee, 8),
         # attachments; the running copies' pipelines and stages, with the roles and users
         # their approvals name; current stages, with their roles and forms; events; the
         # events' attachments and their workflows' stages
         "workflowAttachments (details)": (ATTACHMENT_DETAILS, employee, 11),
         # as workflowAttachments
-        "myPendingApprovals": (PENDING_APPROVALS, budget_manager, 7),
+        "myPendingApprovals": (PENDING_APPROVALS, budget_manager, 8),
         # one aggregate query
         "cleanupStatistics": (CLEANUP_STATISTICS, employee, 1),
     }
@@ -526,6 +528,7 @@ COVERED_LIST_FIELDS = {
     "WorkflowAttachment.currentApprovers": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowAttachment.availableActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowEventConnection.nodes": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
+    "EventAttachment.openActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "Viewer.roles": "test_me_costs_the_same_queries_for_1_and_50_roles",
     "CleanupStatistics.byAge": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "Query.workflowActions": (

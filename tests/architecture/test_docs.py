@@ -186,7 +186,8 @@ def test_the_tour_works_against_a_live_server():
         node = nested["data"]["myPendingApprovals"]["edges"][0]["node"]
         assert node["id"] == edges[0]["node"]["id"]
 
-        first = _post(server.http_url, token, approve, {"id": node["id"]})
+        step = {"id": node["id"], "stage": node["currentStage"]["id"]}
+        first = _post(server.http_url, token, approve, step)
         assert first["data"]["approveStage"] == {
             "attachment": {
                 "status": "IN_PROGRESS",
@@ -195,7 +196,7 @@ def test_the_tour_works_against_a_live_server():
             },
             "error": None,
         }
-        again = _post(server.http_url, token, approve, {"id": node["id"]})
+        again = _post(server.http_url, token, approve, step)
         assert again["data"]["approveStage"]["error"]["code"] == "CONFLICT"
         assert again["data"]["approveStage"]["attachment"] is None
 

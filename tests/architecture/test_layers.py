@@ -158,3 +158,57 @@ def test_the_adapter_does_import_approval_workflow():
     (tree,) = [tree for path, tree in python_files("backend") if path == APPROVAL_ADAPTER]
 
     assert any(_is_within(module, "approval_workflow") for _, module in imported_modules(tree))
+
+
+# Modules below the services: reads (selectors), the policy and the adapter never reach up
+# into a service, even through an import inside a function (that would be an import cycle:
+# the services import them).
+BELOW_THE_SERVICES = (
+    "backend/workflows/selectors.py",
+    "backend/workflows/transitions.py",
+    "backend/workflows/approvals.py",
+    "backend/workflows/companies.py",
+)
+
+
+def test_selectors_the_policy_and_the_adapter_never_import_the_services():
+    offences = [
+        f"{path}:{line} imports {module}"
+        for path, tree in python_files("backend/workflows")
+        if path in BELOW_THE_SERVICES
+        for line, module in imported_modules(tree)
+        if _is_within(module, "backend.workflows.services")
+    ]
+
+    assert offences == []
+
+
+def test_the_transition_policy_runs_no_query():
+    # It decides from facts its callers gathered: it imports neither models nor the adapter.
+    tree = ast.parse((ROOT / "backend/workflows/transitions.py").read_text(encoding="utf-8"))
+    imported = {module for _, module in imported_modules(tree)}
+
+    assert imported & {"backend.workflows.models", "backend.workflows.approvals"} == set()
+
+
+def test_the_models_import_neither_the_action_runner_nor_the_services():
+    # models -> actions -> notifications -> ... -> models was an import cycle: the models
+    # check a stored action's path with action_registry, which imports no model.
+    tree = ast.parse((ROOT / "backend/workflows/models.py").read_text(encoding="utf-8"))
+    imported = {module for _, module in imported_modules(tree)}
+
+    assert (
+        imported
+        & {
+            "backend.workflows.actions",
+            "backend.workflows.notifications",
+            "backend.workflows.services",
+        }
+        == set()
+    )
+    registry = ast.parse(
+        (ROOT / "backend/workflows/action_registry.py").read_text(encoding="utf-8")
+    )
+    assert not any(
+        _is_within(module, "backend.workflows.models") for _, module in imported_modules(registry)
+    )

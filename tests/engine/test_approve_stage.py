@@ -16,7 +16,7 @@ from backend.workflows.exceptions import (
     UnauthenticatedError,
     WorkflowValidationError,
 )
-from backend.workflows.models import WorkflowEvent
+from backend.workflows.models import Stage, WorkflowAttachment, WorkflowEvent
 from backend.workflows.services import (
     approve_stage,
     check_in_stage,
@@ -231,13 +231,24 @@ def test_round_robin_spreads_successive_requests_across_reviewers(acme):
     ]
 
 
-def test_an_approver_of_a_stage_already_passed_gets_a_conflict(acme):
+def test_an_approver_of_a_stage_already_passed_is_not_an_approver_of_the_next(acme):
     # given: reviewer 1 approved Initial Review; Budget Approval waits
     request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
+    initial_review = Stage.objects.get(
+        pipeline__workflow_id=attachment.workflow_id, name_en="Initial Review"
+    )
     before = database_state()
 
-    # when: reviewer 1 approves again (a stale page), reviewer 2 (never picked) tries too
-    with pytest.raises(ConflictError) as raised:
+    # when: reviewer 1 approves again from a stale page (naming the step they saw), then
+    # without naming it; reviewer 2 (never picked) tries too
+    with pytest.raises(ConflictError) as stale:
+        approve_stage(
+            obj=request,
+            user=acme.user("finance_reviewer1"),
+            form_data=FORM_DATA["Initial Review"],
+            expected_stage=initial_review,
+        )
+    with pytest.raises(NotAnApproverError) as earlier_approver:
         approve_stage(
             obj=request, user=acme.user("finance_reviewer1"), form_data=FORM_DATA["Initial Review"]
         )
@@ -247,10 +258,11 @@ def test_an_approver_of_a_stage_already_passed_gets_a_conflict(acme):
         )
 
     # then
-    assert raised.value.message == (
+    assert stale.value.message == (
         "This step has already been decided or is no longer waiting for you; "
         "reload the workflow and try again."
     )
+    assert earlier_approver.value.message == "You are not an approver of the current stage."
     assert database_state() == before
 
 
@@ -555,11 +567,17 @@ def test_an_idempotency_key_reused_on_another_object_is_a_conflict(acme):
 def test_approve_stage_again_without_an_idempotency_key_is_a_conflict(acme):
     request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
     user = acme.user("budget_manager1")
-    approve_stage(obj=request, user=user, form_data=FORM_DATA["Budget Approval"])
+    stage_id = WorkflowAttachment.objects.get(pk=attachment.pk).current_stage_id
+    approve_stage(
+        obj=request, user=user, form_data=FORM_DATA["Budget Approval"], expected_stage=stage_id
+    )
     before = database_state()
 
+    # the same click again, bound to the step it was made for
     with pytest.raises(ConflictError) as raised:
-        approve_stage(obj=request, user=user, form_data=FORM_DATA["Budget Approval"])
+        approve_stage(
+            obj=request, user=user, form_data=FORM_DATA["Budget Approval"], expected_stage=stage_id
+        )
 
     assert raised.value.code == ErrorCode.CONFLICT
     assert database_state() == before

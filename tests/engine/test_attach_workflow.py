@@ -363,7 +363,7 @@ def test_attach_with_disable_clone_runs_the_template_itself(acme):
     workflows = Workflow.objects.count()
 
     attachment = attach_workflow_to_object(
-        obj=request, workflow=acme.workflow, user=acme.user("requester"), disable_clone=True
+        obj=request, workflow=acme.workflow, user=acme.company, disable_clone=True
     )
 
     assert attachment.workflow_id == acme.workflow.pk

@@ -19,11 +19,12 @@ from django.db import connection, transaction
 from backend.demo.models import PurchaseRequest
 from backend.demo.scenario import build_company, register_demo_models
 from backend.workflows.constants import AttachmentStatus, EventType
-from backend.workflows.exceptions import ConflictError, InvalidStateError
+from backend.workflows.exceptions import ConflictError, InvalidStateError, NotAnApproverError
 from backend.workflows.models import Stage, Workflow, WorkflowAttachment, WorkflowEvent
 from backend.workflows.services import (
     approve_stage,
     attach_workflow_to_object,
+    create_workflow,
     delegate_stage,
     get_workflow_attachment,
     reject_stage,
@@ -86,15 +87,27 @@ def events_since(
 
 
 def approve_as(
-    username: str, request_pk: int, form_data: dict[str, Any] | None
+    username: str,
+    request_pk: int,
+    form_data: dict[str, Any] | None,
+    expected_stage: int | None = None,
 ) -> Callable[[], Any]:
     def call() -> Any:
         # Fresh objects per thread: nothing is shared between connections.
         user = get_user_model().objects.get(username=username)
         request = PurchaseRequest.objects.get(pk=request_pk)
-        return approve_stage(obj=request, user=user, form_data=form_data)
+        return approve_stage(
+            obj=request, user=user, form_data=form_data, expected_stage=expected_stage
+        )
 
     return call
+
+
+def current_stage_id(attachment: WorkflowAttachment) -> int | None:
+    """Return the attachment's current stage as stored (what a client's page shows)."""
+    return WorkflowAttachment.objects.values_list("current_stage_id", flat=True).get(
+        pk=attachment.pk
+    )
 
 
 def test_concurrent_approvals_of_an_anyone_step_advance_it_exactly_once():
@@ -107,9 +120,10 @@ def test_concurrent_approvals_of_an_anyone_step_advance_it_exactly_once():
     usernames = [f"race-budget_manager{n}" for n in (1, 2, 3, 4, 1, 2)]
     assert len(usernames) == THREADS
 
-    # when
+    # when: every click names the step its page showed
+    seen = current_stage_id(attachment)
     results = run_at_once(
-        [approve_as(name, request.pk, FORM_DATA["Budget Approval"]) for name in usernames]
+        [approve_as(name, request.pk, FORM_DATA["Budget Approval"], seen) for name in usernames]
     )
 
     # then: exactly one decision went through; the others lost the race cleanly
@@ -154,7 +168,7 @@ def wait_until_a_transaction_waits_for_a_lock() -> None:
     raise AssertionError("no transaction started waiting for the lock")
 
 
-def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
+def test_a_decision_whose_step_changed_while_it_waited_for_the_lock_is_a_conflict():
     # given: the CFO approves while a budget manager's approval, which opens the CFO's stage,
     # still holds the attachment lock
     register_demo_models()
@@ -184,8 +198,9 @@ def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
         wait_until_a_transaction_waits_for_a_lock()
     cfo.join(timeout=60)
 
-    # then: the CFO's decision went through once the lock was released, on the new stage
-    assert [type(result) for result in results] == [WorkflowAttachment], results
+    # then: the CFO's request began while Budget Approval was current (read before the lock);
+    # once the lock was released the step had changed, so nothing was decided for the CFO
+    assert [(type(result), result.message) for result in results] == [(ConflictError, LOST_RACE)]
     assert events_since(attachment, events_before) == [
         (EventType.APPROVED, "queue-budget_manager1", "Budget Approval", None),
         (
@@ -194,43 +209,40 @@ def test_a_decision_that_waited_for_the_lock_records_the_stage_it_decided():
             "Budget Approval",
             "Final Finance Sign-off",
         ),
-        (EventType.APPROVED, "queue-cfo", "Final Finance Sign-off", None),
-        (EventType.PIPELINE_MOVED, "queue-cfo", "Final Finance Sign-off", "Executive Approval"),
-        (EventType.STAGE_MOVED, "queue-cfo", "Final Finance Sign-off", "Executive Approval"),
     ]
-    moved = WorkflowEvent.objects.get(attachment=attachment, event_type=EventType.PIPELINE_MOVED)
-    assert (moved.from_pipeline.name_en, moved.to_pipeline.name_en) == (
-        "Finance Review",
-        "Executive Approval",
-    )
     assert attachment_state(attachment) == (
         AttachmentStatus.IN_PROGRESS,
-        "Executive Approval",
-        "Executive Approval",
+        "Finance Review",
+        "Final Finance Sign-off",
     )
 
 
-def decide_as(decision: str, username: str, request_pk: int) -> Callable[[], Any]:
+def decide_as(
+    decision: str, username: str, request_pk: int, expected_stage: int | None = None
+) -> Callable[[], Any]:
     """Return a call making one of the four decisions on the CFO's stage, with fresh objects."""
 
     def call() -> Any:
         User = get_user_model()
         user = User.objects.get(username=username)
         request = PurchaseRequest.objects.get(pk=request_pk)
+        bound = {"expected_stage": expected_stage}
         if decision == "approve":
             return approve_stage(
-                obj=request, user=user, form_data=FORM_DATA["Final Finance Sign-off"]
+                obj=request, user=user, form_data=FORM_DATA["Final Finance Sign-off"], **bound
             )
         if decision == "reject":
-            return reject_stage(obj=request, user=user, reason="No")
+            return reject_stage(obj=request, user=user, reason="No", **bound)
         if decision == "delegate":
             employee = User.objects.get(username=username.replace("cfo", "employee"))
-            return delegate_stage(obj=request, user=user, to_user=employee)
+            return delegate_stage(obj=request, user=user, to_user=employee, **bound)
         attachment = get_workflow_attachment(request)
         first_stage = Stage.objects.filter(pipeline__workflow_id=attachment.workflow_id).get(
             name_en="Initial Review"
         )
-        return request_resubmission(obj=request, user=user, stage=first_stage, reason="Redo")
+        return request_resubmission(
+            obj=request, user=user, stage=first_stage, reason="Redo", **bound
+        )
 
     return call
 
@@ -239,7 +251,8 @@ def decide_as(decision: str, username: str, request_pk: int) -> Callable[[], Any
 AFTER_FIRST_DECISION = {
     "approve": (ConflictError, AttachmentStatus.IN_PROGRESS, "Executive Approval"),
     "reject": (InvalidStateError, AttachmentStatus.REJECTED, "Final Finance Sign-off"),
-    "delegate": (ConflictError, AttachmentStatus.IN_PROGRESS, "Final Finance Sign-off"),
+    # the CFO handed the step on: no longer one of its approvers
+    "delegate": (NotAnApproverError, AttachmentStatus.IN_PROGRESS, "Final Finance Sign-off"),
     "resubmit": (ConflictError, AttachmentStatus.IN_PROGRESS, "Initial Review"),
 }
 
@@ -292,8 +305,11 @@ def test_concurrent_different_decisions_by_one_user_let_exactly_one_through():
     decisions = ["approve", "reject", "delegate", "resubmit", "approve", "reject"]
     assert len(decisions) == THREADS
 
-    # when: the CFO's six clicks arrive together
-    results = run_at_once([decide_as(decision, "mixed-cfo", request.pk) for decision in decisions])
+    # when: the CFO's six clicks, from one page, arrive together
+    seen = current_stage_id(attachment)
+    results = run_at_once(
+        [decide_as(decision, "mixed-cfo", request.pk, seen) for decision in decisions]
+    )
 
     # then: one decision went through; the state and the audit trail are the winner's
     winners = [i for i, result in enumerate(results) if isinstance(result, WorkflowAttachment)]
@@ -370,3 +386,334 @@ def test_concurrent_attach_of_one_object_creates_one_attachment():
         "Initial Review",
     )
     assert len(approval_rows(attachment)) == 1
+
+
+# --------------------------------------------------------------------------- bursts, round after round
+
+CROWD = 20
+ROUNDS = 20
+COMPLETED_MESSAGE = "The workflow is completed; this action is not possible now."
+REJECTED_MESSAGE = "The workflow is rejected; this action is not possible now."
+
+
+class Crowd:
+    """``size`` worker threads kept for many bursts; each burst releases them together.
+
+    Every call runs on the worker's own connection, closed after the call (with PostgreSQL's
+    connection pool, fewer connections than workers are enough: late workers wait for one).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._start = threading.Barrier(size + 1)
+        self._done = threading.Barrier(size + 1)
+        self._calls: list[Callable[[], Any]] = []
+        self._results: list[Any] = []
+        self._closing = False
+        self._threads = [
+            threading.Thread(target=self._work, args=(index,), daemon=True) for index in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self, index: int) -> None:
+        while True:
+            self._start.wait(timeout=60)
+            if self._closing:
+                return
+            try:
+                self._results[index] = self._calls[index]()
+            except Exception as error:  # collected and asserted on by the test
+                self._results[index] = error
+            finally:
+                connection.close()
+            self._done.wait(timeout=120)
+
+    def run(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        """Run ``calls`` (one per worker) at once; return their results or errors."""
+        assert len(calls) == self.size
+        self._calls, self._results = calls, [None] * self.size
+        self._start.wait(timeout=60)
+        self._done.wait(timeout=120)
+        return list(self._results)
+
+    def __enter__(self) -> Crowd:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._closing = True
+        self._start.wait(timeout=60)
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+def same_role_workflow(scenario: Any, *, stages: int = 3) -> Workflow:
+    """Return a template of ``stages`` consecutive stages, each ``role`` / ``anyone`` on one role."""
+    role = {
+        "approval_type": "role",
+        "user_role": scenario.roles["Budget Manager"].pk,
+        "role_selection_strategy": "anyone",
+    }
+    return create_workflow(
+        company=scenario.company,
+        name_en="Same role",
+        created_by=scenario.company,
+        pipelines=[
+            {
+                "name_en": "Main",
+                "stages": [
+                    {"name_en": f"Stage {n}", "approvals": [role]} for n in range(1, stages + 1)
+                ],
+            }
+        ],
+    )
+
+
+def decide_on(
+    decision: str,
+    user_pk: int,
+    request_pk: int,
+    expected_stage: int | None,
+    idempotency_key: str | None = None,
+) -> Callable[[], Any]:
+    """Return one approve or reject call on a purchase request, with fresh objects."""
+
+    def call() -> Any:
+        user = get_user_model().objects.get(pk=user_pk)
+        request = PurchaseRequest.objects.get(pk=request_pk)
+        if decision == "reject":
+            return reject_stage(
+                obj=request,
+                user=user,
+                reason="No",
+                expected_stage=expected_stage,
+                idempotency_key=idempotency_key,
+            )
+        return approve_stage(
+            obj=request, user=user, expected_stage=expected_stage, idempotency_key=idempotency_key
+        )
+
+    return call
+
+
+class SameRoleRun:
+    """A purchase request running the same-role workflow, restarted when it ends."""
+
+    def __init__(self, scenario: Any) -> None:
+        self.scenario = scenario
+        self.workflow = same_role_workflow(scenario)
+        self.request: Any = None
+        self.attachment: Any = None
+
+    def live(self) -> tuple[Any, WorkflowAttachment, int | None, int]:
+        """Return ``(request, attachment, current stage id, events so far)``, restarting if needed."""
+        if self.attachment is None or attachment_state(self.attachment)[0] != "in_progress":
+            self.request = make_purchase_request(self.scenario)
+            self.attachment = attach_workflow_to_object(
+                obj=self.request, workflow=self.workflow, user=self.scenario.user("requester")
+            )
+        events = WorkflowEvent.objects.filter(attachment=self.attachment).count()
+        return self.request, self.attachment, current_stage_id(self.attachment), events
+
+
+def members(scenario: Any) -> list[Any]:
+    return [scenario.user(f"budget_manager{n}") for n in range(1, CROWD + 1)]
+
+
+def stage_name(stage_id: int | None) -> str:
+    return Stage.objects.get(pk=stage_id).name_en
+
+
+def assert_one_advance(
+    attachment: WorkflowAttachment, events_before: int, winner: Any, stage_id: int | None
+) -> str:
+    """Assert the attachment moved exactly one stage (or completed) for ``winner``; return how."""
+    name = stage_name(stage_id)
+    events = events_since(attachment, events_before)
+    if name == "Stage 3":
+        assert events == [
+            (EventType.APPROVED, winner.username, name, None),
+            (EventType.COMPLETED, winner.username, name, None),
+        ]
+        return "completed"
+    following = f"Stage {int(name[-1]) + 1}"
+    assert events == [
+        (EventType.APPROVED, winner.username, name, None),
+        (EventType.STAGE_MOVED, winner.username, name, following),
+    ]
+    assert attachment_state(attachment)[2] == following
+    return "moved"
+
+
+def test_a_crowd_of_one_role_advances_consecutive_stages_exactly_once_per_burst():
+    # given: three consecutive stages on the Budget Manager role (anyone), 20 members
+    register_demo_models()
+    scenario = build_company("crowd", display_name="Crowd", budget_managers=CROWD)
+    run, people = SameRoleRun(scenario), members(scenario)
+    outcomes = Counter()
+
+    with Crowd(CROWD) as crowd:
+        for _ in range(ROUNDS):
+            request, attachment, stage_id, events_before = run.live()
+
+            # when: every member approves the stage their page shows, at once
+            results = crowd.run(
+                [decide_on("approve", user.pk, request.pk, stage_id) for user in people]
+            )
+
+            # then: one decision; every other member gets a typed error, nothing else moved
+            winners = [
+                i for i, result in enumerate(results) if isinstance(result, WorkflowAttachment)
+            ]
+            assert len(winners) == 1, results
+            how = assert_one_advance(attachment, events_before, people[winners[0]], stage_id)
+            expected_loss = (
+                (InvalidStateError, COMPLETED_MESSAGE)
+                if how == "completed"
+                else (ConflictError, LOST_RACE)
+            )
+            losers = [r for i, r in enumerate(results) if i != winners[0]]
+            assert [(type(r), r.message) for r in losers] == [expected_loss] * (CROWD - 1)
+            outcomes[how] += 1
+
+    # every stage position was raced: 20 rounds over runs of three stages
+    assert outcomes == {"moved": 14, "completed": 6}
+
+
+def test_one_user_repeating_one_request_advances_exactly_once_per_burst():
+    # given: the same workflow; one member holds every stage (the role's only member)
+    register_demo_models()
+    scenario = build_company("repeat", display_name="Repeat", budget_managers=1)
+    run, user = SameRoleRun(scenario), scenario.user("budget_manager1")
+    outcomes = Counter()
+
+    with Crowd(CROWD) as crowd:
+        for _ in range(ROUNDS):
+            request, attachment, stage_id, events_before = run.live()
+
+            # when: the same request (same page, same step) arrives 20 times at once
+            results = crowd.run(
+                [decide_on("approve", user.pk, request.pk, stage_id) for _ in range(CROWD)]
+            )
+
+            # then: it advanced one stage, never the next ones the same user also holds
+            winners = [
+                i for i, result in enumerate(results) if isinstance(result, WorkflowAttachment)
+            ]
+            assert len(winners) == 1, results
+            how = assert_one_advance(attachment, events_before, user, stage_id)
+            expected_loss = (
+                (InvalidStateError, COMPLETED_MESSAGE)
+                if how == "completed"
+                else (ConflictError, LOST_RACE)
+            )
+            losers = [r for i, r in enumerate(results) if i != winners[0]]
+            assert [(type(r), r.message) for r in losers] == [expected_loss] * (CROWD - 1)
+            outcomes[how] += 1
+
+    assert outcomes == {"moved": 14, "completed": 6}
+
+
+def test_mixed_approvals_and_rejections_decide_the_step_they_were_made_for_once():
+    # given: 20 members; half approve, half reject the stage they see
+    register_demo_models()
+    scenario = build_company("split", display_name="Split", budget_managers=CROWD)
+    run, people = SameRoleRun(scenario), members(scenario)
+    decisions = ["approve", "reject"] * (CROWD // 2)
+    outcomes = Counter()
+
+    with Crowd(CROWD) as crowd:
+        for _ in range(ROUNDS):
+            request, attachment, stage_id, events_before = run.live()
+
+            # when
+            results = crowd.run(
+                [
+                    decide_on(decision, user.pk, request.pk, stage_id)
+                    for decision, user in zip(decisions, people, strict=True)
+                ]
+            )
+
+            # then: exactly one decision, on the stage it named
+            winners = [
+                i for i, result in enumerate(results) if isinstance(result, WorkflowAttachment)
+            ]
+            assert len(winners) == 1, results
+            winner, decision = people[winners[0]], decisions[winners[0]]
+            losers = [r for i, r in enumerate(results) if i != winners[0]]
+            if decision == "reject":
+                assert events_since(attachment, events_before) == [
+                    (EventType.REJECTED, winner.username, stage_name(stage_id), None)
+                ]
+                expected_loss = (InvalidStateError, REJECTED_MESSAGE)
+                how = "rejected"
+            else:
+                how = assert_one_advance(attachment, events_before, winner, stage_id)
+                expected_loss = (
+                    (InvalidStateError, COMPLETED_MESSAGE)
+                    if how == "completed"
+                    else (ConflictError, LOST_RACE)
+                )
+            assert [(type(r), r.message) for r in losers] == [expected_loss] * (CROWD - 1)
+            outcomes[how] += 1
+
+    assert sum(outcomes.values()) == ROUNDS
+
+
+def test_concurrent_identical_idempotency_keys_make_one_decision_and_identical_replays():
+    # given: one member holds every stage, so a duplicate that slipped through would advance
+    # the next stage too
+    register_demo_models()
+    scenario = build_company("replay", display_name="Replay", budget_managers=1)
+    run, user = SameRoleRun(scenario), scenario.user("budget_manager1")
+
+    with Crowd(CROWD) as crowd:
+        for round_number in range(ROUNDS):
+            request, attachment, stage_id, events_before = run.live()
+            key = f"click-{round_number}"
+
+            # when: 20 copies of one request carry the same key (no step named)
+            results = crowd.run(
+                [decide_on("approve", user.pk, request.pk, None, key) for _ in range(CROWD)]
+            )
+
+            # then: no errors, one decision, and 20 identical answers
+            assert [type(result) for result in results] == [WorkflowAttachment] * CROWD, results
+            assert_one_advance(attachment, events_before, user, stage_id)
+            answers = {(r.pk, r.status, r.current_stage_id, r.last_step_number) for r in results}
+            stored = WorkflowAttachment.objects.get(pk=attachment.pk)
+            assert answers == {
+                (stored.pk, stored.status, stored.current_stage_id, stored.last_step_number)
+            }
+            assert WorkflowEvent.objects.filter(actor=user, idempotency_key=key).count() == 1
+
+
+def test_one_idempotency_key_on_two_attachments_at_once_decides_one_of_them():
+    # given: two requests waiting for the same member
+    register_demo_models()
+    scenario = build_company("twokeys", display_name="Two keys", budget_managers=1)
+    user = scenario.user("budget_manager1")
+    first, second = SameRoleRun(scenario), SameRoleRun(scenario)
+
+    with Crowd(2) as crowd:
+        for round_number in range(ROUNDS):
+            runs = [first.live(), second.live()]
+            key = f"shared-{round_number}"
+
+            # when: the same key is sent for both at once
+            results = crowd.run(
+                [decide_on("approve", user.pk, live[0].pk, None, key) for live in runs]
+            )
+
+            # then: one decided, the other answers a typed error naming the key
+            decided = [r for r in results if isinstance(r, WorkflowAttachment)]
+            refused = [r for r in results if not isinstance(r, WorkflowAttachment)]
+            assert len(decided) == 1, results
+            assert [(type(r), r.field, r.message) for r in refused] == [
+                (
+                    ConflictError,
+                    "idempotencyKey",
+                    "This idempotency key was already used for a decision on another object.",
+                )
+            ]
+            assert WorkflowEvent.objects.filter(idempotency_key=key).count() == 1

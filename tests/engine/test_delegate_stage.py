@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 
 from backend.workflows.constants import AttachmentStatus, ErrorCode, EventType
 from backend.workflows.exceptions import (
-    ConflictError,
     NotAnApproverError,
     NotFoundError,
     WorkflowValidationError,
@@ -50,13 +49,13 @@ def test_delegate_stage_hands_the_share_to_the_delegate(acme):
     )
     assert attachment_state(attachment)[2] == "Budget Approval"
 
-    # the delegator can no longer act: the step is no longer waiting for them
+    # the delegator can no longer act: they are not an approver of the step any more
     before = database_state()
-    with pytest.raises(ConflictError) as raised:
+    with pytest.raises(NotAnApproverError) as raised:
         approve_stage(
             obj=request, user=acme.user("budget_manager1"), form_data=FORM_DATA["Budget Approval"]
         )
-    assert raised.value.code == ErrorCode.CONFLICT
+    assert raised.value.message == "You are not an approver of the current stage."
     assert database_state() == before
 
     # the delegate can, and the stage advances
@@ -116,20 +115,20 @@ def test_delegating_a_round_robin_share_lets_the_delegate_finish_it(acme):
 
 
 def test_a_delegate_checks_in_again_on_a_check_in_verify_step(acme):
-    # given: the employee checked in, then delegated to the requester
+    # given: the employee checked in, then delegated to the CFO
     workflow = two_stage_workflow(
         acme, user_approval(acme.user("employee"), behaviour="check_in_verify")
     )
     request, attachment = attached_request(acme, workflow)
     approve_stage(obj=request, user=acme.user("employee"))
-    delegate_stage(obj=request, user=acme.user("employee"), to_user=acme.user("requester"))
+    delegate_stage(obj=request, user=acme.user("employee"), to_user=acme.user("cfo"))
 
     # when: the delegate's first approval
-    approve_stage(obj=request, user=acme.user("requester"))
+    approve_stage(obj=request, user=acme.user("cfo"))
 
     # then: it is their check-in; the second one advances
     assert attachment_state(attachment)[2] == "Step"
-    approve_stage(obj=request, user=acme.user("requester"))
+    approve_stage(obj=request, user=acme.user("cfo"))
     assert attachment_state(attachment)[2] == "After"
     assert event_types(attachment) == [
         EventType.STARTED,

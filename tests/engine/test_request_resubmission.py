@@ -94,10 +94,13 @@ def test_after_a_resubmission_the_sender_has_nothing_to_decide(acme):
     )
     before = database_state()
 
-    # when: the CFO approves from a stale page
+    # when: the CFO approves from a stale page (it names the step the CFO saw)
     with pytest.raises(ConflictError) as raised:
         approve_stage(
-            obj=request, user=acme.user("cfo"), form_data=FORM_DATA["Final Finance Sign-off"]
+            obj=request,
+            user=acme.user("cfo"),
+            form_data=FORM_DATA["Final Finance Sign-off"],
+            expected_stage=clone_stage(attachment, "Final Finance Sign-off"),
         )
 
     # then

@@ -221,7 +221,7 @@ def test_an_older_attachment_leaves_the_flow_of_a_newer_one_alone(acme):
 def test_templates_run_directly_are_never_deleted(acme):
     request = make_purchase_request(acme)
     attachment = attach_workflow_to_object(
-        obj=request, workflow=acme.workflow, user=acme.user("requester"), disable_clone=True
+        obj=request, workflow=acme.workflow, user=acme.company, disable_clone=True
     )
     reject_stage(obj=request, user=current_approvers(attachment)[0], reason="No")
     age(attachment, 90)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT_EVENTS = """
 subscription($id: ID!, $since: ID) { attachmentEvents(attachmentId: $id, since: $since) {
   id type actor { username } fromStage { nameEn } toStage { nameEn } toPipeline { nameEn } reason
-  attachment { id status currentStage { nameEn } currentPipeline { nameEn } progress { percentage completedStages totalStages } }
+  attachment { id status currentStage { nameEn } currentPipeline { nameEn } progress { percentage completedStages totalStages } openActions }
 } }
 """
 WORKFLOW_EVENTS = (
@@ -66,6 +66,16 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
         "completedStages": 1,
         "totalStages": 4,
     }
+    # read from the transition policy: what an in-progress attachment accepts, from someone
+    assert event["attachment"]["openActions"] == [
+        "APPROVE",
+        "CHECK_IN",
+        "VERIFY",
+        "REJECT",
+        "DELEGATE",
+        "REQUEST_RESUBMISSION",
+        "CANCEL",
+    ]
     assert int(moved["payload"]["data"]["attachmentEvents"]["id"]) > int(
         approved["payload"]["data"]["attachmentEvents"]["id"]
     )

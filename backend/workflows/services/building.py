@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max, Model, Q
 
 from backend.workflows.approval_config import validate_approvals
-from backend.workflows.constants import WorkflowStatus
+from backend.workflows.constants import LIVE_STATUSES, WorkflowStatus
 from backend.workflows.engine_settings import department_model
 from backend.workflows.exceptions import (
     InvalidStateError,
@@ -66,6 +66,20 @@ def _ensure_editable(workflow: Workflow) -> None:
         raise InvalidStateError(
             "This workflow is the running copy of an attachment and cannot be edited; "
             "edit its template instead."
+        )
+
+
+def _ensure_structure_editable(workflow: Workflow) -> None:
+    """Refuse to change the pipelines or stages of a template a live attachment runs directly.
+
+    Such an attachment (attached with ``disable_clone``) runs the template's own stages: a
+    stage removed or reordered under it would be skipped or leave it without a current stage.
+    """
+    _ensure_editable(workflow)
+    if workflow.attachments.filter(status__in=LIVE_STATUSES).exists():
+        raise InvalidStateError(
+            "A live attachment runs this workflow directly; its pipelines and stages cannot "
+            "change until that attachment ends."
         )
 
 
@@ -498,7 +512,7 @@ def add_pipeline(
     actions: list[dict[str, Any]] | None = None,
 ) -> Pipeline:
     """Add a pipeline (placed last unless ``order`` is given) with optional stages and actions."""
-    _ensure_editable(workflow)
+    _ensure_structure_editable(workflow)
     if order is None:
         order = (workflow.pipelines.aggregate(m=Max("order"))["m"] or 0) + 1
     (pipeline,) = _build_pipelines(
@@ -530,7 +544,7 @@ def update_pipeline(
     **fields: Any,
 ) -> Pipeline:
     """Change a pipeline's names, order or department; ``actions`` replaces its own actions."""
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     unknown = set(fields) - set(PIPELINE_FIELDS)
     if unknown:
         raise WorkflowValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -556,7 +570,7 @@ def update_pipeline(
 @transaction.atomic
 def remove_pipeline(*, pipeline: Pipeline) -> None:
     """Delete a pipeline and its stages from a template."""
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     pipeline.delete()
 
 
@@ -576,7 +590,7 @@ def add_stage(
 
     ``stage_info`` is the seed's ``{"color", "approvals"}``; ``actions`` as in ``create_workflow``.
     """
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     color, approvals = merge_stage_info(
         stage_info, color=color, approvals=approvals, field="stageInfo"
     )
@@ -619,7 +633,7 @@ def update_stage(
     ``stage_info`` is the seed's ``{"color", "approvals"}``, mapped onto the same fields;
     ``actions`` replaces the stage's own actions.
     """
-    _ensure_editable(stage.pipeline.workflow)
+    _ensure_structure_editable(stage.pipeline.workflow)
     color, approvals = merge_stage_info(
         stage_info, color=fields.get("color"), approvals=approvals, field="stageInfo"
     )
@@ -649,14 +663,14 @@ def update_stage(
 @transaction.atomic
 def remove_stage(*, stage: Stage) -> None:
     """Delete a stage from a template."""
-    _ensure_editable(stage.pipeline.workflow)
+    _ensure_structure_editable(stage.pipeline.workflow)
     stage.delete()
 
 
 @transaction.atomic
 def reorder_stages(*, pipeline: Pipeline, stage_ids: list[Any]) -> list[Stage]:
     """Set the order of a pipeline's stages to the order of ``stage_ids`` (every stage, once)."""
-    _ensure_editable(pipeline.workflow)
+    _ensure_structure_editable(pipeline.workflow)
     stages = {stage.pk: stage for stage in pipeline.stages.all()}
     wanted = [parse_id(stage_id, "stageIds", what="Stage") for stage_id in stage_ids]
     if sorted(wanted) != sorted(stages) or len(set(wanted)) != len(wanted):

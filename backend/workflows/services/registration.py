@@ -13,7 +13,11 @@ from django.db.models import Count, QuerySet
 from django.db.models.signals import post_save
 
 from backend.workflows import selectors
-from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.companies import (  # noqa: F401 (CREATOR_FIELDS: public name)
+    CREATOR_FIELDS,
+    get_company_id_for_user,
+    object_creator,
+)
 from backend.workflows.constants import WorkflowStatus
 from backend.workflows.engine_settings import (
     engine_setting,
@@ -27,7 +31,6 @@ from backend.workflows.models import Workflow, WorkflowConfiguration
 logger = logging.getLogger(__name__)
 
 # Fields looked at, in order, to find who created an object (its starter and company).
-CREATOR_FIELDS = ("created_by", "requester", "owner", "user")
 
 
 @transaction.atomic
@@ -129,15 +132,6 @@ def get_available_workflows_for_selection(
         }
         for workflow in workflows
     ]
-
-
-def object_creator(obj: models.Model) -> Any:
-    """Return the user who created ``obj`` (``created_by``, ``requester``, ``owner`` or ``user``)."""
-    for name in CREATOR_FIELDS:
-        user = getattr(obj, name, None)
-        if user is not None and getattr(user, "is_authenticated", False):
-            return user
-    return None
 
 
 def _matches(obj: models.Model, conditions: dict[str, Any]) -> bool:

@@ -1,24 +1,34 @@
 """Run workflows: attach, start, approve, reject, delegate, send back, cancel.
 
-Every public function here runs in one transaction. Decisions first lock the attachment
-row (``select_for_update``) and re-read its state, so concurrent decisions on the same
-step are serialised: exactly one advances it, the others see the new state and fail
-with ``ConflictError`` or ``InvalidStateError``. If anything fails, nothing is written.
+Every public function here runs in one transaction; if anything fails, nothing is written.
+
+Decisions are keyed by attachment (``decide_on_attachment``; the seed's ``approve_stage(obj=,
+user=)`` and friends find the object's live attachment and call it). Each one is bound to the
+step it was made for: ``expected_stage`` or, without it, the current stage read before the
+lock (outside the transaction where possible: on SQLite a transaction takes the write lock
+as it begins). It then locks the attachment row by primary key (``select_for_update``),
+replays an idempotency key already used, and checks under the lock that the stage is still
+the one it was made for (else ``ConflictError``) and what the transition policy
+(``backend.workflows.transitions``) allows. Concurrent decisions on one step are serialised:
+exactly one decides it, the others fail with ``ConflictError`` or ``InvalidStateError``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import ForeignKey, Model, OuterRef
+from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
-from backend.workflows import approvals
-from backend.workflows.approval_config import form_model, form_required_fields, role_member_field
+from backend.workflows import approvals, transitions
 from backend.workflows.companies import (
     cached_company_id,
     company_id_subquery,
@@ -28,10 +38,8 @@ from backend.workflows.companies import (
 from backend.workflows.constants import (
     LIVE_STATUSES,
     ApprovalBehaviour,
-    ApprovalType,
     AttachmentStatus,
     EventType,
-    RoleSelectionStrategy,
     WorkflowStatus,
 )
 from backend.workflows.engine_settings import (
@@ -45,7 +53,6 @@ from backend.workflows.exceptions import (
     ConflictError,
     FormRequiredError,
     InvalidStateError,
-    NotAnApproverError,
     NotFoundError,
     UnauthenticatedError,
     WorkflowPermissionDenied,
@@ -59,7 +66,12 @@ from backend.workflows.models import (
     WorkflowConfiguration,
     WorkflowEvent,
 )
-from backend.workflows.selectors import ordered_stages, ordered_stages_queryset, stage_position
+from backend.workflows.selectors import (
+    can_manage_workflows,
+    ordered_stages,
+    ordered_stages_queryset,
+    stage_position,
+)
 from backend.workflows.services.building import clone_structure
 
 logger = logging.getLogger(__name__)
@@ -106,47 +118,96 @@ def _event(
     )
 
 
-def _replayed(user: Any, idempotency_key: str | None) -> WorkflowAttachment | None:
-    """Return the attachment of an earlier decision with the same key by the same user."""
-    if not idempotency_key:
+LOST_RACE = (
+    "This step has already been decided or is no longer waiting for you; "
+    "reload the workflow and try again."
+)
+
+
+# Marks "no step read yet" (None is a real answer: an attachment without a current stage).
+_UNREAD: Any = object()
+
+
+def _expected_stage_id(expected_stage: Any) -> int | None:
+    """Return the id of the step a decision was made for (a running copy's ``Stage`` or id)."""
+    if expected_stage is None:
         return None
-    if len(idempotency_key) > 100:
+    value: Any = expected_stage.pk if isinstance(expected_stage, Stage) else expected_stage
+    try:
+        if isinstance(value, bool):  # True is an int to Python, not an id
+            raise TypeError
+        return int(value)
+    except (TypeError, ValueError):
         raise WorkflowValidationError(
-            "idempotency_key is longer than 100 characters.", field="idempotencyKey"
-        )
-    check_text(idempotency_key, "idempotencyKey")
-    event = (
-        WorkflowEvent.objects.filter(actor_id=user.pk, idempotency_key=idempotency_key)
-        .select_related("attachment")
-        .first()
+            "expected_stage must be a stage or a stage id.", field="expectedStageId"
+        ) from None
+
+
+def _attachment_pk(attachment_id: Any) -> int:
+    return parse_id(attachment_id, "attachmentId", what="Workflow attachment")
+
+
+def _seen_stage(attachment_id: int) -> int | None:
+    """Read the attachment's current stage before the lock: the step the request began on.
+
+    Runs before the decision's transaction opens where it can: on SQLite that transaction
+    takes the write lock as it begins (``BEGIN IMMEDIATE``), so a read inside it would only
+    ever see the state it then decides on.
+    """
+    rows = list(
+        WorkflowAttachment.objects.filter(pk=attachment_id).values_list(
+            "current_stage_id", flat=True
+        )[:1]
     )
-    return event.attachment if event else None
+    if not rows:
+        raise NotFoundError("Workflow attachment not found.", field="attachmentId")
+    return rows[0]
 
 
-def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> WorkflowAttachment:
-    """Lock and return the live attachment of ``obj`` for ``user``'s company.
+def _find_attachment(obj: Model, user: Any) -> tuple[int, int | None]:
+    """Return ``(id, current stage id)`` of the live (else the latest) attachment of ``obj``.
+
+    The seed-compatible decisions start here: it is their read of the step before the lock,
+    and it learns the user's company in the same query.
+    """
+    content_type = ContentType.objects.get_for_model(obj)
+    queryset = WorkflowAttachment.objects.filter(content_type=content_type, object_id=str(obj.pk))
+    company_id = cached_company_id(user)
+    columns = ["id", "company_id", "status", "current_stage_id"]
+    if company_id is None:
+        queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
+        columns.append("actor_company_id")
+    rows = list(queryset.order_by("-id").values(*columns)[:2])
+    if rows and company_id is None:
+        company_id = remember_company_id(user, rows[0]["actor_company_id"])
+    rows = [row for row in rows if row["company_id"] == company_id or user.is_superuser]
+    if not rows:
+        raise NotFoundError("No workflow is attached to this object.")
+    row = next((row for row in rows if row["status"] in LIVE_STATUSES), rows[0])
+    return row["id"], row["current_stage_id"]
+
+
+def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
+    """Lock the attachment row by primary key and return it, for the user's company only.
 
     One query locks the row and also reads the current stage and pipeline, the model's
     ``WorkflowConfiguration`` (used on completion and rejection) and, unless this user object
     already knows it, the user's company. Only the attachment row is locked (``of=self``).
     """
-    content_type = ContentType.objects.get_for_model(obj)
     queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
         .select_related("current_stage", "current_pipeline", "content_type__workflow_configuration")
-        .filter(content_type=content_type, object_id=str(obj.pk))
+        .filter(pk=attachment_id)
     )
     company_id = cached_company_id(user)
     if company_id is None:
         queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
-    attachments = list(queryset.order_by("-id")[:2])
-    if attachments and company_id is None:
+    attachment = next(iter(queryset), None)
+    if attachment is not None and company_id is None:
         # ``actor_company_id`` is the annotation added above, unknown to the model's type.
-        company_id = remember_company_id(user, attachments[0].actor_company_id)  # type: ignore[attr-defined]
-    attachments = [a for a in attachments if a.company_id == company_id or user.is_superuser]
-    if not attachments:
-        raise NotFoundError("No workflow is attached to this object.")
-    attachment = next((a for a in attachments if a.status in LIVE_STATUSES), attachments[0])
+        company_id = remember_company_id(user, attachment.actor_company_id)  # type: ignore[attr-defined]
+    if attachment is None or (attachment.company_id != company_id and not user.is_superuser):
+        raise NotFoundError("Workflow attachment not found.", field="attachmentId")
     # After waiting for the lock, PostgreSQL returns the attachment row as updated by the
     # transaction it waited for, but outer-joined rows whose key changed come back NULL:
     # drop those so they load from the new key.
@@ -156,6 +217,13 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
             field.get_cached_value(attachment), "pk", None
         ) != getattr(attachment, field.attname):
             field.delete_cached_value(attachment)
+    return attachment
+
+
+def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> WorkflowAttachment:
+    """Lock the live (else the latest) attachment of ``obj``; refuse it outside ``statuses``."""
+    attachment_id, _ = _find_attachment(obj, user)
+    attachment = _lock(attachment_id, user)
     if attachment.status not in statuses:
         raise InvalidStateError(
             f"The workflow is {attachment.get_status_display().lower()}; "
@@ -164,67 +232,234 @@ def _lock_attachment(obj: Model, user: Any, *, statuses: tuple[str, ...]) -> Wor
     return attachment
 
 
-def attachment_target_for_user(attachment_id: Any, user: Any) -> Model:
-    """Return the business object of an attachment the user's company owns (for id-based callers)."""
-    _require_user(user)
-    attachment = (
-        WorkflowAttachment.objects.select_related("content_type")
-        .filter(pk=parse_id(attachment_id, "attachmentId", what="Workflow attachment"))
+def _permission_granted(user: Any, setting_key: str, codename: str) -> bool:
+    return not engine_setting("PERMISSIONS").get(setting_key) or user.has_perm(
+        f"workflows.{codename}"
+    )
+
+
+def _share(
+    step: approvals.StepInfo | None, attachment: WorkflowAttachment
+) -> transitions.StepShare | None:
+    if step is None:
+        return None
+    return transitions.StepShare(
+        behaviour=step.behaviour,
+        is_checked_in=step.is_checked_in,
+        is_on_current_stage=(
+            attachment.current_stage_id is not None and step.stage_id == attachment.current_stage_id
+        ),
+    )
+
+
+def _actor(
+    attachment: WorkflowAttachment,
+    user: Any,
+    action: str,
+    step: approvals.StepInfo | None = None,
+) -> transitions.Actor:
+    """Gather the facts the transition policy needs about ``user`` for one ``action``.
+
+    Only the facts ``action`` can depend on are loaded (a permission check may cost queries);
+    ``available_actions`` gathers the same facts for every action at once.
+    """
+    is_superuser = bool(user.is_superuser)
+    is_starter = attachment.started_by_id is not None and user.pk == attachment.started_by_id
+    is_company_account = user.pk == attachment.company_id
+    return transitions.Actor(
+        is_superuser=is_superuser,
+        is_company_account=is_company_account,
+        is_starter=is_starter,
+        may_change_attachments=(
+            action == transitions.Action.CANCEL
+            and not (is_superuser or is_starter or is_company_account)
+            and user.has_perm("workflows.change_workflowattachment")
+        ),
+        may_start=action != transitions.Action.START
+        or _permission_granted(user, "REQUIRE_PERMISSION_TO_START", "start_workflow"),
+        may_approve=action in (transitions.Action.START, transitions.Action.CANCEL)
+        or _permission_granted(user, "REQUIRE_PERMISSION_TO_APPROVE", "approve_workflow"),
+        share=_share(step, attachment),
+    )
+
+
+@dataclass(frozen=True)
+class ViewerPermissions:
+    """The Django permissions the transition policy asks about, for one user."""
+
+    may_start: bool
+    may_approve: bool
+    may_change_attachments: bool
+
+
+POLICY_PERMISSIONS = ("start_workflow", "approve_workflow", "change_workflowattachment")
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _workflow_permissions(user: Any) -> set[str]:
+    """Return which of ``POLICY_PERMISSIONS`` ``user`` holds.
+
+    With Django's own ModelBackend alone, one query reads both of its sources (the user's
+    and their groups' permissions); any other backend is asked through ``has_perm``.
+    """
+    if user.is_superuser:
+        return set(POLICY_PERMISSIONS)
+    if list(settings.AUTHENTICATION_BACKENDS) != [MODEL_BACKEND]:
+        return {name for name in POLICY_PERMISSIONS if user.has_perm(f"workflows.{name}")}
+    if not user.is_active:
+        return set()
+    return set(
+        Permission.objects.filter(
+            Q(user=user) | Q(group__user=user),
+            content_type__app_label="workflows",
+            codename__in=POLICY_PERMISSIONS,
+        )
+        .order_by()
+        .values_list("codename", flat=True)
+        .distinct()
+    )
+
+
+def viewer_permissions(user: Any) -> ViewerPermissions:
+    """Read the permissions the policy asks about, for every action at once (one query)."""
+    held = _workflow_permissions(user)
+    required = engine_setting("PERMISSIONS")
+    return ViewerPermissions(
+        may_start=not required.get("REQUIRE_PERMISSION_TO_START") or "start_workflow" in held,
+        may_approve=not required.get("REQUIRE_PERMISSION_TO_APPROVE") or "approve_workflow" in held,
+        may_change_attachments="change_workflowattachment" in held,
+    )
+
+
+def available_actions(
+    *,
+    attachment: WorkflowAttachment,
+    user: Any,
+    steps: list[approvals.StepInfo],
+    permissions: ViewerPermissions,
+) -> list[transitions.Action]:
+    """Return what ``user`` may do on ``attachment`` now, as the services would decide it.
+
+    ``steps`` are the attachment's current steps (``approvals.open_steps_for_objects``).
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    mine = next((step for step in steps if step.assignee_id == user.pk), None)
+    actor = transitions.Actor(
+        is_superuser=bool(user.is_superuser),
+        is_company_account=user.pk == attachment.company_id,
+        is_starter=attachment.started_by_id is not None and user.pk == attachment.started_by_id,
+        may_change_attachments=permissions.may_change_attachments,
+        may_start=permissions.may_start,
+        may_approve=permissions.may_approve,
+        share=_share(mine, attachment)
+        if attachment.status == AttachmentStatus.IN_PROGRESS
+        else None,
+    )
+    return transitions.available_actions(attachment.status, actor)
+
+
+def _decided_on_current_step(attachment: WorkflowAttachment, user: Any) -> bool:
+    """Tell whether ``user`` already decided on the current stage's open step (this round).
+
+    The current stage's steps are the last ones opened: ``last_step_number`` minus its
+    number of approvals, up to ``last_step_number``.
+    """
+    stage = attachment.current_stage
+    count = len(stage.approvals or []) if stage is not None else 0
+    if not count:
+        return False
+    return approvals.user_decided_on_steps(
+        attachment.content_type_id,
+        attachment.object_id,
+        attachment.last_step_number - count + 1,
+        attachment.last_step_number,
+        user,
+    )
+
+
+def _check_decision(
+    action: str, attachment: WorkflowAttachment, user: Any, seen_stage_id: int | None
+) -> approvals.StepInfo | None:
+    """Apply the transition policy, the step binding and the fail-closed rules, in order.
+
+    The status (INVALID_STATE), the settings' permission (PERMISSION_DENIED), the step the
+    decision was made for (CONFLICT when it changed), then who may act: NOT_AN_APPROVER for
+    anyone who holds no share of the current step, CONFLICT for who already decided on it.
+    """
+    status_label = attachment.get_status_display()
+    actor = _actor(attachment, user, action)
+    error = transitions.state_refusal(action, attachment.status, status_label)
+    error = error or transitions.permission_refusal(action, actor)
+    if error is not None:
+        raise error
+    if attachment.current_stage_id != seen_stage_id:
+        raise ConflictError(LOST_RACE)
+    if action == transitions.Action.CANCEL:
+        error = transitions.refusal(action, attachment.status, actor, status_label=status_label)
+        if error is not None:
+            raise error
+        return None
+    if attachment.current_stage_id is None:
+        raise InvalidStateError(
+            "The workflow has no current stage, so nothing can be decided on it; "
+            "an administrator has to cancel it."
+        )
+    step = approvals.current_step_for_user(attachment.content_type_id, attachment.object_id, user)
+    if step is not None and step.stage_id != attachment.current_stage_id:
+        # Any approval requires the step rows of the current stage.
+        raise InvalidStateError(
+            "The open approval step does not belong to the current stage; "
+            "an administrator has to cancel this workflow."
+        )
+    actor = _actor(attachment, user, action, step)
+    error = transitions.refusal(action, attachment.status, actor, status_label=status_label)
+    if error is not None:
+        if step is None and _decided_on_current_step(attachment, user):
+            raise ConflictError(LOST_RACE)
+        raise error
+    assert step is not None  # every step action's guard requires a share
+    return step
+
+
+def _clean_key(idempotency_key: str | None) -> str | None:
+    if not idempotency_key:
+        return None
+    if len(idempotency_key) > 100:
+        raise WorkflowValidationError(
+            "idempotency_key is longer than 100 characters.", field="idempotencyKey"
+        )
+    check_text(idempotency_key, "idempotencyKey")
+    return idempotency_key
+
+
+def _check_key_use(attachment_id: int, details: dict[str, Any], wanted: tuple[int, str]) -> None:
+    """Refuse an idempotency key already used on another attachment or for another action."""
+    if attachment_id != wanted[0]:
+        raise ConflictError(
+            "This idempotency key was already used for a decision on another object.",
+            field="idempotencyKey",
+        )
+    if (details or {}).get("action", wanted[1]) != wanted[1]:
+        raise ConflictError(
+            "This idempotency key was already used for another decision.",
+            field="idempotencyKey",
+        )
+
+
+def _replayed(user: Any, key: str | None, attachment_id: int, action: str) -> bool:
+    """Tell whether ``user`` already made this decision with this key (then it is replayed)."""
+    if key is None:
+        return False
+    used = (
+        WorkflowEvent.objects.filter(actor_id=user.pk, idempotency_key=key)
+        .values_list("attachment_id", "details")
         .first()
     )
-    if attachment is None or (
-        attachment.company_id != get_company_id_for_user(user) and not user.is_superuser
-    ):
-        raise NotFoundError("Workflow attachment not found.", field="attachmentId")
-    target = attachment.target
-    if target is None:
-        raise NotFoundError("The object of this attachment no longer exists.", field="attachmentId")
-    return target
-
-
-def _user_is_entitled(attachment: WorkflowAttachment, flow_id: int | None, user: Any) -> bool:
-    """Tell whether ``user`` took part in this run: held or acted on one of its approval rows,
-    or is an approver of the current or an earlier stage.
-
-    Such a user who holds no current step lost a race or acted on a stale view: the stage
-    moved on or was sent back, or the package deleted the unused shares of an ``anyone`` step.
-    """
-    if attachment.current_stage_id is None:
+    if used is None:
         return False
-    stages = ordered_stages(attachment.workflow_id)
-    if flow_id is not None and approvals.user_had_row_for_stages(
-        flow_id, [stage.pk for stage in stages], user
-    ):
-        return True
-    position = stage_position(stages, attachment.current_stage_id)
-    reached = stages[: position + 1] if position is not None else []
-    role_ids = set()
-    for stage in reached:
-        for approval in stage.approvals or []:
-            if approval["approval_type"] == ApprovalType.USER:
-                if approval["approval_user"] == user.pk:
-                    return True
-            elif approval.get("role_selection_strategy") != RoleSelectionStrategy.ROUND_ROBIN:
-                role_ids.add(approval["user_role"])
-    return bool(role_ids) and (
-        get_user_model()
-        .objects.filter(pk=user.pk, **{f"{role_member_field()}__in": role_ids})
-        .exists()
-    )
-
-
-def _current_step(attachment: WorkflowAttachment, user: Any) -> approvals.StepInfo:
-    """Return the approval step ``user`` may act on now, or explain why there is none."""
-    step = approvals.current_step_for_user(attachment.content_type_id, attachment.object_id, user)
-    if step is not None:
-        return step
-    flow = approvals.get_flow(attachment.content_type_id, attachment.object_id)
-    if _user_is_entitled(attachment, flow.pk if flow else None, user):
-        raise ConflictError(
-            "This step has already been decided or is no longer waiting for you; "
-            "reload the workflow and try again."
-        )
-    raise NotAnApproverError("You are not an approver of the current stage.")
+    _check_key_use(used[0], used[1], (attachment_id, action))
+    return True
 
 
 def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | None:
@@ -241,12 +476,10 @@ def _check_form(step: approvals.StepInfo, form_data: Any) -> dict[str, Any] | No
         raise FormRequiredError("This step requires form data.", field="formData")
     if step.required_form is not None:
         assert form_data is not None  # needs_data: missing form data was refused above
-        form = form_model().objects.filter(pk=step.required_form).first()
-        missing = [
-            name
-            for name in (form_required_fields(form) if form else [])
-            if form_data.get(name) in (None, "", [])
-        ]
+        required_fields = step.required_fields
+        if required_fields is None:  # a form model whose schema could not ride along
+            required_fields = tuple(approvals.form_required_field_names(step.required_form))
+        missing = [name for name in required_fields if form_data.get(name) in (None, "", [])]
         if missing:
             raise FormRequiredError(
                 f"Required form fields are missing: {', '.join(missing)}.",
@@ -306,11 +539,21 @@ def _apply_object_status(attachment: WorkflowAttachment, obj: Model, outcome: st
 
 
 def _open_stage(
-    attachment: WorkflowAttachment, obj: Model, stage: Stage, *, flow: Any, replace_flow: bool
+    attachment: WorkflowAttachment,
+    obj: Model | None,
+    stage: Stage,
+    *,
+    flow: Any,
+    replace_flow: bool,
 ) -> None:
-    """Create the approval steps of ``stage`` and make it the attachment's current stage."""
-    steps = approvals.build_steps(stage, attachment.last_step_number + 1)
+    """Create the approval steps of ``stage`` and make it the attachment's current stage.
+
+    ``obj`` (the business object) is needed only to open a new flow (``flow`` is None).
+    """
+    left_out = None if transitions.self_approval_allowed() else attachment.started_by_id
+    steps = approvals.build_steps(stage, attachment.last_step_number + 1, left_out=left_out)
     if flow is None:
+        assert obj is not None
         approvals.open_flow(obj, steps, replace_existing=replace_flow)
     else:
         approvals.add_steps(flow, steps)
@@ -344,9 +587,9 @@ def _start(
 ) -> None:
     _check_runnable(stages)
     first = stages[0]
-    _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
-    attachment.status = AttachmentStatus.IN_PROGRESS
     attachment.started_by = user
+    _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
+    transitions.move(attachment, transitions.Action.START, AttachmentStatus.IN_PROGRESS)
     attachment.started_at = timezone.now()
     attachment.save()
     save_events(
@@ -397,6 +640,12 @@ def attach_workflow_to_object(
         )
     if not workflow.is_active:
         raise WorkflowValidationError("The workflow is not active.", field="workflowId")
+    if disable_clone and not can_manage_workflows(user, workflow.company_id):
+        # The attachment would run the template itself: only its editors may choose that.
+        raise WorkflowPermissionDenied(
+            "Only users who may edit the template may run it without a copy.",
+            field="disableClone",
+        )
     if obj.pk is None:
         raise WorkflowValidationError(
             "Save the object before attaching a workflow.", field="objectId"
@@ -456,6 +705,40 @@ def start_workflow(*, obj: Model, user: Any) -> WorkflowAttachment:
     _require_user(user)
     _require_permission(user, "REQUIRE_PERMISSION_TO_START", "start_workflow")
     attachment = _lock_attachment(obj, user, statuses=(AttachmentStatus.NOT_STARTED,))
+    _check_start(attachment, user)
+    return _start_locked(attachment, obj, user)
+
+
+@transaction.atomic
+def start_attachment(
+    *, attachment_id: Any, user: Any, company_id: int | None = None
+) -> WorkflowAttachment:
+    """Start an attached, not yet started workflow by attachment id."""
+    _require_user(user)
+    if company_id is not None and cached_company_id(user) is None:
+        remember_company_id(user, company_id)
+    _require_permission(user, "REQUIRE_PERMISSION_TO_START", "start_workflow")
+    attachment = _lock(_attachment_pk(attachment_id), user)
+    _check_start(attachment, user)
+    target = attachment.target
+    if target is None:
+        raise NotFoundError("The object of this attachment no longer exists.", field="attachmentId")
+    return _start_locked(attachment, target, user)
+
+
+def _check_start(attachment: WorkflowAttachment, user: Any) -> None:
+    """Apply the transition policy to starting ``attachment``."""
+    error = transitions.refusal(
+        transitions.Action.START,
+        attachment.status,
+        _actor(attachment, user, transitions.Action.START),
+        status_label=attachment.get_status_display(),
+    )
+    if error is not None:
+        raise error
+
+
+def _start_locked(attachment: WorkflowAttachment, obj: Model, user: Any) -> WorkflowAttachment:
     replace_flow = (
         WorkflowAttachment.objects.filter(
             content_type_id=attachment.content_type_id, object_id=attachment.object_id
@@ -476,6 +759,95 @@ def start_workflow(*, obj: Model, user: Any) -> WorkflowAttachment:
 # --------------------------------------------------------------------------- decisions
 
 
+@dataclass
+class _Decision:
+    """One decision under way: the locked attachment, the actor's step and the action."""
+
+    action: str
+    attachment: WorkflowAttachment
+    user: Any
+    step: approvals.StepInfo | None
+    key: str | None
+    known_target: Model | None
+
+    def target(self) -> Model:
+        """Return the business object (loaded only when a decision writes to it)."""
+        if self.known_target is None:
+            target = self.attachment.target
+            if target is None:
+                raise NotFoundError(
+                    "The object of this attachment no longer exists.", field="attachmentId"
+                )
+            self.known_target = target
+        return self.known_target
+
+    def event(self, event_type: str, **fields: Any) -> WorkflowEvent:
+        return _event(self.attachment, event_type, self.user, **fields)
+
+    def finish(self, events: list[WorkflowEvent]) -> WorkflowAttachment:
+        if self.key:
+            events[0].idempotency_key = self.key
+            events[0].details = {**(events[0].details or {}), "action": self.action}
+        if self.step is not None:
+            # Who could act before: lets the inbox publisher tell them the item left their inbox.
+            events[0].details = {
+                **(events[0].details or {}),
+                "approvers_before": list(self.step.approvers),
+            }
+        self.attachment.save()
+        save_events(events)
+        return self.attachment
+
+
+def _run_decision(
+    action: str,
+    body: Callable[[_Decision], WorkflowAttachment],
+    *,
+    attachment_id: Any,
+    user: Any,
+    expected_stage: Any = None,
+    idempotency_key: str | None = None,
+    seen_stage: Any = _UNREAD,
+    target: Model | None = None,
+) -> WorkflowAttachment:
+    """Run one decision: bind it to its step, lock the row by pk, replay or decide.
+
+    The step it was made for is ``expected_stage`` or, without it, the current stage read
+    before the lock; when the lock shows another stage the answer is CONFLICT. A repeated
+    idempotency key replays the first decision (read under the lock, so concurrent duplicates
+    wait for the first and replay it); one used for another attachment or action is CONFLICT.
+    """
+    _require_user(user)
+    key = _clean_key(idempotency_key)
+    pk = _attachment_pk(attachment_id)
+    if expected_stage is not None:
+        bound = _expected_stage_id(expected_stage)
+    elif seen_stage is _UNREAD:
+        bound = _seen_stage(pk)
+    else:
+        bound = seen_stage
+    try:
+        with transaction.atomic():
+            attachment = _lock(pk, user)
+            if _replayed(user, key, attachment.pk, action):
+                return attachment
+            step = _check_decision(action, attachment, user, bound)
+            return body(_Decision(action, attachment, user, step, key, target))
+    except IntegrityError:
+        # Two attachments decided at once with one key: the second insert of the key fails.
+        used = (
+            WorkflowEvent.objects.filter(actor_id=user.pk, idempotency_key=key)
+            .values_list("attachment_id", "details")
+            .first()
+            if key
+            else None
+        )
+        if used is None:
+            raise
+        _check_key_use(used[0], used[1], (pk, action))
+        return WorkflowAttachment.objects.get(pk=pk)
+
+
 def _stages_if_stage_finished(attachment: WorkflowAttachment, flow_id: int) -> list[Stage] | None:
     """After an approval: None while the flow still has an open step, else the ordered stages.
 
@@ -492,22 +864,28 @@ def _stages_if_stage_finished(attachment: WorkflowAttachment, flow_id: int) -> l
     return None if stages[0].flow_is_open else cast(list[Stage], stages)
 
 
-def _advance(
-    attachment: WorkflowAttachment, obj: Model, user: Any, flow: Any, stages: list[Stage]
-) -> list[WorkflowEvent]:
-    """Move past a fully approved stage: next stage, next pipeline's first stage, or complete."""
+def _advance(decision: _Decision, flow: Any, stages: list[Stage]) -> list[WorkflowEvent]:
+    """Move past a fully approved stage: next stage, next pipeline's first stage, or complete.
+
+    Fails closed: a current stage that is no longer among the workflow's stages completes
+    nothing (INVALID_STATE), so no stage is ever skipped.
+    """
+    attachment = decision.attachment
     position = stage_position(stages, attachment.current_stage_id)
+    if position is None:
+        raise InvalidStateError(
+            "The current stage is no longer part of the workflow; "
+            "an administrator has to cancel it."
+        )
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
-    if position is not None and position + 1 < len(stages):
+    if position + 1 < len(stages):
         target = stages[position + 1]
-        _open_stage(attachment, obj, target, flow=flow, replace_flow=False)
+        _open_stage(attachment, None, target, flow=flow, replace_flow=False)
         events = []
         if from_pipeline is None or target.pipeline_id != from_pipeline.pk:
             events.append(
-                _event(
-                    attachment,
+                decision.event(
                     EventType.PIPELINE_MOVED,
-                    user,
                     from_stage=from_stage,
                     to_stage=target,
                     from_pipeline=from_pipeline,
@@ -515,10 +893,8 @@ def _advance(
                 )
             )
         events.append(
-            _event(
-                attachment,
+            decision.event(
                 EventType.STAGE_MOVED,
-                user,
                 from_stage=from_stage,
                 to_stage=target,
                 from_pipeline=from_pipeline,
@@ -526,227 +902,79 @@ def _advance(
             )
         )
         return events
-    attachment.status = AttachmentStatus.COMPLETED
+    transitions.move(attachment, decision.action, AttachmentStatus.COMPLETED)
     attachment.completed_at = timezone.now()
     attachment.current_stage = None
     attachment.current_pipeline = None
-    _apply_object_status(attachment, obj, AttachmentStatus.COMPLETED)
+    _apply_object_status(attachment, decision.target(), AttachmentStatus.COMPLETED)
     return [
-        _event(
-            attachment,
+        decision.event(
             EventType.COMPLETED,
-            user,
             from_stage=from_stage,
             from_pipeline=from_pipeline,
         )
     ]
 
 
-def _decide(
-    *,
-    obj: Model,
-    user: Any,
-    idempotency_key: str | None,
-) -> tuple[WorkflowAttachment | None, WorkflowAttachment | None, approvals.StepInfo | None]:
-    """Common opening of every decision: auth, replay, lock, find the user's step."""
-    _require_user(user)
-    replay = _replayed(user, idempotency_key)
-    if replay is not None:
-        if (replay.content_type_id, replay.object_id) != (
-            ContentType.objects.get_for_model(obj).pk,
-            str(obj.pk),
-        ):
-            raise ConflictError(
-                "This idempotency key was already used for a decision on another object.",
-                field="idempotencyKey",
-            )
-        return replay, None, None
-    _require_permission(user, "REQUIRE_PERMISSION_TO_APPROVE", "approve_workflow")
-    attachment = _lock_attachment(obj, user, statuses=(AttachmentStatus.IN_PROGRESS,))
-    return None, attachment, _current_step(attachment, user)
-
-
-def _finish_decision(
-    attachment: WorkflowAttachment,
-    events: list[WorkflowEvent],
-    key: str | None,
-    step: approvals.StepInfo,
-) -> None:
-    if key:
-        events[0].idempotency_key = key
-    # Who could act before: lets the inbox publisher tell them the item left their inbox.
-    events[0].details = {**(events[0].details or {}), "approvers_before": list(step.approvers)}
-    attachment.save()
-    save_events(events)
-
-
 def _approve(
-    attachment: WorkflowAttachment,
-    step: approvals.StepInfo,
+    decision: _Decision,
     *,
-    obj: Model,
-    user: Any,
     form_data: dict[str, Any] | None,
     comment: str,
-    idempotency_key: str | None,
     timestamp: str | None = None,
 ) -> WorkflowAttachment:
+    step, attachment, user = decision.step, decision.attachment, decision.user
+    assert step is not None
     comment = _clean_reason(comment, required=False, field_name="comment")
     stage, pipeline = attachment.current_stage, attachment.current_pipeline
     if step.behaviour == ApprovalBehaviour.CHECK_IN_VERIFY and not step.is_checked_in:
-        approvals.approve(step.row, user=user, comment=comment, form_data=None, timestamp=timestamp)
-        events = [
-            _event(
-                attachment,
-                EventType.CHECKED_IN,
-                user,
-                from_stage=stage,
-                from_pipeline=pipeline,
-                reason=comment,
-            )
-        ]
-        _finish_decision(attachment, events, idempotency_key, step)
-        return attachment
+        approvals.approve(step, user=user, comment=comment, form_data=None, timestamp=timestamp)
+        return decision.finish(
+            [
+                decision.event(
+                    EventType.CHECKED_IN, from_stage=stage, from_pipeline=pipeline, reason=comment
+                )
+            ]
+        )
     form_data = _check_form(step, form_data)
-    approvals.approve(step.row, user=user, comment=comment, form_data=form_data)
+    approvals.approve(step, user=user, comment=comment, form_data=form_data)
     events = [
-        _event(
-            attachment,
+        decision.event(
             EventType.APPROVED,
-            user,
             from_stage=stage,
             from_pipeline=pipeline,
             reason=comment,
             form_data=form_data,
         )
     ]
-    stages = _stages_if_stage_finished(attachment, step.row.flow_id)
+    stages = _stages_if_stage_finished(attachment, step.flow_id)
     if stages is not None:
-        events.extend(_advance(attachment, obj, user, step.row.flow, stages))
-    _finish_decision(attachment, events, idempotency_key, step)
-    return attachment
+        events.extend(_advance(decision, step.flow, stages))
+    return decision.finish(events)
 
 
-@transaction.atomic
-def approve_stage(
-    *,
-    obj: Model,
-    user: Any,
-    form_data: dict[str, Any] | None = None,
-    comment: str = "",
-    idempotency_key: str | None = None,
-    timestamp: str | None = None,
-) -> WorkflowAttachment:
-    """Approve the user's current step; when the stage is complete, move on or complete.
-
-    On a ``check_in_verify`` step the first call checks in and the second verifies.
-    """
-    replay, attachment, step = _decide(obj=obj, user=user, idempotency_key=idempotency_key)
-    if replay is not None:
-        return replay
-    assert attachment is not None and step is not None
-    return _approve(
-        attachment,
-        step,
-        obj=obj,
-        user=user,
-        form_data=form_data,
-        comment=comment,
-        idempotency_key=idempotency_key,
-        timestamp=timestamp,
-    )
-
-
-@transaction.atomic
-def check_in_stage(
-    *,
-    obj: Model,
-    user: Any,
-    comment: str = "",
-    idempotency_key: str | None = None,
-    timestamp: str | None = None,
-) -> WorkflowAttachment:
-    """Check in on a ``check_in_verify`` step (its first phase)."""
-    replay, attachment, step = _decide(obj=obj, user=user, idempotency_key=idempotency_key)
-    if replay is not None:
-        return replay
-    assert attachment is not None and step is not None
-    if step.behaviour != ApprovalBehaviour.CHECK_IN_VERIFY:
-        raise InvalidStateError("The current step is not a check-in / verify step.")
-    if step.is_checked_in:
-        raise InvalidStateError("You have already checked in on this step; verify it next.")
-    return _approve(
-        attachment,
-        step,
-        obj=obj,
-        user=user,
-        form_data=None,
-        comment=comment,
-        idempotency_key=idempotency_key,
-        timestamp=timestamp,
-    )
-
-
-@transaction.atomic
-def verify_stage(
-    *,
-    obj: Model,
-    user: Any,
-    form_data: dict[str, Any] | None = None,
-    comment: str = "",
-    idempotency_key: str | None = None,
-) -> WorkflowAttachment:
-    """Verify a ``check_in_verify`` step after checking in (its second phase)."""
-    replay, attachment, step = _decide(obj=obj, user=user, idempotency_key=idempotency_key)
-    if replay is not None:
-        return replay
-    assert attachment is not None and step is not None
-    if step.behaviour != ApprovalBehaviour.CHECK_IN_VERIFY:
-        raise InvalidStateError("The current step is not a check-in / verify step.")
-    if not step.is_checked_in:
-        raise InvalidStateError("Check in on this step before verifying it.")
-    return _approve(
-        attachment,
-        step,
-        obj=obj,
-        user=user,
-        form_data=form_data,
-        comment=comment,
-        idempotency_key=idempotency_key,
-    )
-
-
-@transaction.atomic
-def reject_stage(
-    *, obj: Model, user: Any, reason: str, idempotency_key: str | None = None
-) -> WorkflowAttachment:
-    """Reject the workflow at the current stage (kept for the record)."""
-    reason = _clean_reason(reason, required=True)
-    replay, attachment, step = _decide(obj=obj, user=user, idempotency_key=idempotency_key)
-    if replay is not None:
-        return replay
-    assert attachment is not None and step is not None
-    approvals.reject(step.row, user=user, reason=reason)
-    attachment.status = AttachmentStatus.REJECTED
+def _reject(decision: _Decision, *, reason: str) -> WorkflowAttachment:
+    attachment, user, step = decision.attachment, decision.user, decision.step
+    assert step is not None
+    approvals.reject(step, user=user, reason=reason)
+    transitions.move(attachment, decision.action, AttachmentStatus.REJECTED)
     attachment.completed_at = timezone.now()
     attachment.metadata = {
         **attachment.metadata,
         "rejection_reason": reason,
         "rejected_by": user.pk,
     }
-    _apply_object_status(attachment, obj, AttachmentStatus.REJECTED)
-    events = [
-        _event(
-            attachment,
-            EventType.REJECTED,
-            user,
-            from_stage=attachment.current_stage,
-            from_pipeline=attachment.current_pipeline,
-            reason=reason,
-        )
-    ]
-    _finish_decision(attachment, events, idempotency_key, step)
-    return attachment
+    _apply_object_status(attachment, decision.target(), AttachmentStatus.REJECTED)
+    return decision.finish(
+        [
+            decision.event(
+                EventType.REJECTED,
+                from_stage=attachment.current_stage,
+                from_pipeline=attachment.current_pipeline,
+                reason=reason,
+            )
+        ]
+    )
 
 
 def _resolve_user(value: Any, field_name: str) -> Any:
@@ -764,16 +992,9 @@ def _resolve_user(value: Any, field_name: str) -> Any:
     return user
 
 
-@transaction.atomic
-def delegate_stage(
-    *, obj: Model, user: Any, to_user: Any, reason: str = "", idempotency_key: str | None = None
-) -> WorkflowAttachment:
-    """Hand the user's current step to an active user of the same company."""
-    reason = _clean_reason(reason, required=False)
-    replay, attachment, step = _decide(obj=obj, user=user, idempotency_key=idempotency_key)
-    if replay is not None:
-        return replay
-    assert attachment is not None and step is not None
+def _delegate(decision: _Decision, *, to_user: Any, reason: str) -> WorkflowAttachment:
+    attachment, user, step = decision.attachment, decision.user, decision.step
+    assert step is not None
     delegate = _resolve_user(to_user, "toUserId")
     if get_company_id_for_user(delegate) != attachment.company_id:
         raise NotFoundError("User not found.", field="toUserId")
@@ -781,24 +1002,26 @@ def delegate_stage(
         raise WorkflowValidationError("The delegate is not an active user.", field="toUserId")
     if delegate.pk == user.pk:
         raise WorkflowValidationError("You cannot delegate a step to yourself.", field="toUserId")
-    if approvals.current_row_for_user(attachment.content_type_id, attachment.object_id, delegate):
+    if delegate.pk == attachment.started_by_id and not transitions.self_approval_allowed():
+        raise WorkflowValidationError(
+            "You cannot delegate a step to the user who started the workflow.", field="toUserId"
+        )
+    if delegate.pk in step.approvers:  # every current approver was read with the step
         raise WorkflowValidationError(
             "This user already has a share of the current step.", field="toUserId"
         )
-    approvals.delegate(step.row, user=user, to_user=delegate, reason=reason)
-    events = [
-        _event(
-            attachment,
-            EventType.DELEGATED,
-            user,
-            from_stage=attachment.current_stage,
-            from_pipeline=attachment.current_pipeline,
-            delegate=delegate,
-            reason=reason,
-        )
-    ]
-    _finish_decision(attachment, events, idempotency_key, step)
-    return attachment
+    approvals.delegate(step, user=user, to_user=delegate, reason=reason)
+    return decision.finish(
+        [
+            decision.event(
+                EventType.DELEGATED,
+                from_stage=attachment.current_stage,
+                from_pipeline=attachment.current_pipeline,
+                delegate=delegate,
+                reason=reason,
+            )
+        ]
+    )
 
 
 def _resolve_target_stage(stages: list[Stage], stage: Any) -> Stage:
@@ -816,16 +1039,9 @@ def _resolve_target_stage(stages: list[Stage], stage: Any) -> Stage:
     raise NotFoundError("That stage is not part of this workflow.", field="stageId")
 
 
-@transaction.atomic
-def request_resubmission(
-    *, obj: Model, user: Any, stage: Any, reason: str, idempotency_key: str | None = None
-) -> WorkflowAttachment:
-    """Send the workflow back to the current or an earlier stage; its approvals start afresh."""
-    reason = _clean_reason(reason, required=True)
-    replay, attachment, step = _decide(obj=obj, user=user, idempotency_key=idempotency_key)
-    if replay is not None:
-        return replay
-    assert attachment is not None and step is not None
+def _request_resubmission(decision: _Decision, *, stage: Any, reason: str) -> WorkflowAttachment:
+    attachment, user, step = decision.attachment, decision.user, decision.step
+    assert step is not None
     stages = ordered_stages(attachment.workflow_id)
     target = _resolve_target_stage(stages, stage)
     current_position = stage_position(stages, attachment.current_stage_id)
@@ -835,57 +1051,258 @@ def request_resubmission(
             "Resubmission must go back to the current stage or an earlier one.", field="stageId"
         )
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
-    approvals.close_for_resubmission(step.row, user=user, reason=reason)
-    _open_stage(attachment, obj, target, flow=step.row.flow, replace_flow=False)
-    events = [
-        _event(
-            attachment,
-            EventType.RESUBMISSION_REQUESTED,
-            user,
-            from_stage=from_stage,
-            from_pipeline=from_pipeline,
-            to_stage=target,
-            to_pipeline=target.pipeline,
-            reason=reason,
-        )
-    ]
-    _finish_decision(attachment, events, idempotency_key, step)
-    return attachment
-
-
-def _may_cancel(attachment: WorkflowAttachment, user: Any) -> bool:
-    return (
-        user.is_superuser
-        or user.pk in (attachment.started_by_id, attachment.company_id)
-        or user.has_perm("workflows.change_workflowattachment")
+    approvals.close_for_resubmission(step, user=user, reason=reason)
+    _open_stage(attachment, None, target, flow=step.flow, replace_flow=False)
+    return decision.finish(
+        [
+            decision.event(
+                EventType.RESUBMISSION_REQUESTED,
+                from_stage=from_stage,
+                from_pipeline=from_pipeline,
+                to_stage=target,
+                to_pipeline=target.pipeline,
+                reason=reason,
+            )
+        ]
     )
 
 
-@transaction.atomic
-def cancel_workflow(*, obj: Model, user: Any, reason: str = "") -> WorkflowAttachment:
-    """Cancel the live workflow of ``obj``; its open approval steps are cancelled too."""
-    _require_user(user)
-    reason = _clean_reason(reason, required=False)
-    attachment = _lock_attachment(obj, user, statuses=LIVE_STATUSES)
-    if not _may_cancel(attachment, user):
-        raise WorkflowPermissionDenied(
-            "Only the user who started the workflow, the company or an administrator may cancel it."
-        )
-    flow = approvals.get_flow(attachment.content_type_id, attachment.object_id)
-    if flow is not None and attachment.status == AttachmentStatus.IN_PROGRESS:
-        approvals.cancel_open_rows(flow.pk)
+def _cancel(decision: _Decision, *, reason: str) -> WorkflowAttachment:
+    attachment = decision.attachment
+    if attachment.status == AttachmentStatus.IN_PROGRESS:
+        flow = approvals.get_flow(attachment.content_type_id, attachment.object_id)
+        if flow is not None:
+            approvals.cancel_open_rows(flow.pk)
     events = [
-        _event(
-            attachment,
+        decision.event(
             EventType.CANCELLED,
-            user,
             from_stage=attachment.current_stage,
             from_pipeline=attachment.current_pipeline,
             reason=reason,
         )
     ]
-    attachment.status = AttachmentStatus.CANCELLED
+    transitions.move(attachment, decision.action, AttachmentStatus.CANCELLED)
     attachment.completed_at = timezone.now()
-    attachment.save()
-    save_events(events)
-    return attachment
+    return decision.finish(events)
+
+
+def decide_on_attachment(
+    *,
+    action: str,
+    attachment_id: Any,
+    user: Any,
+    company_id: int | None = None,
+    expected_stage: Any = None,
+    idempotency_key: str | None = None,
+    form_data: dict[str, Any] | None = None,
+    comment: str = "",
+    reason: str = "",
+    to_user: Any = None,
+    stage: Any = None,
+    timestamp: str | None = None,
+    _seen_stage: Any = _UNREAD,
+    _target: Model | None = None,
+) -> WorkflowAttachment:
+    """Take one decision (a ``transitions.Action`` other than start) on an attachment by id.
+
+    The attachment row is locked by primary key; ``company_id`` is the actor's company when
+    the caller already knows it. ``expected_stage`` is the running copy's stage (or its id)
+    the actor saw: when the attachment has moved on, the answer is CONFLICT and nothing is
+    written. Without it, the stage read before the lock plays that part.
+    """
+    _require_user(user)
+    if company_id is not None and cached_company_id(user) is None:
+        remember_company_id(user, company_id)
+    if action in (transitions.Action.REJECT, transitions.Action.REQUEST_RESUBMISSION):
+        reason = _clean_reason(reason, required=True)
+    elif action in (transitions.Action.DELEGATE, transitions.Action.CANCEL):
+        reason = _clean_reason(reason, required=False)
+    bodies: dict[str, Callable[[_Decision], WorkflowAttachment]] = {
+        transitions.Action.APPROVE: lambda d: _approve(
+            d, form_data=form_data, comment=comment, timestamp=timestamp
+        ),
+        transitions.Action.CHECK_IN: lambda d: _approve(
+            d, form_data=None, comment=comment, timestamp=timestamp
+        ),
+        transitions.Action.VERIFY: lambda d: _approve(d, form_data=form_data, comment=comment),
+        transitions.Action.REJECT: lambda d: _reject(d, reason=reason),
+        transitions.Action.DELEGATE: lambda d: _delegate(d, to_user=to_user, reason=reason),
+        transitions.Action.REQUEST_RESUBMISSION: lambda d: _request_resubmission(
+            d, stage=stage, reason=reason
+        ),
+        transitions.Action.CANCEL: lambda d: _cancel(d, reason=reason),
+    }
+    if action not in bodies:
+        raise WorkflowValidationError(f"Unknown decision '{action}'.", field="action")
+    return _run_decision(
+        action,
+        bodies[action],
+        attachment_id=attachment_id,
+        user=user,
+        expected_stage=expected_stage,
+        idempotency_key=idempotency_key,
+        seen_stage=_seen_stage,
+        target=_target,
+    )
+
+
+def _decide_on_object(
+    action: str, *, obj: Model, user: Any, **arguments: Any
+) -> WorkflowAttachment:
+    """Find the live attachment of ``obj`` (reading its step before the lock) and decide."""
+    _require_user(user)
+    attachment_id, seen_stage = _find_attachment(obj, user)
+    return decide_on_attachment(
+        action=action,
+        attachment_id=attachment_id,
+        user=user,
+        _seen_stage=seen_stage,
+        _target=obj,
+        **arguments,
+    )
+
+
+def approve_stage(
+    *,
+    obj: Model,
+    user: Any,
+    form_data: dict[str, Any] | None = None,
+    comment: str = "",
+    idempotency_key: str | None = None,
+    timestamp: str | None = None,
+    expected_stage: Any = None,
+) -> WorkflowAttachment:
+    """Approve the user's current step; when the stage is complete, move on or complete.
+
+    On a ``check_in_verify`` step the first call checks in and the second verifies.
+    ``expected_stage`` (a stage of the running copy, or its id) binds the decision to the
+    step the user saw: if the workflow has moved on, nothing happens (CONFLICT).
+    """
+    return _decide_on_object(
+        transitions.Action.APPROVE,
+        obj=obj,
+        user=user,
+        form_data=form_data,
+        comment=comment,
+        idempotency_key=idempotency_key,
+        timestamp=timestamp,
+        expected_stage=expected_stage,
+    )
+
+
+def check_in_stage(
+    *,
+    obj: Model,
+    user: Any,
+    comment: str = "",
+    idempotency_key: str | None = None,
+    timestamp: str | None = None,
+    expected_stage: Any = None,
+) -> WorkflowAttachment:
+    """Check in on a ``check_in_verify`` step (its first phase)."""
+    return _decide_on_object(
+        transitions.Action.CHECK_IN,
+        obj=obj,
+        user=user,
+        comment=comment,
+        idempotency_key=idempotency_key,
+        timestamp=timestamp,
+        expected_stage=expected_stage,
+    )
+
+
+def verify_stage(
+    *,
+    obj: Model,
+    user: Any,
+    form_data: dict[str, Any] | None = None,
+    comment: str = "",
+    idempotency_key: str | None = None,
+    expected_stage: Any = None,
+) -> WorkflowAttachment:
+    """Verify a ``check_in_verify`` step after checking in (its second phase)."""
+    return _decide_on_object(
+        transitions.Action.VERIFY,
+        obj=obj,
+        user=user,
+        form_data=form_data,
+        comment=comment,
+        idempotency_key=idempotency_key,
+        expected_stage=expected_stage,
+    )
+
+
+def reject_stage(
+    *,
+    obj: Model,
+    user: Any,
+    reason: str,
+    idempotency_key: str | None = None,
+    expected_stage: Any = None,
+) -> WorkflowAttachment:
+    """Reject the workflow at the current stage (kept for the record)."""
+    reason = _clean_reason(reason, required=True)
+    return _decide_on_object(
+        transitions.Action.REJECT,
+        obj=obj,
+        user=user,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        expected_stage=expected_stage,
+    )
+
+
+def delegate_stage(
+    *,
+    obj: Model,
+    user: Any,
+    to_user: Any,
+    reason: str = "",
+    idempotency_key: str | None = None,
+    expected_stage: Any = None,
+) -> WorkflowAttachment:
+    """Hand the user's current step to an active user of the same company."""
+    return _decide_on_object(
+        transitions.Action.DELEGATE,
+        obj=obj,
+        user=user,
+        to_user=to_user,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        expected_stage=expected_stage,
+    )
+
+
+def request_resubmission(
+    *,
+    obj: Model,
+    user: Any,
+    stage: Any,
+    reason: str,
+    idempotency_key: str | None = None,
+    expected_stage: Any = None,
+) -> WorkflowAttachment:
+    """Send the workflow back to the current or an earlier stage; its approvals start afresh."""
+    reason = _clean_reason(reason, required=True)
+    return _decide_on_object(
+        transitions.Action.REQUEST_RESUBMISSION,
+        obj=obj,
+        user=user,
+        stage=stage,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        expected_stage=expected_stage,
+    )
+
+
+def cancel_workflow(
+    *, obj: Model, user: Any, reason: str = "", expected_stage: Any = None
+) -> WorkflowAttachment:
+    """Cancel the live workflow of ``obj``; its open approval steps are cancelled too."""
+    return _decide_on_object(
+        transitions.Action.CANCEL,
+        obj=obj,
+        user=user,
+        reason=reason,
+        expected_stage=expected_stage,
+    )

@@ -336,7 +336,10 @@ export const attachmentScreen: Screen = (app, root, params) => {
         actions.querySelectorAll('button').forEach((button) => (button.disabled = false));
       }
     };
-    const input = () => ({ attachmentId: a.id, formData: formData(), comment: comment.value });
+    // Every decision names the step this page shows: if the workflow has moved on since, the
+    // server refuses it (CONFLICT) instead of applying it to a step the user never saw.
+    const expectedStageId = a.currentStage?.id ?? null;
+    const input = () => ({ attachmentId: a.id, expectedStageId, formData: formData(), comment: comment.value });
     const button = (action: string, label: string, onClick: () => void, primary = false) =>
       h(
         'button',
@@ -366,7 +369,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
         behaviours.has('CHECK_IN_VERIFY')
           ? [
               button('CHECK_IN', 'Check in', () =>
-                act('Check in', async () => (await app.api.mutate(CheckInStageMutation, { input: { attachmentId: a.id, comment: comment.value } })).checkInStage.error),
+                act('Check in', async () => (await app.api.mutate(CheckInStageMutation, { input: { attachmentId: a.id, expectedStageId, comment: comment.value } })).checkInStage.error),
               ),
               button('VERIFY', 'Verify', () =>
                 act('Verify', async () => (await app.api.mutate(VerifyStageMutation, { input: input() })).verifyStage.error),
@@ -385,12 +388,12 @@ export const attachmentScreen: Screen = (app, root, params) => {
         'div',
         { class: 'buttons' },
         button('REJECT', 'Reject', () =>
-          act('Reject', async () => (await app.api.mutate(RejectStageMutation, { input: { attachmentId: a.id, reason: reason.value } })).rejectStage.error),
+          act('Reject', async () => (await app.api.mutate(RejectStageMutation, { input: { attachmentId: a.id, expectedStageId, reason: reason.value } })).rejectStage.error),
         ),
         backTo,
         button('REQUEST_RESUBMISSION', 'Send back', () =>
           act('Send back', async () =>
-            (await app.api.mutate(RequestResubmissionMutation, { input: { attachmentId: a.id, stageId: backTo.value, reason: reason.value } }))
+            (await app.api.mutate(RequestResubmissionMutation, { input: { attachmentId: a.id, expectedStageId, stageId: backTo.value, reason: reason.value } }))
               .requestResubmission.error,
           ),
         ),
@@ -403,7 +406,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
         button('DELEGATE', 'Delegate', () =>
           act('Delegate', async () =>
             (await app.api.mutate(DelegateStageMutation, {
-              input: { attachmentId: a.id, toUserId: otherUser.value.trim() || delegateTo.value, reason: reason.value },
+              input: { attachmentId: a.id, expectedStageId, toUserId: otherUser.value.trim() || delegateTo.value, reason: reason.value },
             })).delegateStage.error,
           ),
         ),
