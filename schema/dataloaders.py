@@ -1,6 +1,6 @@
 """Per-request DataLoaders for computed fields; each batches one kind of read into one query.
 
-Loaders are created fresh for every request (see ``schema.views``): sharing them across
+Loaders are created fresh for every request (see ``schema.execution.views``): sharing them across
 requests would serve stale rows.
 """
 

@@ -10,7 +10,8 @@ from strawberry import Schema
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 
-from schema.document_limits import (
+from schema.errors import MaskUnexpectedErrors, log_errors
+from schema.execution.document_limits import (
     MAX_ALIASES,
     MAX_EXPANDED_FIELDS,
     MAX_FRAGMENTS,
@@ -19,14 +20,15 @@ from schema.document_limits import (
     DocumentLimits,
     NoIntrospection,
 )
-from schema.errors import MaskUnexpectedErrors, log_errors
-from schema.execution import SharedEventExecutionContext
-from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers, shortcuts_available
-from schema.input_guard import RefuseNulCharacters
-from schema.mutations import Mutation
-from schema.optimizer import QueryOptimizerExtension
-from schema.queries import Query
-from schema.subscriptions import Subscription
+from schema.execution.event_sharing import SharedEventExecutionContext
+from schema.execution.fast_fields import (
+    ExecutionShortcuts,
+    install_lean_resolvers,
+    shortcuts_available,
+)
+from schema.execution.input_guard import RefuseNulCharacters
+from schema.execution.optimizer import QueryOptimizerExtension
+from schema.root import Mutation, Query, Subscription
 
 MAX_TOKENS = 2000
 CACHED_DOCUMENTS = 256
@@ -56,7 +58,7 @@ class WorkflowSchema(Schema):
 
 
 class ExecutionContext(ExecutionShortcuts, SharedEventExecutionContext):
-    """The execution shortcuts of ``schema.fast_fields``; pushed events rendered once per document."""
+    """The execution shortcuts of ``schema.execution.fast_fields``; pushed events rendered once per document."""
 
 
 def introspection_enabled() -> bool:
@@ -67,9 +69,9 @@ def introspection_enabled() -> bool:
 def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = None) -> Schema:
     """Build the schema; ``introspection`` overrides the setting (the SDL export uses it).
 
-    ``shortcuts=False`` builds it without ``schema.fast_fields`` (plain graphql-core and
+    ``shortcuts=False`` builds it without ``schema.execution.fast_fields`` (plain graphql-core and
     strawberry execution): the tests compare both, field by field. By default they are on
-    when ``schema.fast_fields.shortcuts_available()`` says so.
+    when ``schema.execution.fast_fields.shortcuts_available()`` says so.
     """
     if shortcuts is None:
         shortcuts = shortcuts_available()

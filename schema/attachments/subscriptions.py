@@ -1,14 +1,14 @@
 """Subscription root: live workflow events over graphql-transport-ws.
 
 Each subscription joins its channel-layer group (through the process's shared listener,
-``schema.fanout``) *before* reading the audit trail, so with ``since:`` it replays what the
+``schema.execution.fanout``) *before* reading the audit trail, so with ``since:`` it replays what the
 client missed and continues live with no gap and no duplicate. Without ``since:`` it starts
 from the newest event at the moment it subscribes (read before joining), so an event
 committed while it joins is not lost either. Events carry the id of the previous event of
 their attachment; when a message arrives before an earlier one (two processes publishing),
 the missing events are read from the audit trail first, so each attachment's events are
 delivered in commit order. A pushed event is rendered once per document and process and
-sent to the other subscribers as the same frame (``schema.execution``).
+sent to the other subscribers as the same frame (``schema.execution.event_sharing``).
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from backend.workflows.exceptions import (
     WorkflowValidationError,
 )
 from backend.workflows.models import WorkflowEvent
-from schema import fanout
+from schema.attachments.types import WorkflowEventType
 from schema.context import RequestContext, context_of
 from schema.dataloaders import Loaders
 from schema.errors import query_error
-from schema.execution import FastPath, share
-from schema.types import WorkflowEventType
+from schema.execution import fanout
+from schema.execution.event_sharing import FastPath, share
 
 REPLAY_LIMIT = 1000
 PUSHED_EVENTS_CACHED = 256

@@ -10,19 +10,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import strawberry
-from asgiref.sync import sync_to_async
 from django.contrib.contenttypes.models import ContentType
 from strawberry.types import Info
 
 from backend.workflows import services
 from backend.workflows.exceptions import (
     NotFoundError,
-    WorkflowError,
     WorkflowPermissionDenied,
 )
 from backend.workflows.models import WorkflowConfiguration
-from schema.context import RequestContext, context_of
-from schema.errors import MutationError, mutation_error
+from schema.context import RequestContext
+from schema.errors import MutationError, run_mutation
 
 
 @strawberry.type(
@@ -123,12 +121,6 @@ class ConfigurationMutations:
             strawberry.argument(description="The model and its settings."),
         ],
     ) -> RegisterModelForWorkflowPayload:
-        context = context_of(info)
-
-        def call() -> RegisterModelForWorkflowPayload:
-            try:
-                return RegisterModelForWorkflowPayload(**_register(context, input))
-            except WorkflowError as error:
-                return RegisterModelForWorkflowPayload(error=mutation_error(error))
-
-        return await sync_to_async(call)()
+        return await run_mutation(
+            info, RegisterModelForWorkflowPayload, lambda context: _register(context, input)
+        )

@@ -1,0 +1,32 @@
+"""Who the viewer is."""
+
+from __future__ import annotations
+
+import strawberry
+import strawberry_django
+from strawberry.types import Info
+
+from backend.workflows import selectors
+from schema.accounts.types import CompanyType, RoleType, UserType, ViewerType
+from schema.context import context_of
+
+
+@strawberry.type(description="Reads about the viewer (merged into Query).")
+class AccountQueries:
+    @strawberry_django.field(description="The signed-in user, or null for anonymous callers.")
+    def me(self, info: Info) -> ViewerType | None:
+        context = context_of(info)
+        if not context.is_authenticated:
+            return None
+        user = context.user
+        company = selectors.company_users(context.company_id).filter(pk=context.company_id).first()
+        return ViewerType(
+            user=UserType.from_user(user),  # type: ignore[arg-type]
+            company=CompanyType(
+                id=strawberry.ID(str(context.company_id)),
+                name=(company.first_name or company.username) if company else "",
+            ),
+            roles=[RoleType(id=strawberry.ID(str(g.pk)), name=g.name) for g in user.groups.all()],
+        )
+
+    # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list

@@ -1,0 +1,440 @@
+"""Running workflows: attachments, their targets, approvers, progress and audit events."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, cast
+
+import strawberry
+import strawberry_django
+from asgiref.sync import sync_to_async
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from backend.workflows.constants import (
+    AttachmentStatus,
+    EventType,
+)
+from backend.workflows.exceptions import WorkflowValidationError
+from backend.workflows.models import Pipeline, Stage, WorkflowAttachment, WorkflowEvent
+from backend.workflows.selectors import attachment_snapshot, compute_next_stage, compute_progress
+from backend.workflows.services.running import available_actions
+from schema.accounts.types import RoleType, UserType
+from schema.context import context_of
+from schema.enums import (
+    AttachmentStatusEnum,
+    AvailableAction,
+    BehaviourEnum,
+    EventTypeEnum,
+)
+from schema.errors import query_error
+from schema.resolution import in_memory, loaded_or_in_thread
+from schema.workflows.types import PipelineType, StageType, WorkflowType
+
+
+@strawberry.type(name="Progress", description="Stages fully approved out of all stages.")
+class ProgressType:
+    percentage: float = strawberry.field(description="0 at start, 100 only once completed.")
+    completed_stages: int = strawberry.field(description="Stages fully approved.")
+    total_stages: int = strawberry.field(description="All stages of the running workflow.")
+
+
+@strawberry.type(name="Target", description="The business object a workflow runs on.")
+class TargetType:
+    model: str = strawberry.field(description="app_label.modelname, e.g. demo.purchaserequest.")
+    object_id: strawberry.ID = strawberry.field(description="Primary key of the object.")
+    display: str = strawberry.field(description="The object's text representation.")
+
+
+@strawberry.type(name="CurrentApprover", description="Someone who can act on the current step.")
+class CurrentApproverType:
+    user: UserType = strawberry.field(description="The approver.")
+    role: RoleType | None = strawberry.field(description="The role they act for, if any.")
+    is_delegated: bool = strawberry.field(description="True when the step was delegated to them.")
+    is_checked_in: bool = strawberry.field(
+        description="True after a check-in on a check-in/verify step."
+    )
+    behaviour: BehaviourEnum = strawberry.field(description="What they must do.")
+
+
+@strawberry_django.type(
+    WorkflowAttachment,
+    name="WorkflowAttachment",
+    description="A workflow running on one business object.",
+)
+class WorkflowAttachmentType:
+    id: strawberry.ID = strawberry_django.field(description="Attachment id.")
+    workflow: WorkflowType = strawberry_django.field(
+        description="The running copy of the workflow."
+    )
+    current_pipeline: PipelineType | None = strawberry_django.field(
+        description="Pipeline of the current stage."
+    )
+    current_stage: StageType | None = strawberry_django.field(
+        description="The stage waiting for approval."
+    )
+    started_at: datetime | None = strawberry_django.field(description="When it started.")
+    completed_at: datetime | None = strawberry_django.field(
+        description="When it finished (completed, rejected or cancelled)."
+    )
+    metadata: JSON = strawberry_django.field(description="Free metadata given at attach time.")
+    created_at: datetime = strawberry_django.field(description="When it was attached.")
+
+    @strawberry_django.field(description="Current status.", only=["status"])
+    @in_memory
+    def status(self) -> AttachmentStatusEnum:
+        return AttachmentStatusEnum(self.status)  # type: ignore[attr-defined]
+
+    @strawberry_django.field(description="Who started it.", select_related=["started_by"])
+    @in_memory
+    def started_by(self) -> UserType | None:
+        return loaded_or_in_thread(
+            self.started_by_id is None or WorkflowAttachment.started_by.is_cached(self),  # type: ignore[attr-defined,arg-type]
+            lambda: UserType.from_user(self.started_by),  # type: ignore[attr-defined]
+        )
+
+    @strawberry_django.field(description="Progress through the stages.")
+    async def progress(self, info: Info) -> ProgressType:
+        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
+        progress = compute_progress(self, stages)  # type: ignore[arg-type]
+        return ProgressType(
+            percentage=progress.percentage,
+            completed_stages=progress.completed_stages,
+            total_stages=progress.total_stages,
+        )
+
+    @strawberry_django.field(description="The stage after the current one; null once finished.")
+    async def next_stage(self, info: Info) -> StageType | None:
+        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
+        return compute_next_stage(self, stages)  # type: ignore[arg-type,return-value]
+
+    @strawberry_django.field(description="The business object.")
+    async def target(self, info: Info) -> TargetType:
+        obj = await context_of(info).loaders.target_by_attachment.load(
+            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+        )
+        content_type = await _content_type(self.content_type_id)  # type: ignore[attr-defined]
+        return TargetType(
+            model=f"{content_type.app_label}.{content_type.model}",
+            object_id=strawberry.ID(self.object_id),  # type: ignore[attr-defined]
+            display=str(obj) if obj is not None else "(deleted)",
+        )
+
+    @strawberry_django.field(description="Everyone who can act on the current step now.")
+    async def current_approvers(self, info: Info) -> list[CurrentApproverType]:
+        if self.status != AttachmentStatus.IN_PROGRESS:  # type: ignore[attr-defined]
+            return []
+        context = context_of(info)
+        steps = await context.loaders.current_steps_by_attachment.load(
+            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+        )
+        result = []
+        for step in steps:
+            if step.assignee is None:
+                continue
+            role = None
+            if step.role_id is not None:
+                role_object = await context.loaders.role_by_id.load(step.role_id)
+                if role_object is not None:
+                    role = RoleType(id=strawberry.ID(str(role_object.pk)), name=str(role_object))
+            result.append(
+                CurrentApproverType(
+                    user=UserType.from_user(step.assignee),  # type: ignore[arg-type]
+                    role=role,
+                    is_delegated=step.delegated_from is not None,
+                    is_checked_in=step.is_checked_in,
+                    behaviour=BehaviourEnum(step.behaviour),
+                )
+            )
+        return result
+
+    @strawberry_django.field(
+        description=(
+            "What the viewer may do on this attachment now, read from the engine's declared "
+            "transition policy: exactly the decisions the server would accept."
+        )
+    )
+    async def available_actions(self, info: Info) -> list[AvailableAction]:
+        context = context_of(info)
+        if not context.is_authenticated:
+            return []
+        steps = (
+            await context.loaders.current_steps_by_attachment.load(
+                (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+            )
+            if self.status == AttachmentStatus.IN_PROGRESS  # type: ignore[attr-defined]
+            else []
+        )
+        permissions = await context.viewer_permissions()
+        actions = available_actions(
+            attachment=self,  # type: ignore[arg-type]
+            user=context.user,
+            steps=steps,
+            permissions=permissions,
+        )
+        return [AvailableAction(action.value) for action in actions]
+
+    @strawberry_django.field(description="The audit trail, oldest first.")
+    async def events(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most 100, the default).")
+        ] = strawberry.UNSET,
+        after: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Return the events after this cursor (an event id)."),
+        ] = strawberry.UNSET,
+    ) -> WorkflowEventConnection:
+        events = await context_of(info).loaders.events_by_attachment.load(self.pk)  # type: ignore[attr-defined]
+        return WorkflowEventConnection.slice(events, first=first, after=after)
+
+
+async def _content_type(content_type_id: int) -> Any:
+    from django.contrib.contenttypes.models import ContentType
+
+    return await sync_to_async(ContentType.objects.get_for_id)(content_type_id)
+
+
+def _stage_ref(stage: Stage | None) -> StageRefType | None:
+    if stage is None:
+        return None
+    return StageRefType(
+        id=strawberry.ID(str(stage.pk)), name_en=stage.name_en, name_ar=stage.name_ar
+    )
+
+
+@strawberry.type(name="StageRef", description="A stage named in an event.")
+class StageRefType:
+    id: strawberry.ID = strawberry.field(description="Stage id.")
+    name_en: str = strawberry.field(description="English name.")
+    name_ar: str = strawberry.field(description="Arabic name.")
+
+
+@strawberry.type(name="PipelineRef", description="A pipeline named in an event.")
+class PipelineRefType:
+    id: strawberry.ID = strawberry.field(description="Pipeline id.")
+    name_en: str = strawberry.field(description="English name.")
+
+
+def _pipeline_ref(pipeline: Pipeline | None) -> PipelineRefType | None:
+    if pipeline is None:
+        return None
+    return PipelineRefType(id=strawberry.ID(str(pipeline.pk)), name_en=pipeline.name_en)
+
+
+@strawberry.type(
+    name="EventAttachment", description="The state of an attachment, as an event reports it."
+)
+class EventAttachmentType:
+    id: strawberry.ID = strawberry.field(description="Attachment id.")
+    status: AttachmentStatusEnum = strawberry.field(description="Status.")
+    current_stage: StageRefType | None = strawberry.field(description="Current stage.")
+    current_pipeline: PipelineRefType | None = strawberry.field(description="Current pipeline.")
+    progress: ProgressType = strawberry.field(description="Progress through the stages.")
+    open_actions: list[AvailableAction] = strawberry.field(
+        description=(
+            "The decisions the attachment accepts in this state, from whoever the transition "
+            "policy allows (empty once it has finished). The same for every subscriber: the "
+            "viewer's own choice is `WorkflowAttachment.availableActions`."
+        )
+    )
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> EventAttachmentType:
+        stage, pipeline = data.get("current_stage"), data.get("current_pipeline")
+        progress = data["progress"]
+        total, completed = progress["total_stages"], progress["completed_stages"]
+        return cls(
+            id=strawberry.ID(str(data["id"])),
+            status=AttachmentStatusEnum(data["status"]),
+            current_stage=StageRefType(
+                id=strawberry.ID(str(stage["id"])),
+                name_en=stage["name_en"],
+                name_ar=stage["name_ar"],
+            )
+            if stage
+            else None,
+            current_pipeline=PipelineRefType(
+                id=strawberry.ID(str(pipeline["id"])), name_en=pipeline["name_en"]
+            )
+            if pipeline
+            else None,
+            progress=ProgressType(
+                percentage=round(100.0 * completed / total, 2) if total else 0.0,
+                completed_stages=completed,
+                total_stages=total,
+            ),
+            # Messages published before the field existed carry none.
+            open_actions=[AvailableAction(value) for value in data.get("open_actions", [])],
+        )
+
+
+def _user_from_payload(data: dict[str, Any] | None) -> UserType | None:
+    if not data:
+        return None
+    return UserType(
+        id=strawberry.ID(str(data["id"])),
+        username=data["username"],
+        display_name=data["display_name"],
+        email=data["email"],
+    )
+
+
+def _stage_from_payload(data: dict[str, Any] | None) -> StageRefType | None:
+    if not data:
+        return None
+    return StageRefType(
+        id=strawberry.ID(str(data["id"])), name_en=data["name_en"], name_ar=data["name_ar"]
+    )
+
+
+def _pipeline_from_payload(data: dict[str, Any] | None) -> PipelineRefType | None:
+    if not data:
+        return None
+    return PipelineRefType(id=strawberry.ID(str(data["id"])), name_en=data["name_en"])
+
+
+# What a failed action's audit row tells only workflow managers: the exception text may
+# hold internal details (a host name, a query), the paths name server code.
+MANAGER_ONLY_FAILURE_DETAILS = ("error", "function_path")
+
+
+def _action_failure_details(event: WorkflowEventType, info: Info) -> JSON:
+    from backend.workflows.selectors import can_manage_workflows
+
+    context = context_of(info)
+    if context.is_authenticated and can_manage_workflows(context.user, context.company_id):
+        return JSON(event.raw_details)
+    shown = {
+        key: value
+        for key, value in event.raw_details.items()
+        if key not in MANAGER_ONLY_FAILURE_DETAILS
+    }
+    if "skipped" in shown:
+        shown["skipped"] = [{"action_id": item.get("action_id")} for item in shown["skipped"]]
+    return JSON(shown)
+
+
+@strawberry.type(
+    name="WorkflowEvent",
+    description="One row of an attachment's audit trail; subscriptions push the same shape.",
+)
+class WorkflowEventType:
+    id: strawberry.ID = strawberry.field(description="Event id (increasing).")
+    type: EventTypeEnum = strawberry.field(description="What happened.")
+    attachment_id: strawberry.ID = strawberry.field(description="The attachment it happened to.")
+    from_stage: StageRefType | None = strawberry.field(description="Stage before.")
+    to_stage: StageRefType | None = strawberry.field(description="Stage after.")
+    from_pipeline: PipelineRefType | None = strawberry.field(description="Pipeline before.")
+    to_pipeline: PipelineRefType | None = strawberry.field(description="Pipeline after.")
+    actor: UserType | None = strawberry.field(description="Who acted.")
+    delegate: UserType | None = strawberry.field(description="Who received a delegation.")
+    reason: str = strawberry.field(description="Reason or comment.")
+    form_data: JSON | None = strawberry.field(description="Form data submitted with an approval.")
+
+    @strawberry.field(
+        description="Extra details (e.g. a failed action: its error and function path are "
+        "shown to workflow managers only)."
+    )
+    def details(self, info: Info) -> JSON:
+        if cast(Enum, self.type).value != EventType.ACTION_FAILED:
+            return JSON(self.raw_details)
+        return loaded_or_in_thread(False, lambda: _action_failure_details(self, info))
+
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    raw_details: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
+    snapshot: strawberry.Private[dict[str, Any] | None] = None
+
+    @strawberry.field(
+        description="The attachment's state right after the event (pushed events), "
+        "or its current state (queried events)."
+    )
+    async def attachment(self, info: Info) -> EventAttachmentType | None:
+        if self.snapshot is not None:
+            return EventAttachmentType.from_snapshot(self.snapshot)
+        loaders = context_of(info).loaders
+        attachment = await loaders.attachment_by_id.load(int(self.attachment_id))
+        if attachment is None:
+            return None
+        stages = await loaders.stages_by_workflow.load(attachment.workflow_id)
+        return EventAttachmentType.from_snapshot(attachment_snapshot(attachment, stages))
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> WorkflowEventType:
+        """Build the event from a channel-layer message (no database access)."""
+        return cls(
+            id=strawberry.ID(str(data["id"])),
+            type=EventTypeEnum(data["event_type"]),
+            attachment_id=strawberry.ID(str(data["attachment_id"])),
+            from_stage=_stage_from_payload(data["from_stage"]),
+            to_stage=_stage_from_payload(data["to_stage"]),
+            from_pipeline=_pipeline_from_payload(data["from_pipeline"]),
+            to_pipeline=_pipeline_from_payload(data["to_pipeline"]),
+            actor=_user_from_payload(data["actor"]),
+            delegate=_user_from_payload(data["delegate"]),
+            reason=data["reason"],
+            form_data=data["form_data"],
+            raw_details=data["details"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            snapshot=data["attachment"],
+        )
+
+    @classmethod
+    def from_model(cls, event: WorkflowEvent) -> WorkflowEventType:
+        return cls(
+            id=strawberry.ID(str(event.pk)),
+            type=EventTypeEnum(event.event_type),
+            attachment_id=strawberry.ID(str(event.attachment_id)),
+            from_stage=_stage_ref(event.from_stage),
+            to_stage=_stage_ref(event.to_stage),
+            from_pipeline=_pipeline_ref(event.from_pipeline),
+            to_pipeline=_pipeline_ref(event.to_pipeline),
+            actor=UserType.from_user(event.actor),
+            delegate=UserType.from_user(event.delegate),
+            reason=event.reason,
+            form_data=event.form_data,
+            raw_details=event.details or {},
+            occurred_at=event.occurred_at,
+        )
+
+
+@strawberry.type(name="EventPageInfo", description="Where a page of audit events ends.")
+class PageInfoType:
+    has_next_page: bool = strawberry.field(description="More items follow.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
+
+
+@strawberry.type(name="WorkflowEventConnection", description="A page of audit events.")
+class WorkflowEventConnection:
+    total_count: int = strawberry.field(description="All events of the attachment.")
+    nodes: list[WorkflowEventType] = strawberry.field(description="The events of this page.")
+    page_info: PageInfoType = strawberry.field(description="Pagination data.")
+
+    @classmethod
+    def slice(
+        cls, events: list[WorkflowEvent], *, first: Any, after: Any
+    ) -> WorkflowEventConnection:
+        limit = 100 if first in (None, strawberry.UNSET) else max(0, min(int(first), 100))
+        start = 0
+        if after not in (None, strawberry.UNSET):
+            try:
+                after_id = int(after)
+            except (TypeError, ValueError):
+                raise query_error(
+                    WorkflowValidationError(
+                        "Argument 'after' is not a valid cursor.", field="after"
+                    )
+                ) from None
+            start = next((i for i, e in enumerate(events) if e.pk > after_id), len(events))
+        page = events[start : start + limit]
+        return cls(
+            total_count=len(events),
+            nodes=[WorkflowEventType.from_model(e) for e in page],
+            page_info=PageInfoType(
+                has_next_page=start + limit < len(events),
+                end_cursor=str(page[-1].pk) if page else None,
+            ),
+        )

@@ -1,0 +1,587 @@
+"""Mutations of workflow templates: parse input, check access, call one service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from backend.workflows import selectors, services
+from backend.workflows.exceptions import (
+    NotFoundError,
+)
+from schema.actions.types import WorkflowActionSpecInput, action_specs
+from schema.context import RequestContext
+from schema.enums import (
+    WorkflowStatusEnum,
+)
+from schema.errors import MutationError, run_mutation
+from schema.workflows.types import PipelineType, StageType, WorkflowType
+
+
+@strawberry.type(name="CreateWorkflowPayload", description="Result of createWorkflow.")
+class CreateWorkflowPayload:
+    workflow: WorkflowType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="UpdateWorkflowPayload", description="Result of updateWorkflow.")
+class UpdateWorkflowPayload:
+    workflow: WorkflowType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="CloneWorkflowPayload", description="Result of cloneWorkflow.")
+class CloneWorkflowPayload:
+    workflow: WorkflowType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="DeleteWorkflowPayload", description="Result of deleteWorkflow.")
+class DeleteWorkflowPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The deleted template's id."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="AddPipelinePayload", description="Result of addPipeline.")
+class AddPipelinePayload:
+    pipeline: PipelineType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="UpdatePipelinePayload", description="Result of updatePipeline.")
+class UpdatePipelinePayload:
+    pipeline: PipelineType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="RemovePipelinePayload", description="Result of removePipeline.")
+class RemovePipelinePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The removed pipeline's id."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="AddStagePayload", description="Result of addStage.")
+class AddStagePayload:
+    stage: StageType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="UpdateStagePayload", description="Result of updateStage.")
+class UpdateStagePayload:
+    stage: StageType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="RemoveStagePayload", description="Result of removeStage.")
+class RemoveStagePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The removed stage's id."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+@strawberry.type(name="ReorderStagesPayload", description="Result of reorderStages.")
+class ReorderStagesPayload:
+    pipeline: PipelineType | None = strawberry.field(
+        default=None, description="The result, when there is no error."
+    )
+    error: MutationError | None = strawberry.field(
+        default=None, description="Why nothing changed, when it failed."
+    )
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@strawberry.input(name="ApprovalInput", description="One approval requirement of a stage.")
+class ApprovalInput:
+    approval_type: str = strawberry.field(description="user or role.")
+    approval_user: strawberry.ID | None = strawberry.field(
+        default=None, description="User id (user approvals)."
+    )
+    user_role: strawberry.ID | None = strawberry.field(
+        default=None, description="Role id (role approvals)."
+    )
+    role_selection_strategy: str | None = strawberry.field(
+        default=None,
+        description="anyone, consensus, round_robin, quorum, majority or percentage (default anyone).",
+    )
+    behaviour: str | None = strawberry.field(
+        default=None, description="approve (default), submit, check_in_verify or move."
+    )
+    required_form: strawberry.ID | None = strawberry.field(
+        default=None, description="Form id to fill in."
+    )
+    quorum_count: int | None = strawberry.field(
+        default=None, description="Approvals needed (quorum)."
+    )
+    percentage_required: float | None = strawberry.field(
+        default=None, description="Share of members needed (percentage)."
+    )
+
+
+def _approvals(items: list[ApprovalInput] | None) -> list[dict[str, Any]] | None:
+    if items is None:
+        return None
+    result = []
+    for item in items:
+        data = {k: v for k, v in vars(item).items() if v is not None and v is not strawberry.UNSET}
+        result.append(data)
+    return result
+
+
+@strawberry.input(name="StageInput", description="A stage to create.")
+class StageInput:
+    name_en: str = strawberry.field(description="English name.")
+    name_ar: str = strawberry.field(default="", description="Arabic name.")
+    color: str | None = strawberry.field(default=None, description="Display colour.")
+    approvals: list[ApprovalInput] = strawberry.field(
+        default_factory=list, description="Approvals, in order."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Stage-level actions (checked against the allow-list)."
+    )
+    stage_info: JSON | None = strawberry.field(
+        default=None,
+        description='The seed\'s {"color", "approvals"} object, instead of color and approvals; '
+        "other keys are refused.",
+    )
+
+
+def _stage_data(stage: StageInput) -> dict[str, Any]:
+    with_info = stage.stage_info is not None
+    return {
+        "name_en": stage.name_en,
+        "name_ar": stage.name_ar,
+        "color": stage.color,
+        # approvals default to an empty list; with stage_info they come from there
+        "approvals": None if with_info and not stage.approvals else _approvals(stage.approvals),
+        "stage_info": stage.stage_info,
+        "actions": action_specs(stage.actions),
+    }
+
+
+@strawberry.input(
+    name="PipelineInput",
+    description="A pipeline to create, with stages or a number of blank stages.",
+)
+class PipelineInput:
+    name_en: str = strawberry.field(description="English name.")
+    name_ar: str = strawberry.field(default="", description="Arabic name.")
+    department_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Department id."
+    )
+    number_of_stages: int | None = strawberry.field(
+        default=None, description="Create this many blank stages."
+    )
+    stages: list[StageInput] | None = strawberry.field(
+        default=None, description="Or: these stages."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Pipeline-level actions (checked against the allow-list)."
+    )
+
+
+def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
+    return {
+        "name_en": pipeline.name_en,
+        "name_ar": pipeline.name_ar,
+        "department_id": pipeline.department_id,
+        "number_of_stages": pipeline.number_of_stages,
+        "stages": [_stage_data(s) for s in pipeline.stages]
+        if pipeline.stages is not None
+        else None,
+        "actions": action_specs(pipeline.actions),
+    }
+
+
+@strawberry.input(name="CreateWorkflowInput", description="A new workflow template.")
+class CreateWorkflowInput:
+    name_en: str = strawberry.field(description="English name.")
+    name_ar: str = strawberry.field(default="", description="Arabic name.")
+    description: str = strawberry.field(default="", description="Free text.")
+    slug: str = strawberry.field(default="", description="Identifier for auto-start settings.")
+    status: WorkflowStatusEnum | None = strawberry.field(
+        default=None,
+        description="DRAFT, ACTIVE or ARCHIVED (default ACTIVE, or DRAFT when isActive is false).",
+    )
+    is_active: bool | None = strawberry.field(
+        default=None, description="The seed's flag: false creates a DRAFT. Prefer status."
+    )
+    pipelines: list[PipelineInput] = strawberry.field(
+        default_factory=list, description="Pipelines, in order."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Workflow-level actions (checked against the allow-list)."
+    )
+
+
+@strawberry.input(name="UpdateWorkflowInput", description="Changes to a workflow template.")
+class UpdateWorkflowInput:
+    id: strawberry.ID = strawberry.field(description="Workflow id.")
+    name_en: str | None = strawberry.field(default=None, description="English name.")
+    name_ar: str | None = strawberry.field(default=None, description="Arabic name.")
+    description: str | None = strawberry.field(default=None, description="Free text.")
+    slug: str | None = strawberry.field(default=None, description="Identifier.")
+    status: WorkflowStatusEnum | None = strawberry.field(
+        default=None, description="DRAFT, ACTIVE or ARCHIVED."
+    )
+    is_active: bool | None = strawberry.field(
+        default=None,
+        description="The seed's flag: true activates, false archives an active template. Prefer status.",
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the workflow-level actions (checked)."
+    )
+
+
+@strawberry.input(name="AddPipelineInput", description="A pipeline to add to a workflow.")
+class AddPipelineInput(PipelineInput):
+    workflow_id: strawberry.ID = strawberry.field(description="Workflow id.")
+    order: int | None = strawberry.field(default=None, description="Position (default: last).")
+
+
+@strawberry.input(name="UpdatePipelineInput", description="Changes to a pipeline.")
+class UpdatePipelineInput:
+    id: strawberry.ID = strawberry.field(description="Pipeline id.")
+    name_en: str | None = strawberry.field(default=None, description="English name.")
+    name_ar: str | None = strawberry.field(default=None, description="Arabic name.")
+    order: int | None = strawberry.field(default=None, description="Position.")
+    department_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Department id."
+    )
+    clear_department: bool = strawberry.field(default=False, description="Remove the department.")
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the pipeline-level actions (checked)."
+    )
+
+
+@strawberry.input(name="AddStageInput", description="A stage to add to a pipeline.")
+class AddStageInput(StageInput):
+    pipeline_id: strawberry.ID = strawberry.field(description="Pipeline id.")
+    order: int | None = strawberry.field(default=None, description="Position (default: last).")
+
+
+@strawberry.input(
+    name="UpdateStageInput", description="Changes to a stage, including its approvals."
+)
+class UpdateStageInput:
+    id: strawberry.ID = strawberry.field(description="Stage id.")
+    name_en: str | None = strawberry.field(default=None, description="English name.")
+    name_ar: str | None = strawberry.field(default=None, description="Arabic name.")
+    color: str | None = strawberry.field(default=None, description="Display colour.")
+    order: int | None = strawberry.field(default=None, description="Position.")
+    approvals: list[ApprovalInput] | None = strawberry.field(
+        default=None, description="Replace the approvals (validated)."
+    )
+    actions: list[WorkflowActionSpecInput] | None = strawberry.field(
+        default=None, description="Replace the stage-level actions (checked)."
+    )
+    stage_info: JSON | None = strawberry.field(
+        default=None,
+        description='The seed\'s {"color", "approvals"} object, instead of color and approvals; '
+        "other keys are refused.",
+    )
+
+
+@strawberry.input(name="ReorderStagesInput", description="A new order of all stages of a pipeline.")
+class ReorderStagesInput:
+    pipeline_id: strawberry.ID = strawberry.field(description="Pipeline id.")
+    stage_ids: list[strawberry.ID] = strawberry.field(
+        description="Every stage id, in the new order."
+    )
+
+
+def _workflow(context: RequestContext, workflow_id: Any) -> Any:
+    workflow = selectors.company_workflow(context.company_id, workflow_id)
+    if workflow is None:
+        raise NotFoundError("Workflow not found.", field="id")
+    return workflow
+
+
+def _pipeline(context: RequestContext, pipeline_id: Any, field: str = "pipelineId") -> Any:
+    pipeline = selectors.company_pipeline(context.company_id, pipeline_id)
+    if pipeline is None:
+        raise NotFoundError("Pipeline not found.", field=field)
+    return pipeline
+
+
+def _stage(context: RequestContext, stage_id: Any) -> Any:
+    stage = selectors.company_stage(context.company_id, stage_id)
+    if stage is None:
+        raise NotFoundError("Stage not found.", field="id")
+    return stage
+
+
+def _fields(data: Any, *names: str) -> dict[str, Any]:
+    return {name: getattr(data, name) for name in names if getattr(data, name) is not None}
+
+
+@strawberry.type(description="Mutations of workflow templates (merged into Mutation).")
+class WorkflowMutations:
+    @strawberry.mutation(description="Create a workflow template with its pipelines and stages.")
+    async def create_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateWorkflowInput,
+            strawberry.argument(description="The template to create."),
+        ],
+    ) -> CreateWorkflowPayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            user = context.manager()
+            return {
+                "workflow": services.create_workflow(
+                    company=context.company_id,
+                    created_by=user,
+                    name_en=input.name_en,
+                    name_ar=input.name_ar,
+                    description=input.description,
+                    slug=input.slug,
+                    status=input.status.value if input.status else None,
+                    is_active=input.is_active,
+                    pipelines=[_pipeline_data(p) for p in input.pipelines],
+                    actions=action_specs(input.actions),
+                )
+            }
+
+        return await run_mutation(info, CreateWorkflowPayload, action)
+
+    @strawberry.mutation(
+        description="Change a workflow template's names, description, slug, status or actions."
+    )
+    async def update_workflow(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateWorkflowInput,
+            strawberry.argument(description="The template and its changes."),
+        ],
+    ) -> UpdateWorkflowPayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            workflow = _workflow(context, input.id)
+            fields = _fields(input, "name_en", "name_ar", "description", "slug", "is_active")
+            if input.status is not None:
+                fields["status"] = input.status.value
+            return {
+                "workflow": services.update_workflow(
+                    workflow=workflow, actions=action_specs(input.actions), **fields
+                )
+            }
+
+        return await run_mutation(info, UpdateWorkflowPayload, action)
+
+    @strawberry.mutation(description="Delete a workflow template no attachment runs directly.")
+    async def delete_workflow(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the template to delete."),
+        ],
+    ) -> DeleteWorkflowPayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            services.delete_workflow(workflow=_workflow(context, id))
+            return {"deleted_id": id}
+
+        return await run_mutation(info, DeleteWorkflowPayload, action)
+
+    @strawberry.mutation(description="Copy a workflow template into a new template.")
+    async def clone_workflow(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the template to copy."),
+        ],
+        name_en: Annotated[
+            str | None,
+            strawberry.argument(
+                description='English name of the copy (default: the name + " (Copy)").'
+            ),
+        ] = None,
+    ) -> CloneWorkflowPayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            user = context.manager()
+            workflow = _workflow(context, id)
+            return {
+                "workflow": services.clone_workflow(
+                    workflow=workflow, created_by=user, name_en=name_en
+                )
+            }
+
+        return await run_mutation(info, CloneWorkflowPayload, action)
+
+    @strawberry.mutation(description="Add a pipeline to a workflow template.")
+    async def add_pipeline(
+        self,
+        info: Info,
+        input: Annotated[
+            AddPipelineInput,
+            strawberry.argument(description="The pipeline and the workflow to add it to."),
+        ],
+    ) -> AddPipelinePayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            workflow = _workflow(context, input.workflow_id)
+            data = _pipeline_data(input)
+            return {"pipeline": services.add_pipeline(workflow=workflow, order=input.order, **data)}
+
+        return await run_mutation(info, AddPipelinePayload, action)
+
+    @strawberry.mutation(description="Change a pipeline's names, order or department.")
+    async def update_pipeline(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdatePipelineInput,
+            strawberry.argument(description="The pipeline and its changes."),
+        ],
+    ) -> UpdatePipelinePayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            pipeline = _pipeline(context, input.id, field="id")
+            return {
+                "pipeline": services.update_pipeline(
+                    pipeline=pipeline,
+                    department_id=input.department_id,
+                    clear_department=input.clear_department,
+                    actions=action_specs(input.actions),
+                    **_fields(input, "name_en", "name_ar", "order"),
+                )
+            }
+
+        return await run_mutation(info, UpdatePipelinePayload, action)
+
+    @strawberry.mutation(description="Remove a pipeline and its stages from a template.")
+    async def remove_pipeline(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the pipeline to remove."),
+        ],
+    ) -> RemovePipelinePayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            services.remove_pipeline(pipeline=_pipeline(context, id, field="id"))
+            return {"deleted_id": id}
+
+        return await run_mutation(info, RemovePipelinePayload, action)
+
+    @strawberry.mutation(description="Add a stage to a pipeline.")
+    async def add_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            AddStageInput,
+            strawberry.argument(description="The stage and the pipeline to add it to."),
+        ],
+    ) -> AddStagePayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            pipeline = _pipeline(context, input.pipeline_id)
+            data = _stage_data(input)
+            return {"stage": services.add_stage(pipeline=pipeline, order=input.order, **data)}
+
+        return await run_mutation(info, AddStagePayload, action)
+
+    @strawberry.mutation(description="Change a stage, including its approvals.")
+    async def update_stage(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateStageInput,
+            strawberry.argument(description="The stage and its changes."),
+        ],
+    ) -> UpdateStagePayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            stage = _stage(context, input.id)
+            return {
+                "stage": services.update_stage(
+                    stage=stage,
+                    approvals=_approvals(input.approvals),
+                    stage_info=input.stage_info,  # type: ignore[arg-type]
+                    actions=action_specs(input.actions),
+                    **_fields(input, "name_en", "name_ar", "color", "order"),
+                )
+            }
+
+        return await run_mutation(info, UpdateStagePayload, action)
+
+    @strawberry.mutation(description="Remove a stage from a template.")
+    async def remove_stage(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Id of the stage to remove."),
+        ],
+    ) -> RemoveStagePayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            services.remove_stage(stage=_stage(context, id))
+            return {"deleted_id": id}
+
+        return await run_mutation(info, RemoveStagePayload, action)
+
+    @strawberry.mutation(description="Set the order of all stages of a pipeline.")
+    async def reorder_stages(
+        self,
+        info: Info,
+        input: Annotated[
+            ReorderStagesInput,
+            strawberry.argument(description="The pipeline and its stages in the new order."),
+        ],
+    ) -> ReorderStagesPayload:
+        def action(context: RequestContext) -> dict[str, Any]:
+            context.manager()
+            pipeline = _pipeline(context, input.pipeline_id)
+            services.reorder_stages(pipeline=pipeline, stage_ids=list(input.stage_ids))
+            return {"pipeline": pipeline}
+
+        return await run_mutation(info, ReorderStagesPayload, action)
