@@ -12,9 +12,11 @@ from backend.workflows.filters import (
     apply_filterset,
 )
 from schema.errors import query_error
+from schema.tenancy import queried_id
 
 
-def filter_data(value: Any) -> dict[str, Any]:
+def filter_data(value: Any, references: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Return the given filters as a dict; ids in ``references`` (key: Node type, field) decoded."""
     if value is None or value is strawberry.UNSET:
         return {}
     data = {}
@@ -23,6 +25,9 @@ def filter_data(value: Any) -> dict[str, Any]:
             continue
         if isinstance(item, list):
             item = [getattr(v, "value", v) for v in item]
+        if key in (references or {}):
+            type_name, field = (references or {})[key]
+            item = queried_id(item, type_name, field=f"filter.{field}")
         data[key] = item
     return data
 

@@ -10,6 +10,7 @@ from schema.actions.queries import ActionQueries
 from schema.attachments.mutations import AttachmentMutations
 from schema.attachments.queries import AttachmentQueries
 from schema.attachments.subscriptions import Subscription
+from schema.nodes import NodeQueries
 from schema.workflows.configuration import ConfigurationMutations
 from schema.workflows.mutations import WorkflowMutations
 from schema.workflows.queries import WorkflowQueries
@@ -18,7 +19,7 @@ __all__ = ["Mutation", "Query", "Subscription"]
 
 
 @strawberry.type(description="Every read, scoped to the viewer's company.")
-class Query(AccountQueries, WorkflowQueries, AttachmentQueries, ActionQueries):
+class Query(NodeQueries, AccountQueries, WorkflowQueries, AttachmentQueries, ActionQueries):
     pass
 
 

@@ -9,9 +9,10 @@ from django.db.models import QuerySet
 from strawberry.types import Info
 from strawberry_django.optimizer import optimizer
 
-from backend.workflows.exceptions import UnauthenticatedError
+from backend.workflows.exceptions import UnauthenticatedError, WorkflowError
 from schema.context import context_of
 from schema.errors import query_error
+from schema.global_ids import database_id
 
 MAX_PAGE_SIZE = 100
 
@@ -27,6 +28,14 @@ def viewer_company_id(info: Info, requested: strawberry.ID | None = None) -> int
         return int(requested)
     assert context.company_id is not None
     return context.company_id
+
+
+def queried_id(value: Any, type_name: str, *, field: str) -> Any:
+    """Return ``database_id(value, ...)`` for a query: a wrong type is a NOT_FOUND error."""
+    try:
+        return database_id(value, type_name, field=field)
+    except WorkflowError as error:
+        raise query_error(error) from None
 
 
 def optimized_first(queryset: QuerySet, info: Info) -> Any:

@@ -19,14 +19,12 @@ class AccountQueries:
         if not context.is_authenticated:
             return None
         user = context.user
+        assert context.company_id is not None  # every signed-in user acts for a company
         company = selectors.company_users(context.company_id).filter(pk=context.company_id).first()
         return ViewerType(
             user=UserType.from_user(user),  # type: ignore[arg-type]
-            company=CompanyType(
-                id=strawberry.ID(str(context.company_id)),
-                name=(company.first_name or company.username) if company else "",
-            ),
-            roles=[RoleType(id=strawberry.ID(str(g.pk)), name=g.name) for g in user.groups.all()],
+            company=CompanyType.from_company(context.company_id, company),
+            roles=[RoleType.from_role(group) for group in user.groups.all()],
         )
 
     # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list

@@ -20,6 +20,7 @@ from schema.actions.types import (
 )
 from schema.context import RequestContext
 from schema.errors import MutationError, run_mutation
+from schema.global_ids import database_id, global_id
 
 
 @strawberry.type(name="CreateWorkflowActionPayload", description="Result of createWorkflowAction.")
@@ -62,22 +63,30 @@ def _value(item: Any) -> Any:
 def _scope(context: RequestContext, data: CreateWorkflowActionInput) -> dict[str, Any]:
     scope: dict[str, Any] = {}
     if data.workflow_id is not None:
-        scope["workflow"] = selectors.company_workflow(context.company_id, data.workflow_id)
+        scope["workflow"] = selectors.company_workflow(
+            context.company_id, database_id(data.workflow_id, "Workflow", field="workflowId")
+        )
         if scope["workflow"] is None:
             raise NotFoundError("Workflow not found.", field="workflowId")
     if data.pipeline_id is not None:
-        scope["pipeline"] = selectors.company_pipeline(context.company_id, data.pipeline_id)
+        scope["pipeline"] = selectors.company_pipeline(
+            context.company_id, database_id(data.pipeline_id, "Pipeline", field="pipelineId")
+        )
         if scope["pipeline"] is None:
             raise NotFoundError("Pipeline not found.", field="pipelineId")
     if data.stage_id is not None:
-        scope["stage"] = selectors.company_stage(context.company_id, data.stage_id)
+        scope["stage"] = selectors.company_stage(
+            context.company_id, database_id(data.stage_id, "Stage", field="stageId")
+        )
         if scope["stage"] is None:
             raise NotFoundError("Stage not found.", field="stageId")
     return scope
 
 
 def _action(context: RequestContext, action_id: Any) -> WorkflowAction:
-    action = selectors.company_workflow_action(context.company_id, action_id)
+    action = selectors.company_workflow_action(
+        context.company_id, database_id(action_id, "WorkflowAction", field="id")
+    )
     if action is None:
         raise NotFoundError("Workflow action not found.", field="id")
     return action
@@ -142,7 +151,9 @@ class ActionMutations:
     ) -> DeleteWorkflowActionPayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager(ACTIONS_REFUSED)
-            services.delete_workflow_action(action=_action(context, id))
-            return {"deleted_id": id}
+            stored = _action(context, id)
+            deleted = global_id("WorkflowAction", stored.pk)
+            services.delete_workflow_action(action=stored)
+            return {"deleted_id": deleted}
 
         return await run_mutation(info, DeleteWorkflowActionPayload, action)

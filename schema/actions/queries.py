@@ -24,6 +24,7 @@ from schema.actions.types import (
 )
 from schema.context import context_of
 from schema.errors import query_error
+from schema.tenancy import queried_id
 
 
 @strawberry.type(description="Queries about stored actions and cleanup (merged into Query).")
@@ -59,7 +60,10 @@ class ActionQueries:
         except WorkflowError as error:
             raise query_error(error) from error
         actions = selectors.company_workflow_actions(
-            context.company_id, workflow_id=workflow_id, pipeline_id=pipeline_id, stage_id=stage_id
+            context.company_id,
+            workflow_id=queried_id(workflow_id, "Workflow", field="workflowId"),
+            pipeline_id=queried_id(pipeline_id, "Pipeline", field="pipelineId"),
+            stage_id=queried_id(stage_id, "Stage", field="stageId"),
         ).select_related("pipeline", "stage__pipeline")
         return [WorkflowActionType.from_model(action) for action in actions]
 

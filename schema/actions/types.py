@@ -6,11 +6,14 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry import relay
 from strawberry.scalars import JSON
 
 from backend.workflows.constants import ActionType, FailurePolicy, HandlerConvention
 from backend.workflows.models import WorkflowAction
+from schema.accounts.types import DATABASE_ID
 from schema.enums import choices_enum
+from schema.global_ids import global_id, optional_global_id
 
 # Reading or changing actions needs the right to manage the company's workflows.
 ACTIONS_REFUSED = "You may not see or edit workflow actions."
@@ -49,8 +52,9 @@ class ActionScopeLevel(Enum):
         "a stage; the most specific level with active actions of a type wins."
     ),
 )
-class WorkflowActionType:
-    id: strawberry.ID = strawberry.field(description="Action id.")
+class WorkflowActionType(relay.Node):
+    _id_attr = "database_id"
+    database_id: int = strawberry.field(description=DATABASE_ID)
     action_type: ActionTypeEnum = strawberry.field(description="When it runs.")
     function_path: str = strawberry.field(
         description="Dotted path of a registered handler or one in an allowed module."
@@ -85,7 +89,7 @@ class WorkflowActionType:
         else:
             workflow_id = action.workflow_id
         return cls(
-            id=strawberry.ID(str(action.pk)),
+            database_id=action.pk,
             action_type=ActionTypeEnum(action.action_type),
             function_path=action.function_path,
             parameters=action.parameters,
@@ -94,9 +98,9 @@ class WorkflowActionType:
             failure_policy=FailurePolicyEnum(action.failure_policy),
             scope_level=ActionScopeLevel(action.scope_level),
             handler_convention=HandlerConventionEnum(action.handler_convention),
-            workflow_id=strawberry.ID(str(workflow_id)),
-            pipeline_id=strawberry.ID(str(action.pipeline_id)) if action.pipeline_id else None,
-            stage_id=strawberry.ID(str(action.stage_id)) if action.stage_id else None,
+            workflow_id=global_id("Workflow", workflow_id),
+            pipeline_id=optional_global_id("Pipeline", action.pipeline_id or None),
+            stage_id=optional_global_id("Stage", action.stage_id or None),
         )
 
 

@@ -17,6 +17,7 @@ from backend.workflows.transitions import Action
 from schema.attachments.types import WorkflowAttachmentType
 from schema.context import RequestContext
 from schema.errors import MutationError, run_mutation
+from schema.global_ids import database_id, optional_database_id
 
 
 @strawberry.type(name="AttachWorkflowPayload", description="Result of attachWorkflow.")
@@ -232,14 +233,31 @@ class RequestResubmissionInput:
     )
 
 
+# Decision arguments naming objects: the Node type and the input field errors name.
+DECISION_REFERENCES: dict[str, tuple[str, str]] = {
+    "attachment_id": ("WorkflowAttachment", "attachmentId"),
+    "expected_stage": ("Stage", "expectedStageId"),
+    "to_user": ("User", "toUserId"),
+    "stage": ("Stage", "stageId"),
+}
+
+
 def _decision(action_name: str, **arguments: Any) -> Callable[[RequestContext], dict[str, Any]]:
     """Return the call of one decision on an attachment (by id, bound to the step it names)."""
 
     def action(context: RequestContext) -> dict[str, Any]:
         user = context.viewer()
+        decoded = {
+            name: optional_database_id(
+                value, DECISION_REFERENCES[name][0], field=DECISION_REFERENCES[name][1]
+            )
+            if name in DECISION_REFERENCES
+            else value
+            for name, value in arguments.items()
+        }
         return {
             "attachment": services.decide_on_attachment(
-                action=action_name, user=user, company_id=context.company_id, **arguments
+                action=action_name, user=user, company_id=context.company_id, **decoded
             )
         }
 
@@ -264,7 +282,10 @@ class AttachmentMutations:
             obj = selectors.company_target(context.company_id, input.model, input.object_id)
             if obj is None:
                 raise NotFoundError("Object not found.", field="objectId")
-            workflow = selectors.company_workflow(context.company_id, input.workflow_id)
+            workflow = selectors.company_workflow(
+                context.company_id,
+                database_id(input.workflow_id, "Workflow", field="workflowId"),
+            )
             if workflow is None:
                 raise NotFoundError("Workflow not found.", field="workflowId")
             return {
@@ -294,7 +315,11 @@ class AttachmentMutations:
             user = context.viewer()
             return {
                 "attachment": services.start_attachment(
-                    attachment_id=attachment_id, user=user, company_id=context.company_id
+                    attachment_id=database_id(
+                        attachment_id, "WorkflowAttachment", field="attachmentId"
+                    ),
+                    user=user,
+                    company_id=context.company_id,
                 )
             }
 

@@ -22,7 +22,7 @@ from schema.enums import (
 from schema.errors import query_error
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
-from schema.tenancy import MAX_PAGE_SIZE, optimized_first, viewer_company_id
+from schema.tenancy import MAX_PAGE_SIZE, optimized_first, queried_id, viewer_company_id
 
 
 @strawberry.input(name="WorkflowAttachmentFilter", description="Filters for attachments.")
@@ -53,7 +53,12 @@ class AttachmentQueries:
         id: Annotated[strawberry.ID, strawberry.argument(description="Attachment id.")],
     ) -> WorkflowAttachmentType:
         company_id = viewer_company_id(info)
-        attachment = optimized_first(selectors.company_attachment_queryset(company_id, id), info)
+        attachment = optimized_first(
+            selectors.company_attachment_queryset(
+                company_id, queried_id(id, "WorkflowAttachment", field="id")
+            ),
+            info,
+        )
         if attachment is None:
             raise query_error(NotFoundError("Workflow attachment not found.", field="id"))
         return attachment  # type: ignore[return-value]
@@ -101,7 +106,14 @@ class AttachmentQueries:
         company_id = viewer_company_id(info)
         return filtered(  # type: ignore[return-value]
             WorkflowAttachmentFilterSet,
-            filter_data(filter),
+            filter_data(
+                filter,
+                {
+                    "workflow_id": ("Workflow", "workflowId"),
+                    "stage_id": ("Stage", "stageId"),
+                    "started_by_id": ("User", "startedById"),
+                },
+            ),
             selectors.company_attachments(company_id),
         )
 

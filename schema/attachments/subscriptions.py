@@ -44,6 +44,8 @@ from schema.dataloaders import Loaders
 from schema.errors import query_error
 from schema.execution import fanout
 from schema.execution.event_sharing import FastPath, share
+from schema.global_ids import global_id
+from schema.tenancy import queried_id
 
 REPLAY_LIMIT = 1000
 PUSHED_EVENTS_CACHED = 256
@@ -64,7 +66,7 @@ def _since(value: strawberry.ID | None) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        return int(queried_id(value, "WorkflowEvent", field="since"))
     except (TypeError, ValueError):
         raise query_error(
             WorkflowValidationError("since must be an event id.", field="since")
@@ -186,12 +188,15 @@ class Subscription:
         attachment_id: Annotated[strawberry.ID, strawberry.argument(description="Attachment id.")],
         since: Annotated[
             strawberry.ID | None,
-            strawberry.argument(description="Replay the events after this event id first."),
+            strawberry.argument(
+                description="Replay the events after this event (its id or databaseId) first."
+            ),
         ] = None,
     ) -> AsyncGenerator[WorkflowEventType, None]:
         context = _viewer(info)
         attachment = await sync_to_async(selectors.company_attachment)(
-            context.company_id, attachment_id
+            context.company_id,
+            queried_id(attachment_id, "WorkflowAttachment", field="attachmentId"),
         )
         if attachment is None:
             raise query_error(NotFoundError("Workflow attachment not found.", field="attachmentId"))
@@ -216,11 +221,15 @@ class Subscription:
         ],
         since: Annotated[
             strawberry.ID | None,
-            strawberry.argument(description="Replay the events after this event id first."),
+            strawberry.argument(
+                description="Replay the events after this event (its id or databaseId) first."
+            ),
         ] = None,
     ) -> AsyncGenerator[WorkflowEventType, None]:
         context = _viewer(info)
-        workflow = await sync_to_async(selectors.company_workflow)(context.company_id, workflow_id)
+        workflow = await sync_to_async(selectors.company_workflow)(
+            context.company_id, queried_id(workflow_id, "Workflow", field="workflowId")
+        )
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="workflowId"))
         scope = Q(attachment__workflow_id=workflow.pk) | Q(
@@ -251,7 +260,7 @@ class Subscription:
                     continue
                 yield InboxChangeType(
                     change=InboxChangeKind(message["change"]),
-                    attachment_id=strawberry.ID(str(message["attachment_id"])),
-                    event_id=strawberry.ID(str(message["event_id"])),
+                    attachment_id=global_id("WorkflowAttachment", message["attachment_id"]),
+                    event_id=global_id("WorkflowEvent", message["event_id"]),
                     event_type=message["event_type"],
                 )

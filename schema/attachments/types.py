@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 import strawberry
 import strawberry_django
 from asgiref.sync import sync_to_async
+from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -21,7 +22,7 @@ from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import Pipeline, Stage, WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import attachment_snapshot, compute_next_stage, compute_progress
 from backend.workflows.services.running import available_actions
-from schema.accounts.types import RoleType, UserType
+from schema.accounts.types import DATABASE_ID, RoleType, UserType
 from schema.context import context_of
 from schema.enums import (
     AttachmentStatusEnum,
@@ -30,6 +31,7 @@ from schema.enums import (
     EventTypeEnum,
 )
 from schema.errors import query_error
+from schema.global_ids import global_id, model_node_id
 from schema.resolution import in_memory, loaded_or_in_thread
 from schema.workflows.types import PipelineType, StageType, WorkflowType
 
@@ -64,8 +66,9 @@ class CurrentApproverType:
     name="WorkflowAttachment",
     description="A workflow running on one business object.",
 )
-class WorkflowAttachmentType:
-    id: strawberry.ID = strawberry_django.field(description="Attachment id.")
+class WorkflowAttachmentType(relay.Node):
+    database_id: int = strawberry_django.field(field_name="id", description=DATABASE_ID)
+    _id = model_node_id("WorkflowAttachment")
     workflow: WorkflowType = strawberry_django.field(
         description="The running copy of the workflow."
     )
@@ -138,7 +141,7 @@ class WorkflowAttachmentType:
             if step.role_id is not None:
                 role_object = await context.loaders.role_by_id.load(step.role_id)
                 if role_object is not None:
-                    role = RoleType(id=strawberry.ID(str(role_object.pk)), name=str(role_object))
+                    role = RoleType.from_role(role_object)
             result.append(
                 CurrentApproverType(
                     user=UserType.from_user(step.assignee),  # type: ignore[arg-type]
@@ -202,7 +205,7 @@ def _stage_ref(stage: Stage | None) -> StageRefType | None:
     if stage is None:
         return None
     return StageRefType(
-        id=strawberry.ID(str(stage.pk)), name_en=stage.name_en, name_ar=stage.name_ar
+        id=global_id("Stage", stage.pk), name_en=stage.name_en, name_ar=stage.name_ar
     )
 
 
@@ -222,7 +225,7 @@ class PipelineRefType:
 def _pipeline_ref(pipeline: Pipeline | None) -> PipelineRefType | None:
     if pipeline is None:
         return None
-    return PipelineRefType(id=strawberry.ID(str(pipeline.pk)), name_en=pipeline.name_en)
+    return PipelineRefType(id=global_id("Pipeline", pipeline.pk), name_en=pipeline.name_en)
 
 
 @strawberry.type(
@@ -248,17 +251,18 @@ class EventAttachmentType:
         progress = data["progress"]
         total, completed = progress["total_stages"], progress["completed_stages"]
         return cls(
-            id=strawberry.ID(str(data["id"])),
+            id=global_id("WorkflowAttachment", data["id"]),
             status=AttachmentStatusEnum(data["status"]),
             current_stage=StageRefType(
-                id=strawberry.ID(str(stage["id"])),
+                id=global_id("Stage", stage["id"]),
                 name_en=stage["name_en"],
                 name_ar=stage["name_ar"],
             )
             if stage
             else None,
             current_pipeline=PipelineRefType(
-                id=strawberry.ID(str(pipeline["id"])), name_en=pipeline["name_en"]
+                id=global_id("Pipeline", pipeline["id"]),
+                name_en=pipeline["name_en"],
             )
             if pipeline
             else None,
@@ -276,7 +280,7 @@ def _user_from_payload(data: dict[str, Any] | None) -> UserType | None:
     if not data:
         return None
     return UserType(
-        id=strawberry.ID(str(data["id"])),
+        database_id=int(data["id"]),
         username=data["username"],
         display_name=data["display_name"],
         email=data["email"],
@@ -287,14 +291,16 @@ def _stage_from_payload(data: dict[str, Any] | None) -> StageRefType | None:
     if not data:
         return None
     return StageRefType(
-        id=strawberry.ID(str(data["id"])), name_en=data["name_en"], name_ar=data["name_ar"]
+        id=global_id("Stage", data["id"]),
+        name_en=data["name_en"],
+        name_ar=data["name_ar"],
     )
 
 
 def _pipeline_from_payload(data: dict[str, Any] | None) -> PipelineRefType | None:
     if not data:
         return None
-    return PipelineRefType(id=strawberry.ID(str(data["id"])), name_en=data["name_en"])
+    return PipelineRefType(id=global_id("Pipeline", data["id"]), name_en=data["name_en"])
 
 
 # What a failed action's audit row tells only workflow managers: the exception text may
@@ -322,8 +328,11 @@ def _action_failure_details(event: WorkflowEventType, info: Info) -> JSON:
     name="WorkflowEvent",
     description="One row of an attachment's audit trail; subscriptions push the same shape.",
 )
-class WorkflowEventType:
-    id: strawberry.ID = strawberry.field(description="Event id (increasing).")
+class WorkflowEventType(relay.Node):
+    _id_attr = "database_id"
+    database_id: int = strawberry.field(
+        description="The event's primary key: increasing, so it orders the audit trail."
+    )
     type: EventTypeEnum = strawberry.field(description="What happened.")
     attachment_id: strawberry.ID = strawberry.field(description="The attachment it happened to.")
     from_stage: StageRefType | None = strawberry.field(description="Stage before.")
@@ -347,6 +356,7 @@ class WorkflowEventType:
     occurred_at: datetime = strawberry.field(description="When it happened.")
     raw_details: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
     snapshot: strawberry.Private[dict[str, Any] | None] = None
+    attachment_pk: strawberry.Private[int] = 0
 
     @strawberry.field(
         description="The attachment's state right after the event (pushed events), "
@@ -356,7 +366,7 @@ class WorkflowEventType:
         if self.snapshot is not None:
             return EventAttachmentType.from_snapshot(self.snapshot)
         loaders = context_of(info).loaders
-        attachment = await loaders.attachment_by_id.load(int(self.attachment_id))
+        attachment = await loaders.attachment_by_id.load(self.attachment_pk)
         if attachment is None:
             return None
         stages = await loaders.stages_by_workflow.load(attachment.workflow_id)
@@ -366,9 +376,10 @@ class WorkflowEventType:
     def from_payload(cls, data: dict[str, Any]) -> WorkflowEventType:
         """Build the event from a channel-layer message (no database access)."""
         return cls(
-            id=strawberry.ID(str(data["id"])),
+            database_id=int(data["id"]),
             type=EventTypeEnum(data["event_type"]),
-            attachment_id=strawberry.ID(str(data["attachment_id"])),
+            attachment_id=global_id("WorkflowAttachment", data["attachment_id"]),
+            attachment_pk=int(data["attachment_id"]),
             from_stage=_stage_from_payload(data["from_stage"]),
             to_stage=_stage_from_payload(data["to_stage"]),
             from_pipeline=_pipeline_from_payload(data["from_pipeline"]),
@@ -385,9 +396,10 @@ class WorkflowEventType:
     @classmethod
     def from_model(cls, event: WorkflowEvent) -> WorkflowEventType:
         return cls(
-            id=strawberry.ID(str(event.pk)),
+            database_id=event.pk,
             type=EventTypeEnum(event.event_type),
-            attachment_id=strawberry.ID(str(event.attachment_id)),
+            attachment_id=global_id("WorkflowAttachment", event.attachment_id),
+            attachment_pk=event.attachment_id,
             from_stage=_stage_ref(event.from_stage),
             to_stage=_stage_ref(event.to_stage),
             from_pipeline=_pipeline_ref(event.from_pipeline),

@@ -18,6 +18,7 @@ from schema.enums import (
     WorkflowStatusEnum,
 )
 from schema.errors import MutationError, run_mutation
+from schema.global_ids import database_id, global_id, optional_database_id
 from schema.workflows.types import PipelineType, StageType, WorkflowType
 
 
@@ -161,12 +162,23 @@ class ApprovalInput:
     )
 
 
+# Approval inputs naming other objects: (input key, Node type, field named by errors).
+APPROVAL_REFERENCES = (
+    ("approval_user", "User", "approvalUser"),
+    ("user_role", "Role", "userRole"),
+    ("required_form", "Form", "requiredForm"),
+)
+
+
 def _approvals(items: list[ApprovalInput] | None) -> list[dict[str, Any]] | None:
     if items is None:
         return None
     result = []
     for item in items:
         data = {k: v for k, v in vars(item).items() if v is not None and v is not strawberry.UNSET}
+        for key, type_name, field in APPROVAL_REFERENCES:
+            if key in data:
+                data[key] = database_id(data[key], type_name, field=field)
         result.append(data)
     return result
 
@@ -227,7 +239,9 @@ def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
     return {
         "name_en": pipeline.name_en,
         "name_ar": pipeline.name_ar,
-        "department_id": pipeline.department_id,
+        "department_id": optional_database_id(
+            pipeline.department_id, "Department", field="departmentId"
+        ),
         "number_of_stages": pipeline.number_of_stages,
         "stages": [_stage_data(s) for s in pipeline.stages]
         if pipeline.stages is not None
@@ -334,21 +348,24 @@ class ReorderStagesInput:
 
 
 def _workflow(context: RequestContext, workflow_id: Any) -> Any:
-    workflow = selectors.company_workflow(context.company_id, workflow_id)
+    key = database_id(workflow_id, "Workflow", field="id")
+    workflow = selectors.company_workflow(context.company_id, key)
     if workflow is None:
         raise NotFoundError("Workflow not found.", field="id")
     return workflow
 
 
 def _pipeline(context: RequestContext, pipeline_id: Any, field: str = "pipelineId") -> Any:
-    pipeline = selectors.company_pipeline(context.company_id, pipeline_id)
+    key = database_id(pipeline_id, "Pipeline", field=field)
+    pipeline = selectors.company_pipeline(context.company_id, key)
     if pipeline is None:
         raise NotFoundError("Pipeline not found.", field=field)
     return pipeline
 
 
 def _stage(context: RequestContext, stage_id: Any) -> Any:
-    stage = selectors.company_stage(context.company_id, stage_id)
+    key = database_id(stage_id, "Stage", field="id")
+    stage = selectors.company_stage(context.company_id, key)
     if stage is None:
         raise NotFoundError("Stage not found.", field="id")
     return stage
@@ -424,8 +441,10 @@ class WorkflowMutations:
     ) -> DeleteWorkflowPayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
-            services.delete_workflow(workflow=_workflow(context, id))
-            return {"deleted_id": id}
+            workflow = _workflow(context, id)
+            deleted = global_id("Workflow", workflow.pk)
+            services.delete_workflow(workflow=workflow)
+            return {"deleted_id": deleted}
 
         return await run_mutation(info, DeleteWorkflowPayload, action)
 
@@ -487,7 +506,9 @@ class WorkflowMutations:
             return {
                 "pipeline": services.update_pipeline(
                     pipeline=pipeline,
-                    department_id=input.department_id,
+                    department_id=optional_database_id(
+                        input.department_id, "Department", field="departmentId"
+                    ),
                     clear_department=input.clear_department,
                     actions=action_specs(input.actions),
                     **_fields(input, "name_en", "name_ar", "order"),
@@ -507,8 +528,10 @@ class WorkflowMutations:
     ) -> RemovePipelinePayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
-            services.remove_pipeline(pipeline=_pipeline(context, id, field="id"))
-            return {"deleted_id": id}
+            pipeline = _pipeline(context, id, field="id")
+            deleted = global_id("Pipeline", pipeline.pk)
+            services.remove_pipeline(pipeline=pipeline)
+            return {"deleted_id": deleted}
 
         return await run_mutation(info, RemovePipelinePayload, action)
 
@@ -564,8 +587,10 @@ class WorkflowMutations:
     ) -> RemoveStagePayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
-            services.remove_stage(stage=_stage(context, id))
-            return {"deleted_id": id}
+            stage = _stage(context, id)
+            deleted = global_id("Stage", stage.pk)
+            services.remove_stage(stage=stage)
+            return {"deleted_id": deleted}
 
         return await run_mutation(info, RemoveStagePayload, action)
 
@@ -581,7 +606,10 @@ class WorkflowMutations:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             pipeline = _pipeline(context, input.pipeline_id)
-            services.reorder_stages(pipeline=pipeline, stage_ids=list(input.stage_ids))
+            stage_ids = [
+                database_id(stage_id, "Stage", field="stageIds") for stage_id in input.stage_ids
+            ]
+            services.reorder_stages(pipeline=pipeline, stage_ids=stage_ids)
             return {"pipeline": pipeline}
 
         return await run_mutation(info, ReorderStagesPayload, action)

@@ -24,7 +24,7 @@ from backend.workflows.services import (
 from schema.errors import query_error
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
-from schema.tenancy import MAX_PAGE_SIZE, optimized_first, viewer_company_id
+from schema.tenancy import MAX_PAGE_SIZE, optimized_first, queried_id, viewer_company_id
 from schema.workflows.detailed_types import (
     WorkflowApprovalSummaryType,
     WorkflowPipelineStructureType,
@@ -81,9 +81,13 @@ class WorkflowQueries:
             strawberry.argument(description="Superusers only: list another company's workflows."),
         ] = None,
     ) -> list[WorkflowType]:
-        company_id_value = viewer_company_id(info, company_id)
+        company_id_value = viewer_company_id(
+            info, queried_id(company_id, "Company", field="companyId")
+        )
         queryset = filtered(
-            WorkflowFilterSet, filter_data(filter), selectors.company_workflows(company_id_value)
+            WorkflowFilterSet,
+            filter_data(filter, {"department_id": ("Department", "departmentId")}),
+            selectors.company_workflows(company_id_value),
         )
         return queryset.order_by((order or WorkflowOrder.NEWEST).value, "-id")  # type: ignore[return-value]
 
@@ -94,7 +98,10 @@ class WorkflowQueries:
         id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
     ) -> WorkflowType:
         company_id = viewer_company_id(info)
-        workflow = optimized_first(selectors.company_workflow_queryset(company_id, id), info)
+        workflow = optimized_first(
+            selectors.company_workflow_queryset(company_id, queried_id(id, "Workflow", field="id")),
+            info,
+        )
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="id"))
         return workflow  # type: ignore[return-value]
@@ -138,7 +145,9 @@ class WorkflowQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
     ) -> WorkflowPipelineStructureType:
-        data = get_workflow_pipeline_structure(id, company_id=viewer_company_id(info))
+        data = get_workflow_pipeline_structure(
+            queried_id(id, "Workflow", field="id"), company_id=viewer_company_id(info)
+        )
         if data is None:
             raise query_error(NotFoundError("Workflow not found.", field="id"))
         return WorkflowPipelineStructureType.from_dict(data)
@@ -151,7 +160,9 @@ class WorkflowQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
     ) -> WorkflowApprovalSummaryType:
-        data = get_workflow_approval_summary(id, company_id=viewer_company_id(info))
+        data = get_workflow_approval_summary(
+            queried_id(id, "Workflow", field="id"), company_id=viewer_company_id(info)
+        )
         if data is None:
             raise query_error(NotFoundError("Workflow not found.", field="id"))
         return WorkflowApprovalSummaryType.from_dict(data)
@@ -168,5 +179,9 @@ class WorkflowQueries:
         ] = None,
     ) -> WorkflowStatisticsType:
         return WorkflowStatisticsType.from_dict(
-            get_workflow_statistics(company_id=viewer_company_id(info, company_id))
+            get_workflow_statistics(
+                company_id=viewer_company_id(
+                    info, queried_id(company_id, "Company", field="companyId")
+                )
+            )
         )

@@ -22,10 +22,9 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.db.models.functions import Cast
-from strawberry.scalars import JSON
+from strawberry import relay
 from strawberry.types import Info
 
-from backend.workflows.approval_config import form_schema
 from backend.workflows.constants import (
     ApprovalBehaviour,
     ApprovalType,
@@ -33,7 +32,7 @@ from backend.workflows.constants import (
 )
 from backend.workflows.engine_settings import department_model
 from backend.workflows.models import Pipeline, Stage, Workflow
-from schema.accounts.types import DepartmentType, FormType, RoleType, UserType
+from schema.accounts.types import DATABASE_ID, DepartmentType, FormType, RoleType, UserType
 from schema.context import context_of
 from schema.enums import (
     ApprovalTypeEnum,
@@ -41,6 +40,7 @@ from schema.enums import (
     StrategyEnum,
     WorkflowStatusEnum,
 )
+from schema.global_ids import model_node_id, optional_global_id
 from schema.resolution import in_memory, is_prefetched, loaded_or_in_thread
 from schema.workflows.approval_references import ApprovalReferences, with_approval_references
 
@@ -99,7 +99,7 @@ class ApprovalItemType:
             "role",
             role_id,
             lambda: context_of(info).loaders.role_by_id.load(role_id),
-            lambda role: RoleType(id=strawberry.ID(str(role.pk)), name=str(role)),
+            RoleType.from_role,
         )
 
     @strawberry.field(description="The form the approver must fill in, if any.")
@@ -111,11 +111,7 @@ class ApprovalItemType:
             "form",
             form_id,
             lambda: context_of(info).loaders.form_by_id.load(form_id),
-            lambda form: FormType(
-                id=strawberry.ID(str(form.pk)),
-                name=str(getattr(form, "name", form)),
-                schema=cast(JSON, form_schema(form)),
-            ),
+            FormType.from_form,
         )
 
     @classmethod
@@ -139,8 +135,9 @@ class ApprovalItemType:
 
 
 @strawberry_django.type(Stage, name="Stage", description="One approval step of a pipeline.")
-class StageType:
-    id: strawberry.ID = strawberry_django.field(description="Stage id.")
+class StageType(relay.Node):
+    database_id: int = strawberry_django.field(field_name="id", description=DATABASE_ID)
+    _id = model_node_id("Stage")
     name_en: str = strawberry_django.field(description="English name.")
     name_ar: str = strawberry_django.field(description="Arabic name.")
     order: int = strawberry_django.field(description="Position within the pipeline.")
@@ -169,8 +166,7 @@ class StageType:
     )
     @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
-        value = self.cloned_from_id  # type: ignore[attr-defined]
-        return strawberry.ID(str(value)) if value else None
+        return optional_global_id("Stage", self.cloned_from_id)  # type: ignore[attr-defined,return-value]
 
 
 def _has_name_column(model: Any) -> TypeGuard[type[Model]]:
@@ -211,8 +207,9 @@ def _department_hints() -> dict[str, Any]:
 @strawberry_django.type(
     Pipeline, name="Pipeline", description="A department or phase of a workflow."
 )
-class PipelineType:
-    id: strawberry.ID = strawberry_django.field(description="Pipeline id.")
+class PipelineType(relay.Node):
+    database_id: int = strawberry_django.field(field_name="id", description=DATABASE_ID)
+    _id = model_node_id("Pipeline")
     name_en: str = strawberry_django.field(description="English name.")
     name_ar: str = strawberry_django.field(description="Arabic name.")
     order: int = strawberry_django.field(description="Position within the workflow.")
@@ -235,13 +232,13 @@ class PipelineType:
             return None
         name = getattr(self, "department_name", None)
         if name is not None:
-            return DepartmentType(id=strawberry.ID(str(self.department_id)), name=name)  # type: ignore[attr-defined]
+            return DepartmentType(database_id=int(self.department_id), name=name)  # type: ignore[attr-defined]
 
         def build() -> DepartmentType | None:
             department = self.department  # type: ignore[attr-defined]
             if department is None:
                 return None
-            return DepartmentType(id=strawberry.ID(str(department.pk)), name=str(department))
+            return DepartmentType.from_department(department)
 
         return loaded_or_in_thread(Pipeline.department.is_cached(self), build)  # type: ignore[arg-type]
 
@@ -274,8 +271,9 @@ STRUCTURE_HINTS = ["pipelines", "pipelines__stages"]
 @strawberry_django.type(
     Workflow, name="Workflow", description="A workflow template (or an attachment's running copy)."
 )
-class WorkflowType:
-    id: strawberry.ID = strawberry_django.field(description="Workflow id.")
+class WorkflowType(relay.Node):
+    database_id: int = strawberry_django.field(field_name="id", description=DATABASE_ID)
+    _id = model_node_id("Workflow")
     name_en: str = strawberry_django.field(description="English name.")
     name_ar: str = strawberry_django.field(description="Arabic name.")
     slug: str = strawberry_django.field(description="Identifier used by auto-start settings.")
@@ -301,8 +299,7 @@ class WorkflowType:
     )
     @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
-        value = self.cloned_from_id  # type: ignore[attr-defined]
-        return strawberry.ID(str(value)) if value else None
+        return optional_global_id("Workflow", self.cloned_from_id)  # type: ignore[attr-defined,return-value]
 
     @strawberry_django.field(description="Number of pipelines.", prefetch_related=["pipelines"])
     @in_memory

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 
 from backend.workflows.models import Stage
 from backend.workflows.services import attach_workflow_to_object
-from tests.support.helpers import graphql, make_purchase_request
+from tests.support.helpers import global_id, graphql, make_purchase_request
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_workflow_pipeline_structure(client, acme):
 
     def stage(obj: Stage, color: str, has_forms: bool, **types: int) -> dict:
         return {
-            "id": str(obj.pk),
+            "id": global_id("Stage", obj.pk),
             "nameEn": obj.name_en,
             "order": obj.order,
             "isActive": True,
@@ -83,13 +83,13 @@ def test_workflow_pipeline_structure(client, acme):
     assert body == {
         "data": {
             "workflowPipelineStructure": {
-                "workflowId": str(acme.workflow.pk),
+                "workflowId": global_id("Workflow", acme.workflow.pk),
                 "workflowName": "Purchase Request Approval",
                 "totalPipelines": 2,
                 "totalStages": 4,
                 "pipelines": [
                     {
-                        "id": str(finance.pk),
+                        "id": global_id("Pipeline", finance.pk),
                         "nameEn": "Finance Review",
                         "nameAr": "مراجعة مالية",
                         "order": 1,
@@ -102,7 +102,7 @@ def test_workflow_pipeline_structure(client, acme):
                         ],
                     },
                     {
-                        "id": str(executive.pk),
+                        "id": global_id("Pipeline", executive.pk),
                         "nameEn": "Executive Approval",
                         "nameAr": "موافقة تنفيذية",
                         "order": 2,

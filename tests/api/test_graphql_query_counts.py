@@ -534,6 +534,7 @@ COVERED_LIST_FIELDS = {
     "Query.workflowActions": (
         "tests.api.test_graphql_actions.test_workflow_actions_query_costs_the_same_for_one_or_many"
     ),
+    "Query.nodes": "tests.api.test_graphql_nodes.test_nodes_cost_the_same_queries_for_1_and_20_workflows",
     "Query.availableWorkflows": (
         "tests.api.test_seed_compatibility_graphql."
         "test_available_workflows_costs_the_same_queries_for_1_and_30_templates"

@@ -16,7 +16,14 @@ from backend.workflows.constants import AttachmentStatus
 from backend.workflows.models import Pipeline, Stage, WorkflowAttachment
 from backend.workflows.services import attach_workflow_to_object, check_in_stage
 from tests.support.database_state import attachment_state, database_state, event_types
-from tests.support.helpers import api_token_for, approvers_of, graphql, make_purchase_request
+from tests.support.helpers import (
+    api_token_for,
+    approvers_of,
+    database_id_of,
+    global_id,
+    graphql,
+    make_purchase_request,
+)
 from tests.support.workflow_builders import attached_request, two_stage_workflow, user_approval
 
 pytestmark = pytest.mark.django_db
@@ -194,7 +201,10 @@ def test_me_is_the_viewers_own_company(client, tenants):
         "data": {
             "me": {
                 "user": {"username": "globex"},
-                "company": {"id": str(tenants.globex.company.pk), "name": "Globex"},
+                "company": {
+                    "id": global_id("Company", tenants.globex.company.pk),
+                    "name": "Globex",
+                },
                 "roles": [],
             }
         }
@@ -318,7 +328,7 @@ def test_lists_hold_only_the_viewers_company(client, tenants, query, field, vari
     body = as_globex(client, tenants, query, variables(tenants))
 
     assert "errors" not in body, body
-    ids = [int(edge["node"]["id"]) for edge in body["data"][field]["edges"]]
+    ids = [database_id_of(edge["node"]["id"]) for edge in body["data"][field]["edges"]]
     assert ids == expected(tenants)
     assert body["data"][field]["totalCount"] == len(expected(tenants))
 
@@ -349,9 +359,9 @@ def test_pending_approvals_of_an_acme_approver_do_not_show_to_globex(client, ten
 
     body = graphql(client, MY_PENDING_APPROVALS, user=user)
 
-    assert [int(e["node"]["id"]) for e in body["data"]["myPendingApprovals"]["edges"]] == [
-        tenants.acme_running.pk
-    ]
+    assert [
+        database_id_of(e["node"]["id"]) for e in body["data"]["myPendingApprovals"]["edges"]
+    ] == [tenants.acme_running.pk]
 
 
 # ----------------------------------------------------------------------------- mutations
@@ -833,6 +843,16 @@ ANONYMOUS_QUERIES = [
         lambda t: {"id": t.acme_request},
         id="availableWorkflows",
     ),
+    pytest.param(
+        "query($id: ID!) { node(id: $id) { id } }",
+        lambda t: {"id": global_id("Workflow", t.acme_workflow)},
+        id="node",
+    ),
+    pytest.param(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        lambda t: {"ids": [global_id("Workflow", t.acme_workflow)]},
+        id="nodes",
+    ),
 ]
 
 
@@ -855,7 +875,7 @@ def test_anonymous_queries_are_unauthenticated(client, tenants, query, variables
     assert error["message"] == "Sign in to use the API."
     assert error["extensions"] == {"code": "UNAUTHENTICATED", "field": None}
     # A nullable root answers null; a non-null root nulls the whole response.
-    assert body["data"] in (None, {"workflowAttachmentFor": None})
+    assert body["data"] in (None, {"workflowAttachmentFor": None}, {"node": None})
 
 
 ANONYMOUS_MUTATIONS = [
@@ -1103,7 +1123,9 @@ def test_only_the_approver_can_decide(client, tenants, actor, mutation, field, d
     payload = body["data"][field]
     if actor == "approver":
         assert payload["error"] is None
-        assert payload["attachment"]["id"] == str(decision.attachment.pk)
+        assert payload["attachment"]["id"] == global_id(
+            "WorkflowAttachment", decision.attachment.pk
+        )
         assert attachment_state(decision.attachment) == decision.expected_state
         assert event_types(decision.attachment) == events_before + decision.expected_new_events
     else:
@@ -1146,7 +1168,10 @@ def test_only_the_starter_or_the_company_can_cancel(client, tenants, actor):
     payload = body["data"]["cancelWorkflow"]
     if actor == "starter":
         assert payload == {
-            "attachment": {"id": str(attachment.pk), "status": "CANCELLED"},
+            "attachment": {
+                "id": global_id("WorkflowAttachment", attachment.pk),
+                "status": "CANCELLED",
+            },
             "error": None,
         }
         assert attachment_state(attachment)[0] == AttachmentStatus.CANCELLED

@@ -7,7 +7,13 @@ from django.db import connections
 from backend.asgi import application
 from backend.workflows.broadcast import attachment_group, inbox_group, workflow_group
 from backend.workflows.services import approve_stage, attach_workflow_to_object
-from tests.support.helpers import api_token_for, approvers_of, make_purchase_request
+from tests.support.helpers import (
+    api_token_for,
+    approvers_of,
+    database_id_of,
+    global_id,
+    make_purchase_request,
+)
 from tests.support.ws_helpers import connect, receive, subscribe, wait_group_joined
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,7 +82,7 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
         "REQUEST_RESUBMISSION",
         "CANCEL",
     ]
-    assert int(moved["payload"]["data"]["attachmentEvents"]["id"]) > int(
+    assert database_id_of(moved["payload"]["data"]["attachmentEvents"]["id"]) > database_id_of(
         approved["payload"]["data"]["attachmentEvents"]["id"]
     )
     await client.disconnect()
@@ -103,7 +109,7 @@ async def test_since_replays_missed_events_then_continues_live_without_duplicate
         obj=request, user=acme.user("budget_manager1"), form_data={"allocated_budget": "1"}
     )
     live = [await receive(client), await receive(client)]
-    ids = [int(m["payload"]["data"]["attachmentEvents"]["id"]) for m in replayed + live]
+    ids = [database_id_of(m["payload"]["data"]["attachmentEvents"]["id"]) for m in replayed + live]
     assert ids == sorted(ids) and len(set(ids)) == 4
     assert [m["payload"]["data"]["attachmentEvents"]["type"] for m in live] == [
         "APPROVED",
@@ -165,7 +171,7 @@ async def test_several_subscriptions_on_one_socket_and_unsubscribe(acme):
         {
             "myInboxChanged": {
                 "change": "LEFT",
-                "attachmentId": str(attachment.pk),
+                "attachmentId": global_id("WorkflowAttachment", attachment.pk),
                 "eventType": "stage_moved",
             }
         }
@@ -200,6 +206,8 @@ async def test_inbox_of_every_role_member_is_told_when_a_colleague_decides(acme)
     entered = await receive(sockets[cfo.username])
     assert left["payload"]["data"]["myInboxChanged"]["change"] == "LEFT"
     assert entered["payload"]["data"]["myInboxChanged"]["change"] == "ENTERED"
-    assert entered["payload"]["data"]["myInboxChanged"]["attachmentId"] == str(attachment.pk)
+    assert entered["payload"]["data"]["myInboxChanged"]["attachmentId"] == global_id(
+        "WorkflowAttachment", attachment.pk
+    )
     for client in sockets.values():
         await client.disconnect()
