@@ -17,7 +17,7 @@ from strawberry.dataloader import DataLoader
 
 from backend.workflows import approvals
 from backend.workflows.approval_config import form_model, role_model
-from backend.workflows.models import Stage, WorkflowAttachment, WorkflowEvent
+from backend.workflows.models import Pipeline, Stage, WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import sort_stages
 
 AttachmentKey = tuple[int, str]  # (content_type_id, object_id)
@@ -79,6 +79,14 @@ def _events_by_attachment(attachment_ids: list[int]) -> list[list[WorkflowEvent]
     return [grouped[attachment_id] for attachment_id in attachment_ids]
 
 
+def _attachments(attachment_ids: list[int]) -> list[WorkflowAttachment | None]:
+    """Load attachments with what an event's ``attachment { ... }`` reads of them."""
+    found = WorkflowAttachment.objects.select_related(
+        "current_stage", "current_pipeline", "workflow", "started_by"
+    ).in_bulk(attachment_ids)
+    return [found.get(pk) for pk in attachment_ids]
+
+
 def _loader(batch: Any) -> DataLoader:
     return DataLoader(load_fn=sync_to_async(batch))
 
@@ -95,7 +103,7 @@ class Loaders:
     user_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(get_user_model())))
     role_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(role_model())))
     form_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(form_model())))
-    attachment_by_id: DataLoader = field(
-        default_factory=lambda: _loader(_by_ids(WorkflowAttachment))
-    )
+    attachment_by_id: DataLoader = field(default_factory=lambda: _loader(_attachments))
+    stage_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(Stage)))
+    pipeline_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(Pipeline)))
     events_by_attachment: DataLoader = field(default_factory=lambda: _loader(_events_by_attachment))

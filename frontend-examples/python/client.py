@@ -84,9 +84,10 @@ subscription AttachmentEvents($attachmentId: ID!, $since: ID) {
     fromStage { nameEn }
     toStage { nameEn }
     reason
-    attachment {
+    attachment { id status currentStage { id nameEn } }
+    snapshot {
       status
-      currentStage { nameEn }
+      currentStageName
       progress { percentage completedStages totalStages }
     }
   }
@@ -133,10 +134,11 @@ def describe_event(event: dict[str, Any]) -> str:
         text += f" at {event['fromStage']['nameEn']}"
     if event.get("reason"):
         text += f' ("{event["reason"]}")'
-    state = event.get("attachment")
+    # The state right after this event (the attachment itself is its current state).
+    state = event.get("snapshot")
     if state:
         progress = state["progress"]
-        stage = (state.get("currentStage") or {}).get("nameEn", "-")
+        stage = state.get("currentStageName") or "-"
         text += (
             f" | {state['status'].lower()}, {progress['percentage']:.0f}% "
             f"({progress['completedStages']}/{progress['totalStages']}), now at {stage}"

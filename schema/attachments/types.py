@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from enum import Enum
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import strawberry
 import strawberry_django
@@ -19,7 +18,7 @@ from backend.workflows.constants import (
     EventType,
 )
 from backend.workflows.exceptions import WorkflowValidationError
-from backend.workflows.models import Pipeline, Stage, WorkflowAttachment, WorkflowEvent
+from backend.workflows.models import WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import attachment_snapshot, compute_next_stage, compute_progress
 from backend.workflows.services.running import available_actions
 from schema.accounts.types import DATABASE_ID, RoleType, UserType
@@ -31,7 +30,7 @@ from schema.enums import (
     EventTypeEnum,
 )
 from schema.errors import query_error
-from schema.global_ids import global_id, model_node_id
+from schema.global_ids import model_node_id
 from schema.resolution import in_memory, loaded_or_in_thread
 from schema.workflows.types import PipelineType, StageType, WorkflowType
 
@@ -201,42 +200,26 @@ async def _content_type(content_type_id: int) -> Any:
     return await sync_to_async(ContentType.objects.get_for_id)(content_type_id)
 
 
-def _stage_ref(stage: Stage | None) -> StageRefType | None:
-    if stage is None:
-        return None
-    return StageRefType(
-        id=global_id("Stage", stage.pk), name_en=stage.name_en, name_ar=stage.name_ar
-    )
-
-
-@strawberry.type(name="StageRef", description="A stage named in an event.")
-class StageRefType:
-    id: strawberry.ID = strawberry.field(description="Stage id.")
-    name_en: str = strawberry.field(description="English name.")
-    name_ar: str = strawberry.field(description="Arabic name.")
-
-
-@strawberry.type(name="PipelineRef", description="A pipeline named in an event.")
-class PipelineRefType:
-    id: strawberry.ID = strawberry.field(description="Pipeline id.")
-    name_en: str = strawberry.field(description="English name.")
-
-
-def _pipeline_ref(pipeline: Pipeline | None) -> PipelineRefType | None:
-    if pipeline is None:
-        return None
-    return PipelineRefType(id=global_id("Pipeline", pipeline.pk), name_en=pipeline.name_en)
-
-
 @strawberry.type(
-    name="EventAttachment", description="The state of an attachment, as an event reports it."
+    name="AttachmentSnapshot",
+    description=(
+        "An attachment's state right after the change an event records. A value without an "
+        "id: it never overwrites the attachment in a client's normalized cache, and every "
+        "event keeps its own, whether it was pushed live, queried or replayed with `since`."
+    ),
 )
-class EventAttachmentType:
-    id: strawberry.ID = strawberry.field(description="Attachment id.")
+class AttachmentSnapshotType:
     status: AttachmentStatusEnum = strawberry.field(description="Status.")
-    current_stage: StageRefType | None = strawberry.field(description="Current stage.")
-    current_pipeline: PipelineRefType | None = strawberry.field(description="Current pipeline.")
     progress: ProgressType = strawberry.field(description="Progress through the stages.")
+    current_stage_name: str | None = strawberry.field(
+        description="English name of the current stage; null once finished."
+    )
+    current_stage_name_ar: str | None = strawberry.field(
+        description="Arabic name of the current stage; null once finished."
+    )
+    current_pipeline_name: str | None = strawberry.field(
+        description="English name of the current pipeline; null once finished."
+    )
     open_actions: list[AvailableAction] = strawberry.field(
         description=(
             "The decisions the attachment accepts in this state, from whoever the transition "
@@ -246,31 +229,20 @@ class EventAttachmentType:
     )
 
     @classmethod
-    def from_snapshot(cls, data: dict[str, Any]) -> EventAttachmentType:
+    def from_snapshot(cls, data: dict[str, Any]) -> AttachmentSnapshotType:
         stage, pipeline = data.get("current_stage"), data.get("current_pipeline")
         progress = data["progress"]
         total, completed = progress["total_stages"], progress["completed_stages"]
         return cls(
-            id=global_id("WorkflowAttachment", data["id"]),
             status=AttachmentStatusEnum(data["status"]),
-            current_stage=StageRefType(
-                id=global_id("Stage", stage["id"]),
-                name_en=stage["name_en"],
-                name_ar=stage["name_ar"],
-            )
-            if stage
-            else None,
-            current_pipeline=PipelineRefType(
-                id=global_id("Pipeline", pipeline["id"]),
-                name_en=pipeline["name_en"],
-            )
-            if pipeline
-            else None,
             progress=ProgressType(
                 percentage=round(100.0 * completed / total, 2) if total else 0.0,
                 completed_stages=completed,
                 total_stages=total,
             ),
+            current_stage_name=stage["name_en"] if stage else None,
+            current_stage_name_ar=stage["name_ar"] if stage else None,
+            current_pipeline_name=pipeline["name_en"] if pipeline else None,
             # Messages published before the field existed carry none.
             open_actions=[AvailableAction(value) for value in data.get("open_actions", [])],
         )
@@ -287,20 +259,8 @@ def _user_from_payload(data: dict[str, Any] | None) -> UserType | None:
     )
 
 
-def _stage_from_payload(data: dict[str, Any] | None) -> StageRefType | None:
-    if not data:
-        return None
-    return StageRefType(
-        id=global_id("Stage", data["id"]),
-        name_en=data["name_en"],
-        name_ar=data["name_ar"],
-    )
-
-
-def _pipeline_from_payload(data: dict[str, Any] | None) -> PipelineRefType | None:
-    if not data:
-        return None
-    return PipelineRefType(id=global_id("Pipeline", data["id"]), name_en=data["name_en"])
+def _key(data: dict[str, Any] | None) -> int | None:
+    return int(data["id"]) if data else None
 
 
 # What a failed action's audit row tells only workflow managers: the exception text may
@@ -326,7 +286,11 @@ def _action_failure_details(event: WorkflowEventType, info: Info) -> JSON:
 
 @strawberry.type(
     name="WorkflowEvent",
-    description="One row of an attachment's audit trail; subscriptions push the same shape.",
+    description=(
+        "One row of an attachment's audit trail; subscriptions push the same shape. It points "
+        "to the real attachment, stages and pipelines (so a pushed event updates a client's "
+        "cached objects) and carries the state after it in `snapshot`."
+    ),
 )
 class WorkflowEventType(relay.Node):
     _id_attr = "database_id"
@@ -334,43 +298,66 @@ class WorkflowEventType(relay.Node):
         description="The event's primary key: increasing, so it orders the audit trail."
     )
     type: EventTypeEnum = strawberry.field(description="What happened.")
-    attachment_id: strawberry.ID = strawberry.field(description="The attachment it happened to.")
-    from_stage: StageRefType | None = strawberry.field(description="Stage before.")
-    to_stage: StageRefType | None = strawberry.field(description="Stage after.")
-    from_pipeline: PipelineRefType | None = strawberry.field(description="Pipeline before.")
-    to_pipeline: PipelineRefType | None = strawberry.field(description="Pipeline after.")
     actor: UserType | None = strawberry.field(description="Who acted.")
     delegate: UserType | None = strawberry.field(description="Who received a delegation.")
     reason: str = strawberry.field(description="Reason or comment.")
     form_data: JSON | None = strawberry.field(description="Form data submitted with an approval.")
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    raw_details: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
+    snapshot_data: strawberry.Private[dict[str, Any] | None] = None
+    attachment_pk: strawberry.Private[int] = 0
+    # Keys of from_stage, to_stage, from_pipeline, to_pipeline; the rows when already loaded.
+    keys: strawberry.Private[dict[str, int | None]] = dataclasses.field(default_factory=dict)
+    rows: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @strawberry.field(
         description="Extra details (e.g. a failed action: its error and function path are "
         "shown to workflow managers only)."
     )
     def details(self, info: Info) -> JSON:
-        if cast(Enum, self.type).value != EventType.ACTION_FAILED:
+        if EventType(self.type) != EventType.ACTION_FAILED:
             return JSON(self.raw_details)
         return loaded_or_in_thread(False, lambda: _action_failure_details(self, info))
 
-    occurred_at: datetime = strawberry.field(description="When it happened.")
-    raw_details: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
-    snapshot: strawberry.Private[dict[str, Any] | None] = None
-    attachment_pk: strawberry.Private[int] = 0
+    async def _row(self, info: Info, name: str, loader: str) -> Any:
+        if name in self.rows:
+            return self.rows[name]
+        key = self.keys.get(name)
+        if key is None:
+            return None
+        return await getattr(context_of(info).loaders, loader).load(key)
+
+    @strawberry.field(description="The attachment it happened to (its current state).")
+    async def attachment(self, info: Info) -> WorkflowAttachmentType:
+        return await context_of(info).loaders.attachment_by_id.load(self.attachment_pk)
+
+    @strawberry.field(description="The stage before (null when there was none or it was deleted).")
+    async def from_stage(self, info: Info) -> StageType | None:
+        return await self._row(info, "from_stage", "stage_by_id")
+
+    @strawberry.field(description="The stage after (null when there is none or it was deleted).")
+    async def to_stage(self, info: Info) -> StageType | None:
+        return await self._row(info, "to_stage", "stage_by_id")
+
+    @strawberry.field(description="The pipeline before (null when there was none).")
+    async def from_pipeline(self, info: Info) -> PipelineType | None:
+        return await self._row(info, "from_pipeline", "pipeline_by_id")
+
+    @strawberry.field(description="The pipeline after (null when there is none).")
+    async def to_pipeline(self, info: Info) -> PipelineType | None:
+        return await self._row(info, "to_pipeline", "pipeline_by_id")
 
     @strawberry.field(
-        description="The attachment's state right after the event (pushed events), "
-        "or its current state (queried events)."
+        description="The attachment's state right after the event (events recorded before "
+        "snapshots were stored show the current state)."
     )
-    async def attachment(self, info: Info) -> EventAttachmentType | None:
-        if self.snapshot is not None:
-            return EventAttachmentType.from_snapshot(self.snapshot)
+    async def snapshot(self, info: Info) -> AttachmentSnapshotType:
+        if self.snapshot_data is not None:
+            return AttachmentSnapshotType.from_snapshot(self.snapshot_data)
         loaders = context_of(info).loaders
         attachment = await loaders.attachment_by_id.load(self.attachment_pk)
-        if attachment is None:
-            return None
         stages = await loaders.stages_by_workflow.load(attachment.workflow_id)
-        return EventAttachmentType.from_snapshot(attachment_snapshot(attachment, stages))
+        return AttachmentSnapshotType.from_snapshot(attachment_snapshot(attachment, stages))
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> WorkflowEventType:
@@ -378,19 +365,15 @@ class WorkflowEventType(relay.Node):
         return cls(
             database_id=int(data["id"]),
             type=EventTypeEnum(data["event_type"]),
-            attachment_id=global_id("WorkflowAttachment", data["attachment_id"]),
             attachment_pk=int(data["attachment_id"]),
-            from_stage=_stage_from_payload(data["from_stage"]),
-            to_stage=_stage_from_payload(data["to_stage"]),
-            from_pipeline=_pipeline_from_payload(data["from_pipeline"]),
-            to_pipeline=_pipeline_from_payload(data["to_pipeline"]),
+            keys={name: _key(data[name]) for name in EVENT_REFERENCES},
             actor=_user_from_payload(data["actor"]),
             delegate=_user_from_payload(data["delegate"]),
             reason=data["reason"],
             form_data=data["form_data"],
             raw_details=data["details"],
             occurred_at=datetime.fromisoformat(data["occurred_at"]),
-            snapshot=data["attachment"],
+            snapshot_data=data["attachment"],
         )
 
     @classmethod
@@ -398,19 +381,19 @@ class WorkflowEventType(relay.Node):
         return cls(
             database_id=event.pk,
             type=EventTypeEnum(event.event_type),
-            attachment_id=global_id("WorkflowAttachment", event.attachment_id),
             attachment_pk=event.attachment_id,
-            from_stage=_stage_ref(event.from_stage),
-            to_stage=_stage_ref(event.to_stage),
-            from_pipeline=_pipeline_ref(event.from_pipeline),
-            to_pipeline=_pipeline_ref(event.to_pipeline),
+            rows={name: getattr(event, name) for name in EVENT_REFERENCES},
             actor=UserType.from_user(event.actor),
             delegate=UserType.from_user(event.delegate),
             reason=event.reason,
             form_data=event.form_data,
             raw_details=event.details or {},
             occurred_at=event.occurred_at,
+            snapshot_data=event.snapshot,
         )
+
+
+EVENT_REFERENCES = ("from_stage", "to_stage", "from_pipeline", "to_pipeline")
 
 
 @strawberry.type(name="EventPageInfo", description="Where a page of audit events ends.")

@@ -69,11 +69,13 @@ query { workflowAttachments(first: 10) { totalCount edges { node {
   currentApprovers { user { username } role { name } isDelegated isCheckedIn behaviour }
   availableActions
   events(first: 10) { totalCount pageInfo { hasNextPage endCursor } nodes {
-    id type attachmentId reason formData details occurredAt
+    id databaseId type reason formData details occurredAt
     fromStage { id nameEn } toStage { id nameEn nameAr }
     fromPipeline { id nameEn } toPipeline { id nameEn }
     actor { username } delegate { username }
-    attachment { id status currentStage { nameEn } progress { percentage } } } }
+    attachment { id status currentStage { nameEn } progress { percentage } }
+    snapshot { status currentStageName currentStageNameAr currentPipelineName
+      progress { percentage completedStages totalStages } openActions } } }
 } } } }
 """
 

@@ -115,7 +115,8 @@ query { workflowAttachments(first: 100) { edges { node {
     pipelines { department { name } stages { approvals { user { username } role { name } } } } }
   currentStage { approvals { role { name } requiredForm { name } } }
   events { nodes { delegate { username } toStage { nameEn }
-    attachment { status currentStage { nameEn } progress { percentage } openActions } } }
+    attachment { status currentStage { nameEn } progress { percentage } }
+    snapshot { status currentStageName progress { percentage } openActions } } }
 } } } }
 """
 
@@ -480,6 +481,7 @@ def test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments(client,
         "Budget Approval",
     }
     assert {e["type"] for n in nodes for e in n["events"]["nodes"]} == {
+        "ATTACHED",
         "STARTED",
         "APPROVED",
         "REJECTED",
@@ -528,7 +530,7 @@ COVERED_LIST_FIELDS = {
     "WorkflowAttachment.currentApprovers": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowAttachment.availableActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowEventConnection.nodes": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
-    "EventAttachment.openActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
+    "AttachmentSnapshot.openActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "Viewer.roles": "test_me_costs_the_same_queries_for_1_and_50_roles",
     "CleanupStatistics.byAge": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "Query.workflowActions": (

@@ -41,7 +41,8 @@ PROTOCOL = "graphql-transport-ws"
 SUBSCRIPTION = """
 subscription($id: ID!) { attachmentEvents(attachmentId: $id) {
   id type actor { username } fromStage { nameEn } toStage { nameEn }
-  attachment { id status currentStage { nameEn } progress { completedStages totalStages } }
+  attachment { id }
+  snapshot { status currentStageName progress { completedStages totalStages } }
 } }
 """
 APPROVE = """
@@ -147,9 +148,9 @@ def test_event_committed_through_one_process_reaches_a_subscriber_of_another(acm
     moved = events[1]
     assert moved["fromStage"]["nameEn"] == "Initial Review"
     assert moved["toStage"]["nameEn"] == "Budget Approval"
-    assert moved["attachment"] == {
-        "id": global_id("WorkflowAttachment", attachment.pk),
+    assert moved["attachment"] == {"id": global_id("WorkflowAttachment", attachment.pk)}
+    assert moved["snapshot"] == {
         "status": "IN_PROGRESS",
-        "currentStage": {"nameEn": "Budget Approval"},
+        "currentStageName": "Budget Approval",
         "progress": {"completedStages": 1, "totalStages": 4},
     }

@@ -6,6 +6,7 @@ from django.db import connections
 
 from backend.asgi import application
 from backend.workflows.broadcast import attachment_group, inbox_group, workflow_group
+from backend.workflows.constants import EventType
 from backend.workflows.services import approve_stage, attach_workflow_to_object
 from tests.support.helpers import (
     api_token_for,
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT_EVENTS = """
 subscription($id: ID!, $since: ID) { attachmentEvents(attachmentId: $id, since: $since) {
   id type actor { username } fromStage { nameEn } toStage { nameEn } toPipeline { nameEn } reason
-  attachment { id status currentStage { nameEn } currentPipeline { nameEn } progress { percentage completedStages totalStages } openActions }
+  attachment { id status currentStage { id nameEn } }
+  snapshot { status currentStageName currentPipelineName progress { percentage completedStages totalStages } openActions }
 } }
 """
 WORKFLOW_EVENTS = (
@@ -67,13 +69,14 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
     assert event["fromStage"]["nameEn"] == "Initial Review"
     assert event["toStage"]["nameEn"] == "Budget Approval"
     assert event["attachment"]["currentStage"]["nameEn"] == "Budget Approval"
-    assert event["attachment"]["progress"] == {
+    assert event["snapshot"]["currentStageName"] == "Budget Approval"
+    assert event["snapshot"]["progress"] == {
         "percentage": 25.0,
         "completedStages": 1,
         "totalStages": 4,
     }
     # read from the transition policy: what an in-progress attachment accepts, from someone
-    assert event["attachment"]["openActions"] == [
+    assert event["snapshot"]["openActions"] == [
         "APPROVE",
         "CHECK_IN",
         "VERIFY",
@@ -90,7 +93,9 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
 
 async def test_since_replays_missed_events_then_continues_live_without_duplicates(acme):
     request, attachment, reviewer = await sync_to_async(_setup)(acme)
-    started_id = await sync_to_async(lambda: attachment.events.get().pk)()
+    started_id = await sync_to_async(
+        lambda: attachment.events.get(event_type=EventType.STARTED).pk
+    )()
     await sync_to_async(approve_stage)(obj=request, user=reviewer, form_data={"budget_code": "B-1"})
     token = await sync_to_async(api_token_for)(acme.user("employee"))
     client = await connect(application, token)

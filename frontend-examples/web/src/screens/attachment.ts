@@ -77,6 +77,12 @@ function describeEvent(event: WorkflowEvent): HTMLElement {
     h('span', null, text),
     event.reason ? h('q', null, event.reason) : null,
     formData.length ? h('span', { class: 'muted small' }, formData.map(([k, v]) => `${k}: ${String(v)}`).join(', ')) : null,
+    // The state right after this event (each event keeps its own).
+    h(
+      'span',
+      { class: 'muted small', 'data-testid': 'history-snapshot' },
+      `${humanize(event.snapshot.status)}, ${Math.round(event.snapshot.progress.percentage)}%`,
+    ),
     h('time', { class: 'muted small', datetime: event.occurredAt }, formatTime(event.occurredAt)),
   );
 }
@@ -91,7 +97,9 @@ export const attachmentScreen: Screen = (app, root, params) => {
   let active = true;
   let attachment: Attachment | null = null;
   const events = new Map<string, WorkflowEvent>();
+  // The global id of the newest event seen (`since` of a resubscription), and its key.
   let lastSeen: string | null = null;
+  let lastSeenKey = 0;
   let subscription: { unsubscribe(): void } | null = null;
   let reloadTimer: number | undefined;
   let formStageId: string | null | undefined;
@@ -106,7 +114,10 @@ export const attachmentScreen: Screen = (app, root, params) => {
 
   const remember = (event: WorkflowEvent) => {
     events.set(event.id, event);
-    if (lastSeen === null || Number(event.id) > Number(lastSeen)) lastSeen = event.id;
+    if (lastSeen === null || event.databaseId > lastSeenKey) {
+      lastSeen = event.id;
+      lastSeenKey = event.databaseId;
+    }
   };
 
   const follow = () => {
