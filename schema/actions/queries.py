@@ -70,7 +70,7 @@ class ActionQueries:
     @strawberry_django.field(
         description="Counts of attachments by status and of finished ones by age; staff users only."
     )
-    def cleanup_statistics(self, info: Info) -> CleanupStatisticsType:
+    def cleanup_statistics(self, info: Info) -> CleanupStatisticsType | None:
         context = context_of(info)
         try:
             context.viewer()

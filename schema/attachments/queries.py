@@ -51,7 +51,7 @@ class AttachmentQueries:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Attachment id.")],
-    ) -> WorkflowAttachmentType:
+    ) -> WorkflowAttachmentType | None:
         company_id = viewer_company_id(info)
         attachment = optimized_first(
             selectors.company_attachment_queryset(

@@ -30,6 +30,7 @@ from schema.enums import (
     EventTypeEnum,
 )
 from schema.errors import query_error
+from schema.execution.pagination import check_page_arguments, decode_cursor, encode_cursor
 from schema.global_ids import model_node_id
 from schema.resolution import in_memory, loaded_or_in_thread
 from schema.workflows.types import PipelineType, StageType, WorkflowType
@@ -178,20 +179,44 @@ class WorkflowAttachmentType(relay.Node):
         )
         return [AvailableAction(action.value) for action in actions]
 
-    @strawberry_django.field(description="The audit trail, oldest first.")
+    @strawberry_django.field(
+        description="The audit trail, oldest first: a Relay connection with keyset cursors "
+        "(`first`/`after` forwards, `last`/`before` backwards; at most 100 a page)."
+    )
     async def events(
         self,
         info: Info,
         first: Annotated[
-            int | None, strawberry.argument(description="Page size (at most 100, the default).")
-        ] = strawberry.UNSET,
+            int | None,
+            strawberry.argument(
+                description="Return the first n events after `after` (at most 100)."
+            ),
+        ] = None,
         after: Annotated[
-            strawberry.ID | None,
-            strawberry.argument(description="Return the events after this cursor (an event id)."),
-        ] = strawberry.UNSET,
-    ) -> WorkflowEventConnection:
+            str | None,
+            strawberry.argument(description="Return the events after this cursor."),
+        ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Return the last n events before `before` (at most 100)."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None,
+            strawberry.argument(description="Return the events before this cursor."),
+        ] = None,
+    ) -> WorkflowEventConnection | None:
+        try:
+            check_page_arguments(
+                before=before, after=after, first=first, last=last, max_results=MAX_EVENTS
+            )
+        except WorkflowValidationError as error:
+            raise query_error(error) from None
         events = await context_of(info).loaders.events_by_attachment.load(self.pk)  # type: ignore[attr-defined]
-        return WorkflowEventConnection.slice(events, first=first, after=after)
+        return WorkflowEventConnection.slice(
+            events, first=first, after=after, last=last, before=before
+        )
 
 
 async def _content_type(content_type_id: int) -> Any:
@@ -396,40 +421,79 @@ class WorkflowEventType(relay.Node):
 EVENT_REFERENCES = ("from_stage", "to_stage", "from_pipeline", "to_pipeline")
 
 
-@strawberry.type(name="EventPageInfo", description="Where a page of audit events ends.")
-class PageInfoType:
-    has_next_page: bool = strawberry.field(description="More items follow.")
-    end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
+MAX_EVENTS = 100
 
 
-@strawberry.type(name="WorkflowEventConnection", description="A page of audit events.")
+def _event_key(cursor: str | None, name: str) -> int | None:
+    """Return the event id an events cursor holds; another list's cursor is refused."""
+    if cursor is None:
+        return None
+    values = decode_cursor(cursor)
+    if values is None or len(values) != 1 or not isinstance(values[0], int):
+        raise query_error(
+            WorkflowValidationError(f"Argument '{name}' is not a valid cursor.", field=name)
+        )
+    return values[0]
+
+
+@strawberry.type(name="WorkflowEventEdge", description="An event and its cursor.")
+class WorkflowEventEdge:
+    node: WorkflowEventType = strawberry.field(description="The event.")
+    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from here.")
+
+
+@strawberry.type(
+    name="WorkflowEventConnection", description="A page of audit events, oldest first."
+)
 class WorkflowEventConnection:
-    total_count: int = strawberry.field(description="All events of the attachment.")
-    nodes: list[WorkflowEventType] = strawberry.field(description="The events of this page.")
-    page_info: PageInfoType = strawberry.field(description="Pagination data.")
+    total_count: int | None = strawberry.field(description="All events of the attachment.")
+    edges: list[WorkflowEventEdge] = strawberry.field(description="The events of this page.")
+    page_info: relay.PageInfo = strawberry.field(description="Pagination data.")
+
+    @strawberry.field(description="The events of this page (the nodes of `edges`, for short).")
+    def nodes(self) -> list[WorkflowEventType]:
+        return [edge.node for edge in self.edges]
 
     @classmethod
     def slice(
-        cls, events: list[WorkflowEvent], *, first: Any, after: Any
+        cls,
+        events: list[WorkflowEvent],
+        *,
+        first: int | None,
+        after: str | None,
+        last: int | None,
+        before: str | None,
     ) -> WorkflowEventConnection:
-        limit = 100 if first in (None, strawberry.UNSET) else max(0, min(int(first), 100))
-        start = 0
-        if after not in (None, strawberry.UNSET):
-            try:
-                after_id = int(after)
-            except (TypeError, ValueError):
-                raise query_error(
-                    WorkflowValidationError(
-                        "Argument 'after' is not a valid cursor.", field="after"
-                    )
-                ) from None
-            start = next((i for i, e in enumerate(events) if e.pk > after_id), len(events))
-        page = events[start : start + limit]
+        """Page ``events`` (ordered by id) by keyset cursors holding an event's id."""
+        after_key, before_key = _event_key(after, "after"), _event_key(before, "before")
+        window = [
+            event
+            for event in events
+            if (after_key is None or event.pk > after_key)
+            and (before_key is None or event.pk < before_key)
+        ]
+        if last is not None and first is None:
+            page = window[-last:] if last else []
+            has_previous, has_next = len(window) > len(page), before is not None
+        else:
+            size = MAX_EVENTS if first is None else first
+            page = window[:size]
+            has_previous, has_next = after is not None, len(window) > len(page)
+            if first is not None and last is not None:
+                page = page[-last:] if last else []
+        edges = [
+            WorkflowEventEdge(
+                node=WorkflowEventType.from_model(event), cursor=encode_cursor([event.pk])
+            )
+            for event in page
+        ]
         return cls(
             total_count=len(events),
-            nodes=[WorkflowEventType.from_model(e) for e in page],
-            page_info=PageInfoType(
-                has_next_page=start + limit < len(events),
-                end_cursor=str(page[-1].pk) if page else None,
+            edges=edges,
+            page_info=relay.PageInfo(
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+                has_previous_page=has_previous,
+                has_next_page=has_next,
             ),
         )

@@ -96,7 +96,7 @@ class WorkflowQueries:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
-    ) -> WorkflowType:
+    ) -> WorkflowType | None:
         company_id = viewer_company_id(info)
         workflow = optimized_first(
             selectors.company_workflow_queryset(company_id, queried_id(id, "Workflow", field="id")),
@@ -144,7 +144,7 @@ class WorkflowQueries:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
-    ) -> WorkflowPipelineStructureType:
+    ) -> WorkflowPipelineStructureType | None:
         data = get_workflow_pipeline_structure(
             queried_id(id, "Workflow", field="id"), company_id=viewer_company_id(info)
         )
@@ -159,7 +159,7 @@ class WorkflowQueries:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Workflow id.")],
-    ) -> WorkflowApprovalSummaryType:
+    ) -> WorkflowApprovalSummaryType | None:
         data = get_workflow_approval_summary(
             queried_id(id, "Workflow", field="id"), company_id=viewer_company_id(info)
         )
@@ -177,7 +177,7 @@ class WorkflowQueries:
             strawberry.ID | None,
             strawberry.argument(description="Superusers only: another company's statistics."),
         ] = None,
-    ) -> WorkflowStatisticsType:
+    ) -> WorkflowStatisticsType | None:
         return WorkflowStatisticsType.from_dict(
             get_workflow_statistics(
                 company_id=viewer_company_id(

@@ -344,5 +344,5 @@ def test_cleanup_statistics_for_staff_only(client, acme):
 
     for user, code in ((acme.company, "PERMISSION_DENIED"), (None, "UNAUTHENTICATED")):
         body = graphql(client, STATISTICS, user=user)
-        assert body["data"] is None
+        assert body["data"] == {"cleanupStatistics": None}
         assert body["errors"][0]["extensions"]["code"] == code

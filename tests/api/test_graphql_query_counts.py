@@ -96,7 +96,8 @@ ATTACHMENT_FIELDS = """
   availableActions
   target { model objectId display }
   startedBy { username }
-  events { totalCount nodes { type actor { username } fromStage { nameEn } } }
+  events { totalCount nodes { type actor { username } fromStage { nameEn } }
+    edges { cursor node { type } } pageInfo { hasNextPage endCursor } }
 """
 
 ATTACHMENTS = (
@@ -530,6 +531,7 @@ COVERED_LIST_FIELDS = {
     "WorkflowAttachment.currentApprovers": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowAttachment.availableActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowEventConnection.nodes": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
+    "WorkflowEventConnection.edges": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "AttachmentSnapshot.openActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "Viewer.roles": "test_me_costs_the_same_queries_for_1_and_50_roles",
     "CleanupStatistics.byAge": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",

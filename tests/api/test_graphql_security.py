@@ -18,7 +18,7 @@ from backend.accounts.tokens import create_api_token, revoke_api_token
 from backend.workflows.models import Workflow
 from schema.schema import MAX_ALIASES, MAX_QUERY_DEPTH, MAX_TOKENS
 from tests.support.database_state import database_state
-from tests.support.helpers import graphql
+from tests.support.helpers import global_id, graphql
 
 pytestmark = pytest.mark.django_db
 
@@ -214,7 +214,7 @@ def test_a_page_request_beyond_the_limits_is_a_validation_error_not_a_crash(
 
 
 EVENTS_AFTER = """
-query($id: ID!, $after: ID) { workflowAttachment(id: $id) { events(after: $after) { totalCount } } }
+query($id: ID!, $after: String) { workflowAttachment(id: $id) { id events(after: $after) { totalCount } } }
 """
 
 
@@ -236,8 +236,13 @@ def test_a_malformed_audit_trail_cursor_is_a_validation_error_not_a_crash(client
             user=acme.user("requester"),
         )
 
-    # then
-    assert body["data"] is None
+    # then: the error stays on its field; the attachment is still read
+    assert body["data"] == {
+        "workflowAttachment": {
+            "id": global_id("WorkflowAttachment", attachment.pk),
+            "events": None,
+        }
+    }
     (error,) = body["errors"]
     assert (error["message"], error["path"], error["extensions"]) == (
         "Argument 'after' is not a valid cursor.",
