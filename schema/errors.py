@@ -11,7 +11,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -21,6 +21,9 @@ from strawberry.types import Info
 from backend.workflows.constants import ErrorCode
 from backend.workflows.exceptions import WorkflowError
 from schema.enums import choices_enum
+
+if TYPE_CHECKING:
+    from schema.root import Query
 
 logger = logging.getLogger("schema.errors")
 
@@ -37,6 +40,17 @@ class MutationError:
     field: str | None = strawberry.field(
         description="The input field the error is about, when there is one."
     )
+
+
+@strawberry.type(name="MutationPayload", description="What every mutation payload holds.")
+class MutationPayload:
+    @strawberry.field(
+        description="The query root, to read anything else in the same round trip after the change."
+    )
+    def query(self) -> Annotated[Query, strawberry.lazy("schema.root")]:
+        from schema.root import Query
+
+        return Query()
 
 
 def mutation_error(error: WorkflowError) -> MutationError:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any
 
+import strawberry
 from django.conf import settings
 from strawberry import Schema
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from schema.errors import MaskUnexpectedErrors, log_errors
 from schema.execution.document_limits import (
@@ -44,6 +47,18 @@ __all__ = [
     "schema",
     "schema_for_settings",
 ]
+
+
+# strawberry's own DateTime, with the specification it follows (clients map it by that URL).
+DateTime = strawberry.scalar(
+    datetime,
+    name="DateTime",
+    description="Date with time (ISO 8601, RFC 3339), e.g. 2026-12-01T17:36:54.123456+00:00.",
+    specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339",
+    serialize=datetime.isoformat,
+    # strawberry's parser: a malformed value is an input error, not an unexpected one.
+    parse_value=DateTimeDefinition.parse_value,
+)
 
 
 class WorkflowSchema(Schema):
@@ -99,6 +114,7 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = 
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not allow),
         execution_context_class=ExecutionContext if shortcuts else SharedEventExecutionContext,
+        scalar_overrides={datetime: DateTime},
     )
     if shortcuts:
         install_lean_resolvers(built)

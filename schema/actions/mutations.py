@@ -19,12 +19,12 @@ from schema.actions.types import (
     WorkflowActionType,
 )
 from schema.context import RequestContext
-from schema.errors import MutationError, run_mutation
+from schema.errors import MutationError, MutationPayload, run_mutation
 from schema.global_ids import database_id, global_id
 
 
 @strawberry.type(name="CreateWorkflowActionPayload", description="Result of createWorkflowAction.")
-class CreateWorkflowActionPayload:
+class CreateWorkflowActionPayload(MutationPayload):
     action: WorkflowActionType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -34,7 +34,7 @@ class CreateWorkflowActionPayload:
 
 
 @strawberry.type(name="UpdateWorkflowActionPayload", description="Result of updateWorkflowAction.")
-class UpdateWorkflowActionPayload:
+class UpdateWorkflowActionPayload(MutationPayload):
     action: WorkflowActionType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -44,7 +44,7 @@ class UpdateWorkflowActionPayload:
 
 
 @strawberry.type(name="DeleteWorkflowActionPayload", description="Result of deleteWorkflowAction.")
-class DeleteWorkflowActionPayload:
+class DeleteWorkflowActionPayload(MutationPayload):
     deleted_id: strawberry.ID | None = strawberry.field(
         default=None, description="The deleted action's id."
     )

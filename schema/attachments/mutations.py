@@ -16,12 +16,12 @@ from backend.workflows.exceptions import (
 from backend.workflows.transitions import Action
 from schema.attachments.types import WorkflowAttachmentType
 from schema.context import RequestContext
-from schema.errors import MutationError, run_mutation
+from schema.errors import MutationError, MutationPayload, run_mutation
 from schema.global_ids import database_id, optional_database_id
 
 
 @strawberry.type(name="AttachWorkflowPayload", description="Result of attachWorkflow.")
-class AttachWorkflowPayload:
+class AttachWorkflowPayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -31,7 +31,7 @@ class AttachWorkflowPayload:
 
 
 @strawberry.type(name="StartWorkflowPayload", description="Result of startWorkflow.")
-class StartWorkflowPayload:
+class StartWorkflowPayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -41,7 +41,7 @@ class StartWorkflowPayload:
 
 
 @strawberry.type(name="CancelWorkflowPayload", description="Result of cancelWorkflow.")
-class CancelWorkflowPayload:
+class CancelWorkflowPayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -51,7 +51,7 @@ class CancelWorkflowPayload:
 
 
 @strawberry.type(name="ApproveStagePayload", description="Result of approveStage.")
-class ApproveStagePayload:
+class ApproveStagePayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -61,7 +61,7 @@ class ApproveStagePayload:
 
 
 @strawberry.type(name="CheckInStagePayload", description="Result of checkInStage.")
-class CheckInStagePayload:
+class CheckInStagePayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -71,7 +71,7 @@ class CheckInStagePayload:
 
 
 @strawberry.type(name="VerifyStagePayload", description="Result of verifyStage.")
-class VerifyStagePayload:
+class VerifyStagePayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -81,7 +81,7 @@ class VerifyStagePayload:
 
 
 @strawberry.type(name="RejectStagePayload", description="Result of rejectStage.")
-class RejectStagePayload:
+class RejectStagePayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -91,7 +91,7 @@ class RejectStagePayload:
 
 
 @strawberry.type(name="DelegateStagePayload", description="Result of delegateStage.")
-class DelegateStagePayload:
+class DelegateStagePayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -101,7 +101,7 @@ class DelegateStagePayload:
 
 
 @strawberry.type(name="RequestResubmissionPayload", description="Result of requestResubmission.")
-class RequestResubmissionPayload:
+class RequestResubmissionPayload(MutationPayload):
     attachment: WorkflowAttachmentType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )

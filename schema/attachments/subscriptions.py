@@ -41,6 +41,7 @@ from backend.workflows.models import WorkflowEvent
 from schema.attachments.types import WorkflowEventType
 from schema.context import RequestContext, context_of
 from schema.dataloaders import Loaders
+from schema.enums import EventTypeEnum
 from schema.errors import query_error
 from schema.execution import fanout
 from schema.execution.event_sharing import FastPath, share
@@ -172,7 +173,7 @@ class InboxChangeType:
     change: InboxChangeKind = strawberry.field(description="Entered or left.")
     attachment_id: strawberry.ID = strawberry.field(description="The attachment concerned.")
     event_id: strawberry.ID = strawberry.field(description="The event that caused the change.")
-    event_type: str = strawberry.field(description="Its type, e.g. approved.")
+    event_type: EventTypeEnum = strawberry.field(description="The type of that event.")
 
 
 @strawberry.type(

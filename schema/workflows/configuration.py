@@ -20,7 +20,7 @@ from backend.workflows.exceptions import (
 )
 from backend.workflows.models import WorkflowConfiguration
 from schema.context import RequestContext
-from schema.errors import MutationError, run_mutation
+from schema.errors import MutationError, MutationPayload, run_mutation
 
 
 @strawberry.type(
@@ -76,7 +76,7 @@ class RegisterModelForWorkflowInput:
 @strawberry.type(
     name="RegisterModelForWorkflowPayload", description="Result of registerModelForWorkflow."
 )
-class RegisterModelForWorkflowPayload:
+class RegisterModelForWorkflowPayload(MutationPayload):
     configuration: WorkflowConfigurationType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )

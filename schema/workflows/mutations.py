@@ -17,13 +17,13 @@ from schema.context import RequestContext
 from schema.enums import (
     WorkflowStatusEnum,
 )
-from schema.errors import MutationError, run_mutation
+from schema.errors import MutationError, MutationPayload, run_mutation
 from schema.global_ids import database_id, global_id, optional_database_id
 from schema.workflows.types import PipelineType, StageType, WorkflowType
 
 
 @strawberry.type(name="CreateWorkflowPayload", description="Result of createWorkflow.")
-class CreateWorkflowPayload:
+class CreateWorkflowPayload(MutationPayload):
     workflow: WorkflowType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -33,7 +33,7 @@ class CreateWorkflowPayload:
 
 
 @strawberry.type(name="UpdateWorkflowPayload", description="Result of updateWorkflow.")
-class UpdateWorkflowPayload:
+class UpdateWorkflowPayload(MutationPayload):
     workflow: WorkflowType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -43,7 +43,7 @@ class UpdateWorkflowPayload:
 
 
 @strawberry.type(name="CloneWorkflowPayload", description="Result of cloneWorkflow.")
-class CloneWorkflowPayload:
+class CloneWorkflowPayload(MutationPayload):
     workflow: WorkflowType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -53,7 +53,7 @@ class CloneWorkflowPayload:
 
 
 @strawberry.type(name="DeleteWorkflowPayload", description="Result of deleteWorkflow.")
-class DeleteWorkflowPayload:
+class DeleteWorkflowPayload(MutationPayload):
     deleted_id: strawberry.ID | None = strawberry.field(
         default=None, description="The deleted template's id."
     )
@@ -63,7 +63,7 @@ class DeleteWorkflowPayload:
 
 
 @strawberry.type(name="AddPipelinePayload", description="Result of addPipeline.")
-class AddPipelinePayload:
+class AddPipelinePayload(MutationPayload):
     pipeline: PipelineType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -73,7 +73,7 @@ class AddPipelinePayload:
 
 
 @strawberry.type(name="UpdatePipelinePayload", description="Result of updatePipeline.")
-class UpdatePipelinePayload:
+class UpdatePipelinePayload(MutationPayload):
     pipeline: PipelineType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -83,7 +83,7 @@ class UpdatePipelinePayload:
 
 
 @strawberry.type(name="RemovePipelinePayload", description="Result of removePipeline.")
-class RemovePipelinePayload:
+class RemovePipelinePayload(MutationPayload):
     deleted_id: strawberry.ID | None = strawberry.field(
         default=None, description="The removed pipeline's id."
     )
@@ -93,7 +93,7 @@ class RemovePipelinePayload:
 
 
 @strawberry.type(name="AddStagePayload", description="Result of addStage.")
-class AddStagePayload:
+class AddStagePayload(MutationPayload):
     stage: StageType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -103,7 +103,7 @@ class AddStagePayload:
 
 
 @strawberry.type(name="UpdateStagePayload", description="Result of updateStage.")
-class UpdateStagePayload:
+class UpdateStagePayload(MutationPayload):
     stage: StageType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -113,7 +113,7 @@ class UpdateStagePayload:
 
 
 @strawberry.type(name="RemoveStagePayload", description="Result of removeStage.")
-class RemoveStagePayload:
+class RemoveStagePayload(MutationPayload):
     deleted_id: strawberry.ID | None = strawberry.field(
         default=None, description="The removed stage's id."
     )
@@ -123,7 +123,7 @@ class RemoveStagePayload:
 
 
 @strawberry.type(name="ReorderStagesPayload", description="Result of reorderStages.")
-class ReorderStagesPayload:
+class ReorderStagesPayload(MutationPayload):
     pipeline: PipelineType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )

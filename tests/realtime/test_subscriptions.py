@@ -177,7 +177,7 @@ async def test_several_subscriptions_on_one_socket_and_unsubscribe(acme):
             "myInboxChanged": {
                 "change": "LEFT",
                 "attachmentId": global_id("WorkflowAttachment", attachment.pk),
-                "eventType": "stage_moved",
+                "eventType": "STAGE_MOVED",
             }
         }
     ]
