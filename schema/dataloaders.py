@@ -18,7 +18,7 @@ from strawberry.dataloader import DataLoader
 from backend.workflows import approvals
 from backend.workflows.approval_config import form_model, role_model
 from backend.workflows.models import Pipeline, Stage, WorkflowAttachment, WorkflowEvent
-from backend.workflows.selectors import sort_stages
+from backend.workflows.selectors import configurations_by_content_type, sort_stages
 
 AttachmentKey = tuple[int, str]  # (content_type_id, object_id)
 
@@ -87,6 +87,11 @@ def _attachments(attachment_ids: list[int]) -> list[WorkflowAttachment | None]:
     return [found.get(pk) for pk in attachment_ids]
 
 
+def _configurations(content_type_ids: list[int]) -> list[Any]:
+    found = configurations_by_content_type(content_type_ids)
+    return [found.get(content_type_id) for content_type_id in content_type_ids]
+
+
 def _loader(batch: Any) -> DataLoader:
     return DataLoader(load_fn=sync_to_async(batch))
 
@@ -106,4 +111,7 @@ class Loaders:
     attachment_by_id: DataLoader = field(default_factory=lambda: _loader(_attachments))
     stage_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(Stage)))
     pipeline_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(Pipeline)))
+    configuration_by_content_type: DataLoader = field(
+        default_factory=lambda: _loader(_configurations)
+    )
     events_by_attachment: DataLoader = field(default_factory=lambda: _loader(_events_by_attachment))

@@ -457,3 +457,27 @@ def company_events(company_id: int | None) -> QuerySet[Any]:
     return WorkflowEvent.objects.filter(attachment__company_id=company_id).select_related(
         "actor", "from_stage", "to_stage", "from_pipeline", "to_pipeline", "delegate"
     )
+
+
+def company_colleagues(company_id: int | None, *, search: str = "", limit: int = 20) -> list[Any]:
+    """Return up to ``limit`` active users of a company whose name or login contains ``search``."""
+    users = company_users(company_id).filter(is_active=True)
+    if search:
+        users = users.filter(
+            Q(username__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    return list(users.order_by("username", "pk")[:limit])
+
+
+def configurations_by_content_type(content_type_ids: list[int]) -> dict[int, Any]:
+    """Return the enabled model configurations of these content types, by content type id."""
+    from backend.workflows.models import WorkflowConfiguration
+
+    return {
+        configuration.content_type_id: configuration
+        for configuration in WorkflowConfiguration.objects.filter(
+            content_type_id__in=content_type_ids, is_enabled=True
+        )
+    }

@@ -48,6 +48,22 @@ class TargetType:
     model: str = strawberry.field(description="app_label.modelname, e.g. demo.purchaserequest.")
     object_id: strawberry.ID = strawberry.field(description="Primary key of the object.")
     display: str = strawberry.field(description="The object's text representation.")
+    content_type_id: strawberry.Private[int] = 0
+    target: strawberry.Private[Any] = None
+
+    @strawberry.field(
+        description="The value of the model's configured status field (registerModelForWorkflow); "
+        "null when none is configured or the object is gone."
+    )
+    async def status(self, info: Info) -> str | None:
+        configuration = await context_of(info).loaders.configuration_by_content_type.load(
+            self.content_type_id
+        )
+        field_name = configuration.status_field if configuration is not None else ""
+        if self.target is None or not field_name:
+            return None
+        value = getattr(self.target, field_name, None)
+        return None if value is None else str(value)
 
 
 @strawberry.type(name="CurrentApprover", description="Someone who can act on the current step.")
@@ -123,6 +139,8 @@ class WorkflowAttachmentType(relay.Node):
             model=f"{content_type.app_label}.{content_type.model}",
             object_id=strawberry.ID(self.object_id),  # type: ignore[attr-defined]
             display=str(obj) if obj is not None else "(deleted)",
+            content_type_id=self.content_type_id,  # type: ignore[attr-defined]
+            target=obj,
         )
 
     @strawberry_django.field(description="Everyone who can act on the current step now.")

@@ -539,6 +539,10 @@ COVERED_LIST_FIELDS = {
         "tests.api.test_graphql_actions.test_workflow_actions_query_costs_the_same_for_one_or_many"
     ),
     "Query.nodes": "tests.api.test_graphql_nodes.test_nodes_cost_the_same_queries_for_1_and_20_workflows",
+    "Query.colleagues": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.roles": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.forms": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.departments": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
     "Query.availableWorkflows": (
         "tests.api.test_seed_compatibility_graphql."
         "test_available_workflows_costs_the_same_queries_for_1_and_30_templates"

@@ -843,6 +843,10 @@ ANONYMOUS_QUERIES = [
         lambda t: {"id": t.acme_request},
         id="availableWorkflows",
     ),
+    pytest.param("query { colleagues { id } }", lambda t: {}, id="colleagues"),
+    pytest.param("query { roles { id } }", lambda t: {}, id="roles"),
+    pytest.param("query { forms { id } }", lambda t: {}, id="forms"),
+    pytest.param("query { departments { id } }", lambda t: {}, id="departments"),
     pytest.param(
         "query($id: ID!) { node(id: $id) { id } }",
         lambda t: {"id": global_id("Workflow", t.acme_workflow)},
