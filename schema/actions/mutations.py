@@ -60,6 +60,11 @@ def _value(item: Any) -> Any:
     return getattr(item, "value", item)
 
 
+@strawberry.input(name="DeleteWorkflowActionInput", description="A stored action to delete.")
+class DeleteWorkflowActionInput:
+    id: strawberry.ID = strawberry.field(description="The action's global id.")
+
+
 def _scope(context: RequestContext, data: CreateWorkflowActionInput) -> dict[str, Any]:
     scope: dict[str, Any] = {}
     if data.workflow_id is not None:
@@ -147,11 +152,13 @@ class ActionMutations:
     async def delete_workflow_action(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="Action id.")],
+        input: Annotated[
+            DeleteWorkflowActionInput, strawberry.argument(description="The action to delete.")
+        ],
     ) -> DeleteWorkflowActionPayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager(ACTIONS_REFUSED)
-            stored = _action(context, id)
+            stored = _action(context, input.id)
             deleted = global_id("WorkflowAction", stored.pk)
             services.delete_workflow_action(action=stored)
             return {"deleted_id": deleted}

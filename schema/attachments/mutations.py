@@ -122,8 +122,8 @@ class AttachWorkflowInput:
     )
 
 
-@strawberry.input(name="AttachmentInput", description="Names an attachment.")
-class AttachmentInput:
+@strawberry.input(name="CancelWorkflowInput", description="Cancel a live workflow.")
+class CancelWorkflowInput:
     attachment_id: strawberry.ID = strawberry.field(description="Attachment id.")
     expected_stage_id: strawberry.ID | None = strawberry.field(
         default=None,
@@ -155,6 +155,20 @@ class ApproveStageInput:
         default=None,
         description="Replaying the same key returns the first result and changes nothing.",
     )
+
+
+@strawberry.input(
+    name="StartWorkflowInput", description="Start an attached workflow that has not started."
+)
+class StartWorkflowInput:
+    attachment_id: strawberry.ID = strawberry.field(description="The attachment's global id.")
+
+
+@strawberry.input(
+    name="VerifyStageInput", description="Verify a check-in/verify step after checking in."
+)
+class VerifyStageInput(ApproveStageInput):
+    pass
 
 
 @strawberry.input(name="CheckInStageInput", description="Check in on a check-in/verify step.")
@@ -306,9 +320,8 @@ class AttachmentMutations:
     async def start_workflow(
         self,
         info: Info,
-        attachment_id: Annotated[
-            strawberry.ID,
-            strawberry.argument(description="Id of the attachment to start."),
+        input: Annotated[
+            StartWorkflowInput, strawberry.argument(description="The attachment to start.")
         ],
     ) -> StartWorkflowPayload:
         def action(context: RequestContext) -> dict[str, Any]:
@@ -316,7 +329,7 @@ class AttachmentMutations:
             return {
                 "attachment": services.start_attachment(
                     attachment_id=database_id(
-                        attachment_id, "WorkflowAttachment", field="attachmentId"
+                        input.attachment_id, "WorkflowAttachment", field="attachmentId"
                     ),
                     user=user,
                     company_id=context.company_id,
@@ -330,7 +343,7 @@ class AttachmentMutations:
         self,
         info: Info,
         input: Annotated[
-            AttachmentInput,
+            CancelWorkflowInput,
             strawberry.argument(description="The attachment to cancel and an optional reason."),
         ],
     ) -> CancelWorkflowPayload:
@@ -397,7 +410,7 @@ class AttachmentMutations:
         self,
         info: Info,
         input: Annotated[
-            ApproveStageInput,
+            VerifyStageInput,
             strawberry.argument(description="The attachment and the verification."),
         ],
     ) -> VerifyStagePayload:

@@ -82,10 +82,10 @@ class UpdatePipelinePayload(MutationPayload):
     )
 
 
-@strawberry.type(name="RemovePipelinePayload", description="Result of removePipeline.")
-class RemovePipelinePayload(MutationPayload):
+@strawberry.type(name="DeletePipelinePayload", description="Result of deletePipeline.")
+class DeletePipelinePayload(MutationPayload):
     deleted_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The removed pipeline's id."
+        default=None, description="The deleted pipeline's id."
     )
     error: MutationError | None = strawberry.field(
         default=None, description="Why nothing changed, when it failed."
@@ -112,10 +112,10 @@ class UpdateStagePayload(MutationPayload):
     )
 
 
-@strawberry.type(name="RemoveStagePayload", description="Result of removeStage.")
-class RemoveStagePayload(MutationPayload):
+@strawberry.type(name="DeleteStagePayload", description="Result of deleteStage.")
+class DeleteStagePayload(MutationPayload):
     deleted_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The removed stage's id."
+        default=None, description="The deleted stage's id."
     )
     error: MutationError | None = strawberry.field(
         default=None, description="Why nothing changed, when it failed."
@@ -347,6 +347,29 @@ class ReorderStagesInput:
     )
 
 
+@strawberry.input(name="DeleteWorkflowInput", description="A workflow template to delete.")
+class DeleteWorkflowInput:
+    id: strawberry.ID = strawberry.field(description="The template's global id.")
+
+
+@strawberry.input(name="CloneWorkflowInput", description="A workflow template to copy.")
+class CloneWorkflowInput:
+    id: strawberry.ID = strawberry.field(description="The template's global id.")
+    name_en: str | None = strawberry.field(
+        default=None, description='English name of the copy (default: the name + " (Copy)").'
+    )
+
+
+@strawberry.input(name="DeletePipelineInput", description="A pipeline to delete, with its stages.")
+class DeletePipelineInput:
+    id: strawberry.ID = strawberry.field(description="The pipeline's global id.")
+
+
+@strawberry.input(name="DeleteStageInput", description="A stage to delete.")
+class DeleteStageInput:
+    id: strawberry.ID = strawberry.field(description="The stage's global id.")
+
+
 def _workflow(context: RequestContext, workflow_id: Any) -> Any:
     key = database_id(workflow_id, "Workflow", field="id")
     workflow = selectors.company_workflow(context.company_id, key)
@@ -434,14 +457,13 @@ class WorkflowMutations:
     async def delete_workflow(
         self,
         info: Info,
-        id: Annotated[
-            strawberry.ID,
-            strawberry.argument(description="Id of the template to delete."),
+        input: Annotated[
+            DeleteWorkflowInput, strawberry.argument(description="The template to delete.")
         ],
     ) -> DeleteWorkflowPayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
-            workflow = _workflow(context, id)
+            workflow = _workflow(context, input.id)
             deleted = global_id("Workflow", workflow.pk)
             services.delete_workflow(workflow=workflow)
             return {"deleted_id": deleted}
@@ -452,23 +474,16 @@ class WorkflowMutations:
     async def clone_workflow(
         self,
         info: Info,
-        id: Annotated[
-            strawberry.ID,
-            strawberry.argument(description="Id of the template to copy."),
+        input: Annotated[
+            CloneWorkflowInput, strawberry.argument(description="The template to copy.")
         ],
-        name_en: Annotated[
-            str | None,
-            strawberry.argument(
-                description='English name of the copy (default: the name + " (Copy)").'
-            ),
-        ] = None,
     ) -> CloneWorkflowPayload:
         def action(context: RequestContext) -> dict[str, Any]:
             user = context.manager()
-            workflow = _workflow(context, id)
+            workflow = _workflow(context, input.id)
             return {
                 "workflow": services.clone_workflow(
-                    workflow=workflow, created_by=user, name_en=name_en
+                    workflow=workflow, created_by=user, name_en=input.name_en
                 )
             }
 
@@ -517,23 +532,22 @@ class WorkflowMutations:
 
         return await run_mutation(info, UpdatePipelinePayload, action)
 
-    @strawberry.mutation(description="Remove a pipeline and its stages from a template.")
-    async def remove_pipeline(
+    @strawberry.mutation(description="Delete a pipeline and its stages from a template.")
+    async def delete_pipeline(
         self,
         info: Info,
-        id: Annotated[
-            strawberry.ID,
-            strawberry.argument(description="Id of the pipeline to remove."),
+        input: Annotated[
+            DeletePipelineInput, strawberry.argument(description="The pipeline to delete.")
         ],
-    ) -> RemovePipelinePayload:
+    ) -> DeletePipelinePayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
-            pipeline = _pipeline(context, id, field="id")
+            pipeline = _pipeline(context, input.id, field="id")
             deleted = global_id("Pipeline", pipeline.pk)
             services.remove_pipeline(pipeline=pipeline)
             return {"deleted_id": deleted}
 
-        return await run_mutation(info, RemovePipelinePayload, action)
+        return await run_mutation(info, DeletePipelinePayload, action)
 
     @strawberry.mutation(description="Add a stage to a pipeline.")
     async def add_stage(
@@ -576,23 +590,20 @@ class WorkflowMutations:
 
         return await run_mutation(info, UpdateStagePayload, action)
 
-    @strawberry.mutation(description="Remove a stage from a template.")
-    async def remove_stage(
+    @strawberry.mutation(description="Delete a stage from a template.")
+    async def delete_stage(
         self,
         info: Info,
-        id: Annotated[
-            strawberry.ID,
-            strawberry.argument(description="Id of the stage to remove."),
-        ],
-    ) -> RemoveStagePayload:
+        input: Annotated[DeleteStageInput, strawberry.argument(description="The stage to delete.")],
+    ) -> DeleteStagePayload:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
-            stage = _stage(context, id)
+            stage = _stage(context, input.id)
             deleted = global_id("Stage", stage.pk)
             services.remove_stage(stage=stage)
             return {"deleted_id": deleted}
 
-        return await run_mutation(info, RemoveStagePayload, action)
+        return await run_mutation(info, DeleteStagePayload, action)
 
     @strawberry.mutation(description="Set the order of all stages of a pipeline.")
     async def reorder_stages(

@@ -39,7 +39,7 @@ mutation($input: UpdateWorkflowActionInput!) {{ updateWorkflowAction(input: $inp
   action {{ {ACTION_FIELDS} }} error {{ code message field }} }} }}
 """
 DELETE = """
-mutation($id: ID!) { deleteWorkflowAction(id: $id) { deletedId error { code message field } } }
+mutation($id: ID!) { deleteWorkflowAction(input: {id: $id}) { deletedId error { code message field } } }
 """
 ACTIONS = f"""
 query($workflowId: ID, $pipelineId: ID, $stageId: ID) {{

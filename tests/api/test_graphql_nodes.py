@@ -193,7 +193,7 @@ def test_more_than_100_ids_are_refused(client, acme):
 
 WORKFLOW = "query($id: ID!) { workflow(id: $id) { id databaseId } }"
 CANCEL = """
-mutation($input: AttachmentInput!) { cancelWorkflow(input: $input) {
+mutation($input: CancelWorkflowInput!) { cancelWorkflow(input: $input) {
   attachment { id status } error { code message field } } }
 """
 

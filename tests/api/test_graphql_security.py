@@ -37,8 +37,12 @@ query Deepest { workflowAttachments { edges { node { workflow { pipelines { stag
 INTROSPECTION = "query { __schema { queryType { name } } }"
 TYPE_INTROSPECTION = 'query { __type(name: "Workflow") { name } }'
 MISSPELT_FIELD = "query { workflowz { totalCount } }"
-DELETE_WORKFLOW = "mutation($id: ID!) { deleteWorkflow(id: $id) { deletedId error { code } } }"
-CLONE_WORKFLOW = "mutation($id: ID!) { cloneWorkflow(id: $id) { workflow { id } error { code } } }"
+DELETE_WORKFLOW = (
+    "mutation($id: ID!) { deleteWorkflow(input: {id: $id}) { deletedId error { code } } }"
+)
+CLONE_WORKFLOW = (
+    "mutation($id: ID!) { cloneWorkflow(input: {id: $id}) { workflow { id } error { code } } }"
+)
 
 
 def nested_query(depth: int) -> str:

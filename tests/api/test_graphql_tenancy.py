@@ -72,22 +72,28 @@ mutation($input: CreateWorkflowInput!) {{ createWorkflow(input: $input) {{ workf
 UPDATE_WORKFLOW = f"""
 mutation($input: UpdateWorkflowInput!) {{ updateWorkflow(input: $input) {{ workflow {{ id }} {ERROR} }} }}
 """
-DELETE_WORKFLOW = f"mutation($id: ID!) {{ deleteWorkflow(id: $id) {{ deletedId {ERROR} }} }}"
-CLONE_WORKFLOW = f"mutation($id: ID!) {{ cloneWorkflow(id: $id) {{ workflow {{ id }} {ERROR} }} }}"
+DELETE_WORKFLOW = (
+    f"mutation($id: ID!) {{ deleteWorkflow(input: {{id: $id}}) {{ deletedId {ERROR} }} }}"
+)
+CLONE_WORKFLOW = (
+    f"mutation($id: ID!) {{ cloneWorkflow(input: {{id: $id}}) {{ workflow {{ id }} {ERROR} }} }}"
+)
 ADD_PIPELINE = f"""
 mutation($input: AddPipelineInput!) {{ addPipeline(input: $input) {{ pipeline {{ id }} {ERROR} }} }}
 """
 UPDATE_PIPELINE = f"""
 mutation($input: UpdatePipelineInput!) {{ updatePipeline(input: $input) {{ pipeline {{ id }} {ERROR} }} }}
 """
-REMOVE_PIPELINE = f"mutation($id: ID!) {{ removePipeline(id: $id) {{ deletedId {ERROR} }} }}"
+REMOVE_PIPELINE = (
+    f"mutation($id: ID!) {{ deletePipeline(input: {{id: $id}}) {{ deletedId {ERROR} }} }}"
+)
 ADD_STAGE = f"""
 mutation($input: AddStageInput!) {{ addStage(input: $input) {{ stage {{ id }} {ERROR} }} }}
 """
 UPDATE_STAGE = f"""
 mutation($input: UpdateStageInput!) {{ updateStage(input: $input) {{ stage {{ id }} {ERROR} }} }}
 """
-REMOVE_STAGE = f"mutation($id: ID!) {{ removeStage(id: $id) {{ deletedId {ERROR} }} }}"
+REMOVE_STAGE = f"mutation($id: ID!) {{ deleteStage(input: {{id: $id}}) {{ deletedId {ERROR} }} }}"
 REORDER_STAGES = f"""
 mutation($input: ReorderStagesInput!) {{ reorderStages(input: $input) {{ pipeline {{ id }} {ERROR} }} }}
 """
@@ -95,10 +101,10 @@ ATTACH_WORKFLOW = f"""
 mutation($input: AttachWorkflowInput!) {{ attachWorkflow(input: $input) {{ attachment {{ id }} {ERROR} }} }}
 """
 START_WORKFLOW = f"""
-mutation($attachmentId: ID!) {{ startWorkflow(attachmentId: $attachmentId) {{ attachment {{ id }} {ERROR} }} }}
+mutation($attachmentId: ID!) {{ startWorkflow(input: {{attachmentId: $attachmentId}}) {{ attachment {{ id }} {ERROR} }} }}
 """
 CANCEL_WORKFLOW = f"""
-mutation($input: AttachmentInput!) {{ cancelWorkflow(input: $input) {{ attachment {{ id status }} {ERROR} }} }}
+mutation($input: CancelWorkflowInput!) {{ cancelWorkflow(input: $input) {{ attachment {{ id status }} {ERROR} }} }}
 """
 APPROVE_STAGE = f"""
 mutation($input: ApproveStageInput!) {{ approveStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
@@ -107,7 +113,7 @@ CHECK_IN_STAGE = f"""
 mutation($input: CheckInStageInput!) {{ checkInStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
 """
 VERIFY_STAGE = f"""
-mutation($input: ApproveStageInput!) {{ verifyStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
+mutation($input: VerifyStageInput!) {{ verifyStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
 """
 REJECT_STAGE = f"""
 mutation($input: RejectStageInput!) {{ rejectStage(input: $input) {{ attachment {{ id status }} {ERROR} }} }}
@@ -417,10 +423,10 @@ MUTATION_CASES = [
     ),
     pytest.param(
         REMOVE_PIPELINE,
-        "removePipeline",
+        "deletePipeline",
         lambda t: {"id": t.acme_pipeline},
         ("Pipeline not found.", "id"),
-        id="removePipeline",
+        id="deletePipeline",
     ),
     pytest.param(
         ADD_STAGE,
@@ -438,10 +444,10 @@ MUTATION_CASES = [
     ),
     pytest.param(
         REMOVE_STAGE,
-        "removeStage",
+        "deleteStage",
         lambda t: {"id": t.acme_stages[0]},
         ("Stage not found.", "id"),
-        id="removeStage",
+        id="deleteStage",
     ),
     pytest.param(
         REORDER_STAGES,
@@ -902,10 +908,10 @@ ANONYMOUS_MUTATIONS = [
             "cloneWorkflow",
             "addPipeline",
             "updatePipeline",
-            "removePipeline",
+            "deletePipeline",
             "addStage",
             "updateStage",
-            "removeStage",
+            "deleteStage",
             "reorderStages",
             "attachWorkflow",
             "startWorkflow",
@@ -939,7 +945,7 @@ ANONYMOUS_MUTATIONS = [
         id="updateWorkflowAction",
     ),
     pytest.param(
-        "mutation($id: ID!) { deleteWorkflowAction(id: $id) { deletedId error { code message field } } }",
+        "mutation($id: ID!) { deleteWorkflowAction(input: {id: $id}) { deletedId error { code message field } } }",
         "deleteWorkflowAction",
         lambda t: {"id": "1"},
         id="deleteWorkflowAction",

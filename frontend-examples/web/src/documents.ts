@@ -216,7 +216,7 @@ export const CheckInStageMutation = graphql(
 
 export const VerifyStageMutation = graphql(
   `
-  mutation VerifyStage($input: ApproveStageInput!) {
+  mutation VerifyStage($input: VerifyStageInput!) {
     verifyStage(input: $input) {
       attachment { id status }
       error { ...MutationErrorFields }
