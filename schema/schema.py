@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from datetime import datetime
 from typing import Any
 
-import strawberry
 from django.conf import settings
 from strawberry import Schema
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
@@ -49,15 +49,12 @@ __all__ = [
 ]
 
 
-# strawberry's own DateTime, with the specification it follows (clients map it by that URL).
-DateTime = strawberry.scalar(
-    datetime,
-    name="DateTime",
+# strawberry's own DateTime, with the specification it follows (clients map it by that URL);
+# its parser keeps a malformed value an input error.
+DATETIME = dataclasses.replace(
+    DateTimeDefinition,
     description="Date with time (ISO 8601, RFC 3339), e.g. 2026-12-01T17:36:54.123456+00:00.",
     specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339",
-    serialize=datetime.isoformat,
-    # strawberry's parser: a malformed value is an input error, not an unexpected one.
-    parse_value=DateTimeDefinition.parse_value,
 )
 
 
@@ -112,9 +109,10 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = 
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=not allow),
+        config=StrawberryConfig(
+            disable_field_suggestions=not allow, scalar_map={datetime: DATETIME}
+        ),
         execution_context_class=ExecutionContext if shortcuts else SharedEventExecutionContext,
-        scalar_overrides={datetime: DateTime},
     )
     if shortcuts:
         install_lean_resolvers(built)

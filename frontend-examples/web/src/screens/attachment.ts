@@ -15,7 +15,8 @@ import { formatTime, h, humanize, render, type Child } from '../dom';
 import type { ResultOf } from '../graphql';
 import { failure, loading, progressBar, stageChip, statusPill } from './common';
 
-type Attachment = ResultOf<typeof AttachmentQuery>['workflowAttachment'];
+// Single-object root fields are nullable: an unknown id answers null (with its error).
+type Attachment = NonNullable<ResultOf<typeof AttachmentQuery>['workflowAttachment']>;
 type WorkflowEvent = ResultOf<typeof EventFields>;
 type MutationError = { code: string; message: string; field?: string | null };
 
@@ -159,8 +160,10 @@ export const attachmentScreen: Screen = (app, root, params) => {
     try {
       const data = await app.api.query(AttachmentQuery, { id });
       if (!active) return;
-      attachment = data.workflowAttachment;
-      attachment.events.nodes.forEach(remember);
+      const loaded = data.workflowAttachment;
+      if (!loaded) throw new Error('This workflow attachment was not found.');
+      attachment = loaded;
+      (loaded.events?.nodes ?? []).forEach(remember);
       if (!root.contains(summary)) {
         render(
           root,

@@ -39,6 +39,7 @@ export const statisticsScreen: Screen = (app, root) => {
     .query(StatisticsQuery, {})
     .then((data) => {
       if (!active) return;
+      if (!data.workflowStatistics) throw new Error('No statistics.');
       const overview = data.workflowStatistics.overview;
       const byStatus: Bar[] = [
         { label: 'Not started', value: data.notStarted.totalCount ?? 0, color: '#95a5a6' },

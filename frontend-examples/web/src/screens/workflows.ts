@@ -64,6 +64,7 @@ export const workflowDiagramScreen: Screen = (app, root, params) => {
 
   const draw = (data: Diagram) => {
     const workflow = data.workflow;
+    if (!workflow) throw new Error('This workflow was not found.');
     const waiting = new Map<string, number>();
     for (const edge of data.workflowAttachments.edges) {
       const stage = edge.node.currentStage;
