@@ -71,14 +71,34 @@ def test_dashboard_builds_and_passes_the_browser_test() -> None:
     npm, node = shutil.which("npm"), shutil.which("node")
     assert npm is not None and node is not None
     env = {**os.environ, "WORKFLOWQL_PYTHON": sys.executable, "CHROMIUM_PATH": CHROMIUM}
-    if not (WEB / "node_modules").is_dir():
-        _run([npm, "ci", "--no-audit", "--no-fund"], timeout=600, env=env)
+    _install(npm, env)
     _run([npm, "run", "build"], timeout=300, env=env)
     started = time.monotonic()
     result = _run([node, "tests/e2e.mjs"], timeout=240, env=env)
     print(result.stdout)
     print(f"browser test took {time.monotonic() - started:.1f} s")
     assert "passed;" in result.stdout
+
+
+def _install(npm: str, env: dict[str, str]) -> None:
+    """Install the pinned packages (package-lock.json) when any is missing."""
+    if not (WEB / "node_modules" / "@apollo" / "client").is_dir():
+        _run([npm, "ci", "--no-audit", "--no-fund"], timeout=600, env=env)
+
+
+def test_apollo_cache_is_updated_by_a_pushed_event() -> None:
+    # Apollo Client's InMemoryCache, with documents validated against the committed SDL.
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        message = str(missing_tools())
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    npm, node = shutil.which("npm"), shutil.which("node")
+    assert npm is not None and node is not None
+    env = dict(os.environ)
+    _install(npm, env)
+    result = _run([node, "tests/apollo-cache.mjs"], timeout=120, env=env)
+    assert "apollo-cache: passed;" in result.stdout, result.stdout
 
 
 def test_missing_browser_is_a_skip_with_the_install_command_outside_ci(
