@@ -108,7 +108,7 @@ class ActionMutations:
         input: Annotated[
             CreateWorkflowActionInput, strawberry.argument(description="The action to add.")
         ],
-    ) -> CreateWorkflowActionPayload:
+    ) -> CreateWorkflowActionPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager(ACTIONS_REFUSED)
             created = services.create_workflow_action(
@@ -132,7 +132,7 @@ class ActionMutations:
         input: Annotated[
             UpdateWorkflowActionInput, strawberry.argument(description="The changes to make.")
         ],
-    ) -> UpdateWorkflowActionPayload:
+    ) -> UpdateWorkflowActionPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager(ACTIONS_REFUSED)
             fields = {
@@ -155,7 +155,7 @@ class ActionMutations:
         input: Annotated[
             DeleteWorkflowActionInput, strawberry.argument(description="The action to delete.")
         ],
-    ) -> DeleteWorkflowActionPayload:
+    ) -> DeleteWorkflowActionPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager(ACTIONS_REFUSED)
             stored = _action(context, input.id)

@@ -290,7 +290,7 @@ class AttachmentMutations:
             AttachWorkflowInput,
             strawberry.argument(description="The object, the template and how to attach it."),
         ],
-    ) -> AttachWorkflowPayload:
+    ) -> AttachWorkflowPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             user = context.viewer()
             obj = selectors.company_target(context.company_id, input.model, input.object_id)
@@ -323,7 +323,7 @@ class AttachmentMutations:
         input: Annotated[
             StartWorkflowInput, strawberry.argument(description="The attachment to start.")
         ],
-    ) -> StartWorkflowPayload:
+    ) -> StartWorkflowPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             user = context.viewer()
             return {
@@ -346,7 +346,7 @@ class AttachmentMutations:
             CancelWorkflowInput,
             strawberry.argument(description="The attachment to cancel and an optional reason."),
         ],
-    ) -> CancelWorkflowPayload:
+    ) -> CancelWorkflowPayload | None:
         return await run_mutation(
             info,
             CancelWorkflowPayload,
@@ -368,7 +368,7 @@ class AttachmentMutations:
             ApproveStageInput,
             strawberry.argument(description="The attachment and the approval."),
         ],
-    ) -> ApproveStagePayload:
+    ) -> ApproveStagePayload | None:
         return await run_mutation(
             info,
             ApproveStagePayload,
@@ -390,7 +390,7 @@ class AttachmentMutations:
             CheckInStageInput,
             strawberry.argument(description="The attachment and an optional comment."),
         ],
-    ) -> CheckInStagePayload:
+    ) -> CheckInStagePayload | None:
         return await run_mutation(
             info,
             CheckInStagePayload,
@@ -413,7 +413,7 @@ class AttachmentMutations:
             VerifyStageInput,
             strawberry.argument(description="The attachment and the verification."),
         ],
-    ) -> VerifyStagePayload:
+    ) -> VerifyStagePayload | None:
         return await run_mutation(
             info,
             VerifyStagePayload,
@@ -435,7 +435,7 @@ class AttachmentMutations:
             RejectStageInput,
             strawberry.argument(description="The attachment and the reason."),
         ],
-    ) -> RejectStagePayload:
+    ) -> RejectStagePayload | None:
         return await run_mutation(
             info,
             RejectStagePayload,
@@ -456,7 +456,7 @@ class AttachmentMutations:
             DelegateStageInput,
             strawberry.argument(description="The attachment and the colleague."),
         ],
-    ) -> DelegateStagePayload:
+    ) -> DelegateStagePayload | None:
         return await run_mutation(
             info,
             DelegateStagePayload,
@@ -480,7 +480,7 @@ class AttachmentMutations:
                 description="The attachment, the stage to go back to and the reason."
             ),
         ],
-    ) -> RequestResubmissionPayload:
+    ) -> RequestResubmissionPayload | None:
         return await run_mutation(
             info,
             RequestResubmissionPayload,

@@ -91,7 +91,7 @@ class AttachmentQueries:
 
     # type-var: see ``workflows``.
     @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowAttachmentType],  # type: ignore[type-var]
+        CheckedListConnection[WorkflowAttachmentType] | None,  # type: ignore[type-var,arg-type]
         description="Attachments of the viewer's company, newest first.",
         max_results=MAX_PAGE_SIZE,
     )
@@ -119,7 +119,7 @@ class AttachmentQueries:
 
     # type-var: see ``workflows``.
     @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowAttachmentType],  # type: ignore[type-var]
+        CheckedListConnection[WorkflowAttachmentType] | None,  # type: ignore[type-var,arg-type]
         description="The viewer's inbox: attachments whose current step the viewer can act on, newest first.",
         max_results=MAX_PAGE_SIZE,
     )

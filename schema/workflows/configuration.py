@@ -120,7 +120,7 @@ class ConfigurationMutations:
             RegisterModelForWorkflowInput,
             strawberry.argument(description="The model and its settings."),
         ],
-    ) -> RegisterModelForWorkflowPayload:
+    ) -> RegisterModelForWorkflowPayload | None:
         return await run_mutation(
             info, RegisterModelForWorkflowPayload, lambda context: _register(context, input)
         )

@@ -408,7 +408,7 @@ class WorkflowMutations:
             CreateWorkflowInput,
             strawberry.argument(description="The template to create."),
         ],
-    ) -> CreateWorkflowPayload:
+    ) -> CreateWorkflowPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             user = context.manager()
             return {
@@ -438,7 +438,7 @@ class WorkflowMutations:
             UpdateWorkflowInput,
             strawberry.argument(description="The template and its changes."),
         ],
-    ) -> UpdateWorkflowPayload:
+    ) -> UpdateWorkflowPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             workflow = _workflow(context, input.id)
@@ -460,7 +460,7 @@ class WorkflowMutations:
         input: Annotated[
             DeleteWorkflowInput, strawberry.argument(description="The template to delete.")
         ],
-    ) -> DeleteWorkflowPayload:
+    ) -> DeleteWorkflowPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             workflow = _workflow(context, input.id)
@@ -477,7 +477,7 @@ class WorkflowMutations:
         input: Annotated[
             CloneWorkflowInput, strawberry.argument(description="The template to copy.")
         ],
-    ) -> CloneWorkflowPayload:
+    ) -> CloneWorkflowPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             user = context.manager()
             workflow = _workflow(context, input.id)
@@ -497,7 +497,7 @@ class WorkflowMutations:
             AddPipelineInput,
             strawberry.argument(description="The pipeline and the workflow to add it to."),
         ],
-    ) -> AddPipelinePayload:
+    ) -> AddPipelinePayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             workflow = _workflow(context, input.workflow_id)
@@ -514,7 +514,7 @@ class WorkflowMutations:
             UpdatePipelineInput,
             strawberry.argument(description="The pipeline and its changes."),
         ],
-    ) -> UpdatePipelinePayload:
+    ) -> UpdatePipelinePayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             pipeline = _pipeline(context, input.id, field="id")
@@ -539,7 +539,7 @@ class WorkflowMutations:
         input: Annotated[
             DeletePipelineInput, strawberry.argument(description="The pipeline to delete.")
         ],
-    ) -> DeletePipelinePayload:
+    ) -> DeletePipelinePayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             pipeline = _pipeline(context, input.id, field="id")
@@ -557,7 +557,7 @@ class WorkflowMutations:
             AddStageInput,
             strawberry.argument(description="The stage and the pipeline to add it to."),
         ],
-    ) -> AddStagePayload:
+    ) -> AddStagePayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             pipeline = _pipeline(context, input.pipeline_id)
@@ -574,7 +574,7 @@ class WorkflowMutations:
             UpdateStageInput,
             strawberry.argument(description="The stage and its changes."),
         ],
-    ) -> UpdateStagePayload:
+    ) -> UpdateStagePayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             stage = _stage(context, input.id)
@@ -595,7 +595,7 @@ class WorkflowMutations:
         self,
         info: Info,
         input: Annotated[DeleteStageInput, strawberry.argument(description="The stage to delete.")],
-    ) -> DeleteStagePayload:
+    ) -> DeleteStagePayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             stage = _stage(context, input.id)
@@ -613,7 +613,7 @@ class WorkflowMutations:
             ReorderStagesInput,
             strawberry.argument(description="The pipeline and its stages in the new order."),
         ],
-    ) -> ReorderStagesPayload:
+    ) -> ReorderStagesPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager()
             pipeline = _pipeline(context, input.pipeline_id)

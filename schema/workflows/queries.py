@@ -61,7 +61,7 @@ class WorkflowOrder(Enum):
 class WorkflowQueries:
     # connections of any type work.
     @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowType],  # type: ignore[type-var]
+        CheckedListConnection[WorkflowType] | None,  # type: ignore[type-var,arg-type]
         description="Workflow templates of the viewer's company (running copies are never listed).",
         max_results=MAX_PAGE_SIZE,
     )

@@ -101,6 +101,33 @@ def test_apollo_cache_is_updated_by_a_pushed_event() -> None:
     assert "apollo-cache: passed;" in result.stdout, result.stdout
 
 
+def test_graphql_eslint_passes_on_the_committed_sdl() -> None:
+    # The Relay rules and require-nullable-result-in-root (eslint.sdl.config.mjs says which
+    # option is relaxed and why), on a copy of schema/schema.graphql.
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        message = str(missing_tools())
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    npm, node = shutil.which("npm"), shutil.which("node")
+    assert npm is not None and node is not None
+    env = dict(os.environ)
+    _install(npm, env)
+    _run([node, "scripts/sync-schema.mjs"], timeout=120, env=env)
+    result = _run(
+        [
+            node,
+            "node_modules/eslint/bin/eslint.js",
+            "-c",
+            "eslint.sdl.config.mjs",
+            "schema.graphql",
+        ],
+        timeout=120,
+        env=env,
+    )
+    assert result.stdout.strip() == "", result.stdout
+
+
 def test_missing_browser_is_a_skip_with_the_install_command_outside_ci(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
