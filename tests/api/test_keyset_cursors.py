@@ -94,7 +94,7 @@ def test_a_foreign_cursor_is_a_validation_error(client, acme):
         client, ATTACHMENTS, {"first": 1, "after": "YXJyYXljb25uZWN0aW9uOjA="}, user=acme.company
     )
 
-    assert body["data"] is None
+    assert body["data"] == {"workflowAttachments": None}
     (error,) = body["errors"]
     assert (error["message"], error["extensions"]) == (
         "Argument 'after' is not a valid cursor.",

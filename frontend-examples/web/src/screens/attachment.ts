@@ -383,17 +383,17 @@ export const attachmentScreen: Screen = (app, root, params) => {
         behaviours.has('CHECK_IN_VERIFY')
           ? [
               button('CHECK_IN', 'Check in', () =>
-                act('Check in', async () => (await app.api.mutate(CheckInStageMutation, { input: { attachmentId: a.id, expectedStageId, comment: comment.value } })).checkInStage.error),
+                act('Check in', async () => (await app.api.mutate(CheckInStageMutation, { input: { attachmentId: a.id, expectedStageId, comment: comment.value } })).checkInStage?.error ?? null),
               ),
               button('VERIFY', 'Verify', () =>
-                act('Verify', async () => (await app.api.mutate(VerifyStageMutation, { input: input() })).verifyStage.error),
+                act('Verify', async () => (await app.api.mutate(VerifyStageMutation, { input: input() })).verifyStage?.error ?? null),
                 true,
               ),
             ]
           : button(
               'APPROVE',
               approveLabel,
-              () => act(approveLabel, async () => (await app.api.mutate(ApproveStageMutation, { input: input() })).approveStage.error),
+              () => act(approveLabel, async () => (await app.api.mutate(ApproveStageMutation, { input: input() })).approveStage?.error ?? null),
               true,
             ),
       ),
@@ -402,13 +402,13 @@ export const attachmentScreen: Screen = (app, root, params) => {
         'div',
         { class: 'buttons' },
         button('REJECT', 'Reject', () =>
-          act('Reject', async () => (await app.api.mutate(RejectStageMutation, { input: { attachmentId: a.id, expectedStageId, reason: reason.value } })).rejectStage.error),
+          act('Reject', async () => (await app.api.mutate(RejectStageMutation, { input: { attachmentId: a.id, expectedStageId, reason: reason.value } })).rejectStage?.error ?? null),
         ),
         backTo,
         button('REQUEST_RESUBMISSION', 'Send back', () =>
           act('Send back', async () =>
             (await app.api.mutate(RequestResubmissionMutation, { input: { attachmentId: a.id, expectedStageId, stageId: backTo.value, reason: reason.value } }))
-              .requestResubmission.error,
+              .requestResubmission?.error ?? null,
           ),
         ),
       ),
@@ -421,7 +421,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
           act('Delegate', async () =>
             (await app.api.mutate(DelegateStageMutation, {
               input: { attachmentId: a.id, expectedStageId, toUserId: otherUser.value.trim() || delegateTo.value, reason: reason.value },
-            })).delegateStage.error,
+            })).delegateStage?.error ?? null,
           ),
         ),
       ),
