@@ -128,6 +128,39 @@ def test_graphql_eslint_passes_on_the_committed_sdl() -> None:
     assert result.stdout.strip() == "", result.stdout
 
 
+def test_relay_compiler_compiles_refetchable_fragments_and_the_events_connection() -> None:
+    # frontend-examples/web/relay: @refetchable fragments on Node types and @connection on
+    # WorkflowAttachment.events, compiled against schema/schema.graphql.
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        message = str(missing_tools())
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    npm = shutil.which("npm")
+    assert npm is not None
+    env = dict(os.environ)
+    _install(npm, env)
+    relay = WEB / "relay"
+    shutil.rmtree(relay / "__generated__", ignore_errors=True)
+    (relay / "__generated__").mkdir()
+    result = subprocess.run(
+        [str(WEB / "node_modules" / ".bin" / "relay-compiler")],
+        cwd=relay,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Compilation completed." in output, output
+    refetch = (relay / "__generated__" / "StageRefetchQuery.graphql.ts").read_text()
+    assert "node(id: $id)" in refetch
+    paginated = (relay / "__generated__" / "attachmentHistory_attachment.graphql.ts").read_text()
+    assert '"__AttachmentHistory_events_connection"' in paginated
+
+
 def test_missing_browser_is_a_skip_with_the_install_command_outside_ci(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
