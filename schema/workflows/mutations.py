@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import strawberry
@@ -9,14 +11,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from backend.workflows import selectors, services
-from backend.workflows.exceptions import (
-    NotFoundError,
-)
+from backend.workflows.exceptions import NotFoundError, WorkflowError
 from schema.actions.types import WorkflowActionSpecInput, action_specs
 from schema.context import RequestContext
-from schema.enums import (
-    WorkflowStatusEnum,
-)
+from schema.enums import ApprovalTypeEnum, BehaviourEnum, StrategyEnum, WorkflowStatusEnum
 from schema.errors import MutationError, MutationPayload, run_mutation
 from schema.global_ids import database_id, global_id, optional_database_id
 from schema.workflows.types import PipelineType, StageType, WorkflowType
@@ -135,39 +133,49 @@ class ReorderStagesPayload(MutationPayload):
 # ----------------------------------------------------------------------------- inputs
 
 
-@strawberry.input(name="ApprovalInput", description="One approval requirement of a stage.")
+@strawberry.input(
+    name="ApprovalInput",
+    description="One approval requirement of a stage: the input twin of `Approval`.",
+)
 class ApprovalInput:
-    approval_type: str = strawberry.field(description="user or role.")
-    approval_user: strawberry.ID | None = strawberry.field(
-        default=None, description="User id (user approvals)."
+    approval_type: ApprovalTypeEnum = strawberry.field(description="USER or ROLE.")
+    user_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The approving user's global id (USER approvals)."
     )
-    user_role: strawberry.ID | None = strawberry.field(
-        default=None, description="Role id (role approvals)."
+    role_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The approving role's global id (ROLE approvals)."
     )
-    role_selection_strategy: str | None = strawberry.field(
-        default=None,
-        description="anyone, consensus, round_robin, quorum, majority or percentage (default anyone).",
+    role_selection_strategy: StrategyEnum | None = strawberry.field(
+        default=None, description="How the role's members share the step (default ANYONE)."
     )
-    behaviour: str | None = strawberry.field(
-        default=None, description="approve (default), submit, check_in_verify or move."
+    behaviour: BehaviourEnum | None = strawberry.field(
+        default=None, description="What the approver must do (default APPROVE)."
     )
-    required_form: strawberry.ID | None = strawberry.field(
-        default=None, description="Form id to fill in."
+    form_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The global id of the form the approver fills in."
     )
     quorum_count: int | None = strawberry.field(
-        default=None, description="Approvals needed (quorum)."
+        default=None, description="Approvals needed (QUORUM)."
     )
     percentage_required: float | None = strawberry.field(
-        default=None, description="Share of members needed (percentage)."
+        default=None, description="Share of members needed (PERCENTAGE)."
     )
 
 
-# Approval inputs naming other objects: (input key, Node type, field named by errors).
-APPROVAL_REFERENCES = (
-    ("approval_user", "User", "approvalUser"),
-    ("user_role", "Role", "userRole"),
-    ("required_form", "Form", "requiredForm"),
+# (input attribute, the engine's approval key, the Node type an id names or None)
+APPROVAL_KEYS = (
+    ("approval_type", "approval_type", None),
+    ("user_id", "approval_user", "User"),
+    ("role_id", "user_role", "Role"),
+    ("role_selection_strategy", "role_selection_strategy", None),
+    ("behaviour", "behaviour", None),
+    ("form_id", "required_form", "Form"),
+    ("quorum_count", "quorum_count", None),
+    ("percentage_required", "percentage_required", None),
 )
+# The engine names an approval's fields by the seed's keys; the input names them as the output.
+INPUT_NAME_OF = {"approvalUser": "userId", "userRole": "roleId", "requiredForm": "formId"}
+_SEED_NAME = re.compile(r"(^|\.)(approvalUser|userRole|requiredForm)$")
 
 
 def _approvals(items: list[ApprovalInput] | None) -> list[dict[str, Any]] | None:
@@ -175,12 +183,37 @@ def _approvals(items: list[ApprovalInput] | None) -> list[dict[str, Any]] | None
         return None
     result = []
     for item in items:
-        data = {k: v for k, v in vars(item).items() if v is not None and v is not strawberry.UNSET}
-        for key, type_name, field in APPROVAL_REFERENCES:
-            if key in data:
-                data[key] = database_id(data[key], type_name, field=field)
+        data = {}
+        for attribute, key, type_name in APPROVAL_KEYS:
+            value = getattr(item, attribute)
+            if value is None or value is strawberry.UNSET:
+                continue
+            if type_name is not None:
+                value = database_id(value, type_name, field=_camel(attribute))
+            data[key] = getattr(value, "value", value)
         result.append(data)
     return result
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _input_names(action: Callable[[RequestContext], dict[str, Any]]) -> Any:
+    """Name an approval's fields in errors as ``ApprovalInput`` does (``stageInfo`` keeps the seed's)."""
+
+    def named(context: RequestContext) -> dict[str, Any]:
+        try:
+            return action(context)
+        except WorkflowError as error:
+            if error.field and "stageInfo" not in error.field:
+                error.field = _SEED_NAME.sub(
+                    lambda match: match.group(1) + INPUT_NAME_OF[match.group(2)], error.field
+                )
+            raise
+
+    return named
 
 
 @strawberry.input(name="StageInput", description="A stage to create.")
@@ -426,7 +459,7 @@ class WorkflowMutations:
                 )
             }
 
-        return await run_mutation(info, CreateWorkflowPayload, action)
+        return await run_mutation(info, CreateWorkflowPayload, _input_names(action))
 
     @strawberry.mutation(
         description="Change a workflow template's names, description, slug, status or actions."
@@ -451,7 +484,7 @@ class WorkflowMutations:
                 )
             }
 
-        return await run_mutation(info, UpdateWorkflowPayload, action)
+        return await run_mutation(info, UpdateWorkflowPayload, _input_names(action))
 
     @strawberry.mutation(description="Delete a workflow template no attachment runs directly.")
     async def delete_workflow(
@@ -468,7 +501,7 @@ class WorkflowMutations:
             services.delete_workflow(workflow=workflow)
             return {"deleted_id": deleted}
 
-        return await run_mutation(info, DeleteWorkflowPayload, action)
+        return await run_mutation(info, DeleteWorkflowPayload, _input_names(action))
 
     @strawberry.mutation(description="Copy a workflow template into a new template.")
     async def clone_workflow(
@@ -487,7 +520,7 @@ class WorkflowMutations:
                 )
             }
 
-        return await run_mutation(info, CloneWorkflowPayload, action)
+        return await run_mutation(info, CloneWorkflowPayload, _input_names(action))
 
     @strawberry.mutation(description="Add a pipeline to a workflow template.")
     async def add_pipeline(
@@ -504,7 +537,7 @@ class WorkflowMutations:
             data = _pipeline_data(input)
             return {"pipeline": services.add_pipeline(workflow=workflow, order=input.order, **data)}
 
-        return await run_mutation(info, AddPipelinePayload, action)
+        return await run_mutation(info, AddPipelinePayload, _input_names(action))
 
     @strawberry.mutation(description="Change a pipeline's names, order or department.")
     async def update_pipeline(
@@ -530,7 +563,7 @@ class WorkflowMutations:
                 )
             }
 
-        return await run_mutation(info, UpdatePipelinePayload, action)
+        return await run_mutation(info, UpdatePipelinePayload, _input_names(action))
 
     @strawberry.mutation(description="Delete a pipeline and its stages from a template.")
     async def delete_pipeline(
@@ -547,7 +580,7 @@ class WorkflowMutations:
             services.remove_pipeline(pipeline=pipeline)
             return {"deleted_id": deleted}
 
-        return await run_mutation(info, DeletePipelinePayload, action)
+        return await run_mutation(info, DeletePipelinePayload, _input_names(action))
 
     @strawberry.mutation(description="Add a stage to a pipeline.")
     async def add_stage(
@@ -564,7 +597,7 @@ class WorkflowMutations:
             data = _stage_data(input)
             return {"stage": services.add_stage(pipeline=pipeline, order=input.order, **data)}
 
-        return await run_mutation(info, AddStagePayload, action)
+        return await run_mutation(info, AddStagePayload, _input_names(action))
 
     @strawberry.mutation(description="Change a stage, including its approvals.")
     async def update_stage(
@@ -588,7 +621,7 @@ class WorkflowMutations:
                 )
             }
 
-        return await run_mutation(info, UpdateStagePayload, action)
+        return await run_mutation(info, UpdateStagePayload, _input_names(action))
 
     @strawberry.mutation(description="Delete a stage from a template.")
     async def delete_stage(
@@ -603,7 +636,7 @@ class WorkflowMutations:
             services.remove_stage(stage=stage)
             return {"deleted_id": deleted}
 
-        return await run_mutation(info, DeleteStagePayload, action)
+        return await run_mutation(info, DeleteStagePayload, _input_names(action))
 
     @strawberry.mutation(description="Set the order of all stages of a pipeline.")
     async def reorder_stages(
@@ -623,4 +656,4 @@ class WorkflowMutations:
             services.reorder_stages(pipeline=pipeline, stage_ids=stage_ids)
             return {"pipeline": pipeline}
 
-        return await run_mutation(info, ReorderStagesPayload, action)
+        return await run_mutation(info, ReorderStagesPayload, _input_names(action))

@@ -660,14 +660,14 @@ def test_delegating_to_a_user_of_another_company_is_not_found(client, tenants):
 def _approval_of_acme(tenants: Tenants, kind: str) -> dict[str, Any]:
     acme = tenants.acme
     if kind == "user":
-        return {"approvalType": "user", "approvalUser": acme.user("cfo").pk}
+        return {"approvalType": "USER", "userId": acme.user("cfo").pk}
     if kind == "role":
-        return {"approvalType": "role", "userRole": acme.roles["Executive"].pk}
+        return {"approvalType": "ROLE", "roleId": acme.roles["Executive"].pk}
     # a form of Acme on an otherwise valid Globex approval
     return {
-        "approvalType": "user",
-        "approvalUser": tenants.globex.user("cfo").pk,
-        "requiredForm": acme.forms["Initial Review Form"].pk,
+        "approvalType": "USER",
+        "userId": tenants.globex.user("cfo").pk,
+        "formId": acme.forms["Initial Review Form"].pk,
     }
 
 
@@ -681,7 +681,7 @@ def _expected_message(tenants: Tenants, kind: str) -> str:
 
 
 # The error names the approval's input field as the GraphQL client sent it.
-KEY_OF = {"user": "approvalUser", "role": "userRole", "form": "requiredForm"}
+KEY_OF = {"user": "userId", "role": "roleId", "form": "formId"}
 
 
 @pytest.mark.parametrize("kind", ["user", "role", "form"])

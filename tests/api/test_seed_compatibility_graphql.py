@@ -215,8 +215,8 @@ def create_input(scenario, *, stage_path=RECORD, **extra):
                         "color": "#f39c12",
                         "approvals": [
                             {
-                                "approvalType": "user",
-                                "approvalUser": str(scenario.user("cfo").pk),
+                                "approvalType": "USER",
+                                "userId": str(scenario.user("cfo").pk),
                             }
                         ],
                         "actions": [
