@@ -481,3 +481,24 @@ def configurations_by_content_type(content_type_ids: list[int]) -> dict[int, Any
             content_type_id__in=content_type_ids, is_enabled=True
         )
     }
+
+
+def enabled_workflow_models() -> list[Any]:
+    """Return the configurations of the models workflows may run on (``ENABLED_MODELS`` too)."""
+    from backend.workflows.models import WorkflowConfiguration
+
+    configurations = WorkflowConfiguration.objects.filter(is_enabled=True).select_related(
+        "content_type"
+    )
+    return sorted(
+        (
+            configuration
+            for configuration in configurations
+            if (model := configuration.content_type.model_class()) is not None
+            and is_model_enabled(model)
+        ),
+        key=lambda configuration: (
+            configuration.content_type.app_label,
+            configuration.content_type.model,
+        ),
+    )

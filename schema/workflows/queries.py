@@ -25,6 +25,7 @@ from schema.errors import query_error
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
 from schema.tenancy import MAX_PAGE_SIZE, optimized_first, queried_id, viewer_company_id
+from schema.workflows.configuration import WorkflowConfigurationType
 from schema.workflows.detailed_types import (
     WorkflowApprovalSummaryType,
     WorkflowPipelineStructureType,
@@ -105,6 +106,17 @@ class WorkflowQueries:
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="id"))
         return workflow  # type: ignore[return-value]
+
+    @strawberry_django.field(
+        description="The business models workflows may run on, with their configuration "
+        "(status field and values, auto-start), by app_label.modelname."
+    )
+    def workflow_models(self, info: Info) -> list[WorkflowConfigurationType]:
+        viewer_company_id(info)
+        return [
+            WorkflowConfigurationType.from_model(configuration)
+            for configuration in selectors.enabled_workflow_models()
+        ]
 
     @strawberry_django.field(
         description=(

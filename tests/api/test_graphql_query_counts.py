@@ -543,6 +543,9 @@ COVERED_LIST_FIELDS = {
     "Query.roles": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
     "Query.forms": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
     "Query.departments": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.workflowModels": (
+        "tests.api.test_lookups.test_workflow_models_cost_the_same_queries_for_one_and_three_models"
+    ),
     "Query.availableWorkflows": (
         "tests.api.test_seed_compatibility_graphql."
         "test_available_workflows_costs_the_same_queries_for_1_and_30_templates"

@@ -851,6 +851,7 @@ ANONYMOUS_QUERIES = [
     ),
     pytest.param("query { colleagues { id } }", lambda t: {}, id="colleagues"),
     pytest.param("query { roles { id } }", lambda t: {}, id="roles"),
+    pytest.param("query { workflowModels { model } }", lambda t: {}, id="workflowModels"),
     pytest.param("query { forms { id } }", lambda t: {}, id="forms"),
     pytest.param("query { departments { id } }", lambda t: {}, id="departments"),
     pytest.param(

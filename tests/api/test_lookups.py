@@ -127,3 +127,43 @@ def test_target_status_is_the_configured_status_field(client, acme):
         "display": str(request),
         "status": request.workflow_status,
     }
+
+
+WORKFLOW_MODELS = """
+query { workflowModels { model isEnabled autoStartWorkflow statusField
+  completionStatusValue rejectionStatusValue } }
+"""
+
+
+def test_workflow_models_are_the_enabled_models_with_their_configuration(client, acme):
+    body = graphql(client, WORKFLOW_MODELS, user=acme.company)
+
+    assert "errors" not in body, body
+    by_model = {item["model"]: item for item in body["data"]["workflowModels"]}
+    assert by_model["demo.purchaserequest"] == {
+        "model": "demo.purchaserequest",
+        "isEnabled": True,
+        "autoStartWorkflow": False,
+        "statusField": "workflow_status",
+        "completionStatusValue": "approved",
+        "rejectionStatusValue": "denied",
+    }
+    assert list(by_model) == sorted(by_model)
+
+
+def test_workflow_models_cost_the_same_queries_for_one_and_three_models(client, acme):
+    from backend.workflows.models import WorkflowConfiguration
+
+    graphql(client, WORKFLOW_MODELS, user=acme.company)
+    kept = WorkflowConfiguration.objects.filter(content_type__model="purchaserequest")
+    others = list(WorkflowConfiguration.objects.exclude(pk__in=kept.values("pk")))
+    WorkflowConfiguration.objects.filter(pk__in=[c.pk for c in others]).update(is_enabled=False)
+    with assert_max_queries(10) as one:
+        few = graphql(client, WORKFLOW_MODELS, user=acme.company)
+    WorkflowConfiguration.objects.filter(pk__in=[c.pk for c in others]).update(is_enabled=True)
+    with assert_max_queries(len(one.captured_queries)) as three:
+        many = graphql(client, WORKFLOW_MODELS, user=acme.company)
+
+    assert len(few["data"]["workflowModels"]) == 1
+    assert len(many["data"]["workflowModels"]) == 3
+    assert len(three.captured_queries) == len(one.captured_queries)
