@@ -484,6 +484,12 @@ def _record_failure(
         logger.exception("Could not record the failure of workflow action %s", action.function_path)
 
 
+# Handlers that raise only before they write anything, so a savepoint (BEGIN and COMMIT
+# after commit) could never roll anything back: the e-mail handler checks its parameters,
+# then sends each message on its own, catching and counting each failure.
+NO_SAVEPOINT_PATHS = frozenset({"backend.workflows.notifications.send_workflow_notification"})
+
+
 def run_actions(context: ActionContext, actions: Sequence[ResolvedAction]) -> int:
     """Run ``actions`` for one event in order; return how many succeeded."""
     succeeded = 0
@@ -491,8 +497,11 @@ def run_actions(context: ActionContext, actions: Sequence[ResolvedAction]) -> in
         try:
             handler = validate_function_path(action.function_path)
             convention = action.handler_convention or handler_convention_of(handler)
-            with transaction.atomic():
+            if action.function_path in NO_SAVEPOINT_PATHS:
                 call_handler(handler, convention, context, dict(action.parameters))
+            else:
+                with transaction.atomic():
+                    call_handler(handler, convention, context, dict(action.parameters))
         except Exception as error:  # a handler must never break the others or the workflow
             logger.exception(
                 "Workflow action %s (%s, id %s) failed on attachment %s",

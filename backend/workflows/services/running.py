@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
-from backend.workflows import approvals, transitions
+from backend.workflows import approvals, transition_state, transitions
 from backend.workflows.companies import (
     cached_company_id,
     company_id_subquery,
@@ -196,7 +196,12 @@ def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
     """
     queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
-        .select_related("current_stage", "current_pipeline", "content_type__workflow_configuration")
+        .select_related(
+            "current_stage",
+            "current_pipeline",
+            "content_type__workflow_configuration",
+            "workflow",  # the after-commit listeners read the running copy (transition_state)
+        )
         .filter(pk=attachment_id)
     )
     company_id = cached_company_id(user)
@@ -591,18 +596,13 @@ def _start(
     _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
     transitions.move(attachment, transitions.Action.START, AttachmentStatus.IN_PROGRESS)
     attachment.started_at = timezone.now()
+    is_new = attachment.pk is None
     attachment.save()
-    save_events(
-        [
-            _event(
-                attachment,
-                EventType.STARTED,
-                user,
-                to_stage=first,
-                to_pipeline=first.pipeline,
-            )
-        ]
-    )
+    events = [
+        _event(attachment, EventType.STARTED, user, to_stage=first, to_pipeline=first.pipeline)
+    ]
+    transition_state.remember(attachment, events, stages=stages, target=obj, is_new=is_new)
+    save_events(events)
 
 
 def attach_workflow_to_object(
@@ -795,6 +795,7 @@ class _Decision:
                 "approvers_before": list(self.step.approvers),
             }
         self.attachment.save()
+        transition_state.remember(self.attachment, events, target=self.known_target)
         save_events(events)
         return self.attachment
 
@@ -948,6 +949,8 @@ def _approve(
         )
     ]
     stages = _stages_if_stage_finished(attachment, step.flow_id)
+    if stages:
+        transition_state.remember_stages(attachment, stages)
     if stages is not None:
         events.extend(_advance(decision, step.flow, stages))
     return decision.finish(events)
@@ -1043,6 +1046,7 @@ def _request_resubmission(decision: _Decision, *, stage: Any, reason: str) -> Wo
     attachment, user, step = decision.attachment, decision.user, decision.step
     assert step is not None
     stages = ordered_stages(attachment.workflow_id)
+    transition_state.remember_stages(attachment, stages)
     target = _resolve_target_stage(stages, stage)
     current_position = stage_position(stages, attachment.current_stage_id)
     target_position = stage_position(stages, target.pk)
