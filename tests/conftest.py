@@ -7,6 +7,15 @@ from backend.demo.scenario import build_company, register_demo_models
 
 
 @pytest.fixture(autouse=True)
+def _token_checks_in_the_test_thread(settings):
+    """In-process requests check tokens in the test's thread, which sees its transaction.
+
+    Real servers (tests/support/live_servers.py) check them on worker threads, as production.
+    """
+    settings.API_TOKEN_CHECK_ON_WORKER_THREADS = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_content_type_caches():
     """approval_workflow keeps ContentTypes in lru_caches that outlive a flushed test database."""
     approval_services._get_cached_content_type.cache_clear()
