@@ -12,8 +12,9 @@ postgres URL. A child process per database builds the seed's Purchase Request co
 throwaway test database, with three requests waiting in the budget manager's inbox, and
 starts one uvicorn worker on a free 127.0.0.1 port serving ``backend.asgi:application``
 (plus one bench-only URL, below). Then ``--clients`` keep-alive connections, driven by one
-asyncio loop in this process, send requests back to back for ``--seconds`` (after one second
-of warm-up) and the completed requests per second are counted, for:
+asyncio loop in this process, send requests back to back for ``--seconds`` per case and
+the completed requests per second are counted. The cases take turns, in 5 rounds of a fifth
+of ``--seconds`` each (after 0.3 s of warm-up), so a change of load weighs on all alike:
 
 - ``{ __typename }`` with a bearer token: the fixed cost of any GraphQL request (token,
   company, context, parsing, execution, encoding);
@@ -51,6 +52,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODULE = "tests.benchmarks.bench_small_requests"
 MAX_SECONDS = 60
 MAX_CLIENTS = 64
+ROUNDS = 5
+WARM_UP_SECONDS = 0.3
 
 TYPENAME = "{ __typename }"
 INBOX = """
@@ -216,14 +219,18 @@ async def _client(
         writer.close()
 
 
-async def _load(port: int, request: bytes, check: Any, clients: int, seconds: float) -> Any:
+async def _load(
+    port: int, request: bytes, check: Any, clients: int, seconds: float, latencies: list[float]
+) -> None:
     now = time.perf_counter()
-    warm_until, stop_at = now + 1.0, now + 1.0 + seconds
-    latencies: list[float] = []
+    warm_until, stop_at = now + WARM_UP_SECONDS, now + WARM_UP_SECONDS + seconds
     await asyncio.gather(
         *(_client(port, request, check, stop_at, warm_until, latencies) for _ in range(clients))
     )
-    latencies.sort()
+
+
+def _figures(latencies: list[float], seconds: float) -> dict[str, Any]:
+    latencies = sorted(latencies)
     return {
         "requests_per_second": len(latencies) / seconds,
         "p50_ms": statistics.median(latencies) * 1000,
@@ -255,10 +262,13 @@ def measure(port: int, token: str, clients: int, seconds: float) -> dict[str, An
         ("README curl inbox (3 items), bearer token", graphql(INBOX_CURL), inbox_ok),
         ("README inbox query (3 items), bearer token", graphql(INBOX), inbox_ok),
     ]  # fmt: skip
-    return {
-        label: asyncio.run(_load(port, request, check, clients, seconds))
-        for label, request, check in cases
-    }
+    # The cases take turns, ROUNDS times, so a change of the machine's load meanwhile
+    # weighs on all of them alike.
+    latencies: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    for _ in range(ROUNDS):
+        for label, request, check in cases:
+            asyncio.run(_load(port, request, check, clients, seconds / ROUNDS, latencies[label]))
+    return {label: _figures(measured, seconds) for label, measured in latencies.items()}
 
 
 # --------------------------------------------------------------------------- child process
@@ -367,7 +377,7 @@ def _spawn(database_url: str, clients: int, seconds: float) -> dict[str, Any]:
 def print_results(results: list[dict[str, Any]], clients: int, seconds: float) -> None:
     print(
         f"Small requests: one uvicorn worker, {clients} keep-alive clients, {seconds:g} s each "
-        f"(after 1 s of warm-up), {os.cpu_count()} cores shared by server and clients."
+        f"(in 5 rounds, taking turns), {os.cpu_count()} cores shared by server and clients."
     )
     rows = []
     for result in results:
