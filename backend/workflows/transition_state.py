@@ -35,6 +35,9 @@ class TransitionState:
     is_new: bool = False
     # The open steps after the commit, once a listener has read them (shared with the others).
     open_steps: list[StepInfo] | None = field(default=None)
+    # Whether the running copy has active stored actions, when read with the locked row
+    # (``actions.action_rows_exist`` as the ``has_action_rows`` annotation); None: unknown.
+    has_action_rows: bool | None = None
 
 
 def remember(
@@ -54,10 +57,16 @@ def remember(
     previous = state_of(attachment)
     if stages is None and previous is not None:
         stages = previous.stages  # read earlier in the same transition (same instance)
+    has_action_rows = getattr(attachment, "has_action_rows", None)
     setattr(
         attachment,
         _ATTRIBUTE,
-        TransitionState(events=events, stages=stages, is_new=is_new),
+        TransitionState(
+            events=events,
+            stages=stages,
+            is_new=is_new,
+            has_action_rows=bool(has_action_rows) if has_action_rows is not None else None,
+        ),
     )
     if target is not None and target.pk is not None:
         relation = attachment._meta.get_field("target")

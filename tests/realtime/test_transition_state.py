@@ -26,6 +26,8 @@ from backend.workflows.services import (
     reject_stage,
     request_resubmission,
 )
+from backend.workflows.services.actions import create_workflow_action
+from tests.support.action_handlers import CALLS
 from tests.support.helpers import make_purchase_request
 from tests.support.purchase_steps import FORM_DATA, current_approvers, start_purchase_request
 
@@ -146,3 +148,37 @@ def test_events_the_transition_did_not_save_read_everything_again(
     assert transition_state.for_events([other]) is None
     assert transition_state.for_events([*batch, other]) is None
     assert transition_state.for_events([]) is None
+
+
+@pytest.mark.parametrize("level", ["workflow", "pipeline", "stage"])
+def test_a_running_copy_with_stored_actions_reads_and_runs_them(
+    acme, django_capture_on_commit_callbacks, level
+):
+    # given: the template has a stored after_reject action at one level, copied on attach
+    budget = next(s for s in ordered_stages(acme.workflow.pk) if s.name_en == "Budget Approval")
+    scope = {"workflow": acme.workflow, "pipeline": budget.pipeline, "stage": budget}[level]
+    create_workflow_action(
+        **{level: scope},
+        action_type="after_reject",
+        function_path="registered.outside.allow_list",
+    )
+    CALLS.clear()
+
+    # when
+    (batch,) = committed_batches(django_capture_on_commit_callbacks, _reject(acme))
+    run_actions_for_events(batch)
+
+    # then: the decision saw the copy's action, and it ran instead of the default e-mail
+    state = transition_state.for_events(batch)
+    assert state is not None and state.has_action_rows is True
+    assert [(name, action_type) for name, action_type, _, _ in CALLS] == [
+        ("registered", "after_reject")
+    ]
+
+
+def test_a_running_copy_without_stored_actions_is_known_to_have_none(
+    acme, django_capture_on_commit_callbacks
+):
+    (batch,) = committed_batches(django_capture_on_commit_callbacks, _reject(acme))
+    state = transition_state.for_events(batch)
+    assert state is not None and state.has_action_rows is False

@@ -29,6 +29,7 @@ from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
 from backend.workflows import approvals, transition_state, transitions
+from backend.workflows.actions import action_rows_exist
 from backend.workflows.companies import (
     cached_company_id,
     company_id_subquery,
@@ -204,6 +205,8 @@ def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
         )
         .filter(pk=attachment_id)
     )
+    # Whether the running copy has stored actions rides along, for the after-commit listeners.
+    queryset = queryset.annotate(has_action_rows=action_rows_exist(OuterRef("workflow_id")))
     company_id = cached_company_id(user)
     if company_id is None:
         queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
