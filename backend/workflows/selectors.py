@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
+from django.utils import timezone
 
 from backend.workflows import approvals
 from backend.workflows.companies import get_company_id_for_user, object_creator
@@ -208,6 +209,58 @@ def get_pending_approvals_for_user(user: Any) -> list[WorkflowAttachment]:
         pending_approvals_queryset(user).select_related(
             "workflow", "current_stage", "current_pipeline", "content_type"
         )
+    )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def with_due_at(queryset: QuerySet[WorkflowAttachment]) -> QuerySet[WorkflowAttachment]:
+    """Annotate ``due_at``: the earliest due time of the attachment's current steps (or None).
+
+    A subquery in the list's own query: a page of any length costs no extra query.
+    """
+    return queryset.annotate(due_at=approvals.due_at_subquery())
+
+
+def filter_overdue(
+    queryset: QuerySet[WorkflowAttachment], *, overdue: bool, now: Any = None
+) -> QuerySet[WorkflowAttachment]:
+    """Keep the in-progress attachments with (``overdue``) or without a step past its due time."""
+    now = now or timezone.now()
+    condition = approvals.overdue_exists(now)
+    if overdue:
+        return queryset.filter(condition, status=AttachmentStatus.IN_PROGRESS)
+    return queryset.exclude(condition, status=AttachmentStatus.IN_PROGRESS)
+
+
+def overdue_attachments(company_id: int | None, *, now: Any = None) -> QuerySet[WorkflowAttachment]:
+    """Return the company's in-progress attachments with a step past its due time, newest first."""
+    return filter_overdue(company_attachments(company_id), overdue=True, now=now)
+
+
+def due_at_for_attachments(attachments: list[WorkflowAttachment]) -> dict[int, Any]:
+    """Return ``{attachment id: due time or None}`` for many attachments in one query."""
+    if not attachments:
+        return {}
+    ids = [attachment.pk for attachment in attachments]
+    found = dict(
+        with_due_at(WorkflowAttachment.objects.filter(pk__in=ids))
+        .filter(status=AttachmentStatus.IN_PROGRESS)
+        .values_list("pk", "due_at")
+    )
+    return {pk: found.get(pk) for pk in ids}
+
+
+def is_overdue(due_at: Any, *, now: Any = None) -> bool:
+    """Tell whether a due time (from ``due_at_for_attachments`` or ``with_due_at``) has passed."""
+    return due_at is not None and due_at <= (now or timezone.now())
+
+
+def pending_approvals_by_due_time(user: Any) -> QuerySet[WorkflowAttachment]:
+    """Return the user's inbox with ``due_at``, the earliest due first (no deadline last)."""
+    return with_due_at(pending_approvals_queryset(user)).order_by(
+        F("due_at").asc(nulls_last=True), "-id"
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, cast
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
 from backend.workflows import approvals, transitions
+from backend.workflows.approval_config import check_roles, role_model
 from backend.workflows.companies import (
     cached_company_id,
     company_id_subquery,
@@ -271,13 +273,14 @@ def _actor(
         is_company_account=is_company_account,
         is_starter=is_starter,
         may_change_attachments=(
-            action == transitions.Action.CANCEL
+            action in (transitions.Action.CANCEL, transitions.Action.REASSIGN)
             and not (is_superuser or is_starter or is_company_account)
             and user.has_perm("workflows.change_workflowattachment")
         ),
         may_start=action != transitions.Action.START
         or _permission_granted(user, "REQUIRE_PERMISSION_TO_START", "start_workflow"),
-        may_approve=action in (transitions.Action.START, transitions.Action.CANCEL)
+        may_approve=action
+        in (transitions.Action.START, transitions.Action.CANCEL, transitions.Action.REASSIGN)
         or _permission_granted(user, "REQUIRE_PERMISSION_TO_APPROVE", "approve_workflow"),
         share=_share(step, attachment),
     )
@@ -395,10 +398,15 @@ def _check_decision(
         raise error
     if attachment.current_stage_id != seen_stage_id:
         raise ConflictError(LOST_RACE)
-    if action == transitions.Action.CANCEL:
+    if action in (transitions.Action.CANCEL, transitions.Action.REASSIGN):
+        # Managers' actions: no share of the step is needed.
         error = transitions.refusal(action, attachment.status, actor, status_label=status_label)
         if error is not None:
             raise error
+        if action == transitions.Action.REASSIGN and attachment.current_stage_id is None:
+            raise InvalidStateError(
+                "The workflow has no current stage, so there is no step to reassign."
+            )
         return None
     if attachment.current_stage_id is None:
         raise InvalidStateError(
@@ -769,6 +777,8 @@ class _Decision:
     step: approvals.StepInfo | None
     key: str | None
     known_target: Model | None
+    # Events recorded before the decision's own (a timeout before what it causes).
+    leading: list[WorkflowEvent] = dataclass_field(default_factory=list)
 
     def target(self) -> Model:
         """Return the business object (loaded only when a decision writes to it)."""
@@ -785,6 +795,7 @@ class _Decision:
         return _event(self.attachment, event_type, self.user, **fields)
 
     def finish(self, events: list[WorkflowEvent]) -> WorkflowAttachment:
+        events = [*self.leading, *events]
         if self.key:
             events[0].idempotency_key = self.key
             events[0].details = {**(events[0].details or {}), "action": self.action}
@@ -962,7 +973,7 @@ def _reject(decision: _Decision, *, reason: str) -> WorkflowAttachment:
     attachment.metadata = {
         **attachment.metadata,
         "rejection_reason": reason,
-        "rejected_by": user.pk,
+        "rejected_by": user.pk if user is not None else None,
     }
     _apply_object_status(attachment, decision.target(), AttachmentStatus.REJECTED)
     return decision.finish(
@@ -1086,6 +1097,78 @@ def _cancel(decision: _Decision, *, reason: str) -> WorkflowAttachment:
     return decision.finish(events)
 
 
+def resolve_assignee(
+    company_id: int | None, *, to_user: Any = None, to_role: Any = None
+) -> tuple[Any, Any]:
+    """Return ``(user, None)`` or ``(None, role)``: an active user or a role of the company.
+
+    Exactly one of ``to_user`` / ``to_role`` (objects or ids). A user of another company is
+    NOT_FOUND, like an unknown one; a role needs active members, all of the company.
+    """
+    if (to_user in (None, "")) == (to_role in (None, "")):
+        raise WorkflowValidationError("Name exactly one user or one role.", field="toUserId")
+    if to_user not in (None, ""):
+        target = _resolve_user(to_user, "toUserId")
+        if get_company_id_for_user(target) != company_id:
+            raise NotFoundError("User not found.", field="toUserId")
+        if not target.is_active:
+            raise WorkflowValidationError("The user is not active.", field="toUserId")
+        return target, None
+    role_id = parse_id(
+        to_role.pk if isinstance(to_role, Model) else to_role, "toRoleId", what="Role"
+    )
+    check_roles({role_id: "toRoleId"}, company_id)
+    return None, role_model().objects.get(pk=role_id)
+
+
+def _reassign(
+    decision: _Decision, *, to_user: Any, to_role: Any, reason: str
+) -> WorkflowAttachment:
+    attachment, user = decision.attachment, decision.user
+    target_user, target_role = resolve_assignee(
+        attachment.company_id, to_user=to_user, to_role=to_role
+    )
+    steps = approvals.current_steps(attachment.content_type_id, attachment.object_id)
+    steps = [step for step in steps if step.stage_id == attachment.current_stage_id]
+    if not steps:
+        raise InvalidStateError("The current stage has no open step to reassign.")
+    before = list(steps[0].approvers)
+    if target_user is not None and before == [target_user.pk]:
+        raise WorkflowValidationError(
+            "The step is already assigned to this user alone.", field="toUserId"
+        )
+    if (
+        target_user is not None
+        and target_user.pk == attachment.started_by_id
+        and not transitions.self_approval_allowed()
+    ):
+        raise WorkflowValidationError(
+            "You cannot reassign a step to the user who started the workflow.", field="toUserId"
+        )
+    after = approvals.hand_over(
+        steps, to_user=target_user, to_role=target_role, escalated=False, user=user, reason=reason
+    )
+    if attachment.started_by_id in after and not transitions.self_approval_allowed():
+        raise WorkflowValidationError(
+            "The role's members include the user who started the workflow.", field="toRoleId"
+        )
+    details: dict[str, Any] = {"approvers_before": before, "approvers_after": after}
+    if target_role is not None:
+        details["to_role"] = target_role.pk
+    return decision.finish(
+        [
+            decision.event(
+                EventType.REASSIGNED,
+                from_stage=attachment.current_stage,
+                from_pipeline=attachment.current_pipeline,
+                delegate=target_user,
+                reason=reason,
+                details=details,
+            )
+        ]
+    )
+
+
 def decide_on_attachment(
     *,
     action: str,
@@ -1098,6 +1181,7 @@ def decide_on_attachment(
     comment: str = "",
     reason: str = "",
     to_user: Any = None,
+    to_role: Any = None,
     stage: Any = None,
     timestamp: str | None = None,
     _seen_stage: Any = _UNREAD,
@@ -1113,7 +1197,11 @@ def decide_on_attachment(
     _require_user(user)
     if company_id is not None and cached_company_id(user) is None:
         remember_company_id(user, company_id)
-    if action in (transitions.Action.REJECT, transitions.Action.REQUEST_RESUBMISSION):
+    if action in (
+        transitions.Action.REJECT,
+        transitions.Action.REQUEST_RESUBMISSION,
+        transitions.Action.REASSIGN,
+    ):
         reason = _clean_reason(reason, required=True)
     elif action in (transitions.Action.DELEGATE, transitions.Action.CANCEL):
         reason = _clean_reason(reason, required=False)
@@ -1131,6 +1219,9 @@ def decide_on_attachment(
             d, stage=stage, reason=reason
         ),
         transitions.Action.CANCEL: lambda d: _cancel(d, reason=reason),
+        transitions.Action.REASSIGN: lambda d: _reassign(
+            d, to_user=to_user, to_role=to_role, reason=reason
+        ),
     }
     if action not in bodies:
         raise WorkflowValidationError(f"Unknown decision '{action}'.", field="action")
@@ -1143,6 +1234,36 @@ def decide_on_attachment(
         idempotency_key=idempotency_key,
         seen_stage=_seen_stage,
         target=_target,
+    )
+
+
+def reassign_stage(
+    *,
+    attachment_id: Any,
+    user: Any,
+    reason: str,
+    to_user: Any = None,
+    to_role: Any = None,
+    expected_stage: Any = None,
+    idempotency_key: str | None = None,
+    company_id: int | None = None,
+) -> WorkflowAttachment:
+    """Hand the current step to another active user or a role of the company (managers only).
+
+    The step's current holders lose it (their rows are cancelled), the new holders get the
+    same step without a deadline; REASSIGNED records who held it before and after.
+    ``expected_stage`` binds the reassignment to the step the manager saw (else CONFLICT).
+    """
+    return decide_on_attachment(
+        action=transitions.Action.REASSIGN,
+        attachment_id=attachment_id,
+        user=user,
+        company_id=company_id,
+        reason=reason,
+        to_user=to_user,
+        to_role=to_role,
+        expected_stage=expected_stage,
+        idempotency_key=idempotency_key,
     )
 
 
