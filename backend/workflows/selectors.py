@@ -63,8 +63,18 @@ class Progress:
         return round(100.0 * self.completed_stages / self.total_stages, 2)
 
 
+def applied_stages(attachment: WorkflowAttachment, stages: list[Stage]) -> list[Stage]:
+    """Return ``stages`` without those the attachment skipped (their condition was false)."""
+    skipped = set(attachment.skipped_stage_ids or ())
+    return [stage for stage in stages if stage.pk not in skipped] if skipped else stages
+
+
 def compute_progress(attachment: WorkflowAttachment, stages: list[Stage]) -> Progress:
-    """Return the progress of ``attachment``: 0 % at start, 100 % only once completed."""
+    """Return the progress of ``attachment``: 0 % at start, 100 % only once completed.
+
+    Only the stages that applied count: a stage skipped by its condition leaves the total.
+    """
+    stages = applied_stages(attachment, stages)
     total = len(stages)
     if attachment.status == AttachmentStatus.COMPLETED:
         return Progress(total, total)
@@ -120,6 +130,7 @@ def compute_next_stage(attachment: WorkflowAttachment, stages: list[Stage]) -> S
         return None
     if attachment.status == AttachmentStatus.NOT_STARTED:
         return stages[0] if stages else None
+    stages = applied_stages(attachment, stages)
     position = stage_position(stages, attachment.current_stage_id)
     if position is None or position + 1 >= len(stages):
         return None

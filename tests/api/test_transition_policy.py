@@ -317,6 +317,7 @@ query($id: ID!) {
                 "DELEGATE",
                 "REQUEST_RESUBMISSION",
                 "CANCEL",
+                "REASSIGN",
             ],
         ),
         ("completed", []),

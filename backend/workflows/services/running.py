@@ -37,6 +37,7 @@ from backend.workflows.companies import (
     get_company_id_for_user,
     remember_company_id,
 )
+from backend.workflows.conditions import condition_holds
 from backend.workflows.constants import (
     LIVE_STATUSES,
     ApprovalBehaviour,
@@ -553,10 +554,11 @@ def _open_stage(
     *,
     flow: Any,
     replace_flow: bool,
-) -> None:
+) -> list[dict[str, int]]:
     """Create the approval steps of ``stage`` and make it the attachment's current stage.
 
     ``obj`` (the business object) is needed only to open a new flow (``flow`` is None).
+    Return the steps given to a substitute (out of office): ``[{"user", "substitute"}]``.
     """
     left_out = None if transitions.self_approval_allowed() else attachment.started_by_id
     steps = approvals.build_steps(stage, attachment.last_step_number + 1, left_out=left_out)
@@ -568,6 +570,7 @@ def _open_stage(
     attachment.last_step_number += len(steps)
     attachment.current_stage = stage
     attachment.current_pipeline = stage.pipeline
+    return approvals.substitutions(steps)
 
 
 def _check_runnable(stages: list[Stage]) -> None:
@@ -585,6 +588,36 @@ def _check_runnable(stages: list[Stage]) -> None:
 # --------------------------------------------------------------------------- attach and start
 
 
+def _next_applying(
+    attachment: WorkflowAttachment, stages: list[Stage], actor: Any
+) -> tuple[Stage | None, list[WorkflowEvent]]:
+    """Return the first of ``stages`` whose condition holds, and a STAGE_SKIPPED per stage
+    passed over (recorded in ``skipped_stage_ids``). Stages without a condition cost nothing;
+    each condition is one ``EXISTS`` on the object's values now.
+    """
+    skipped: list[WorkflowEvent] = []
+    model = None
+    for stage in stages:
+        if not stage.condition:
+            return stage, skipped
+        if model is None:
+            model = ContentType.objects.get_for_id(attachment.content_type_id).model_class()
+        if condition_holds(model, attachment.object_id, stage.condition):
+            return stage, skipped
+        attachment.skipped_stage_ids = [*attachment.skipped_stage_ids, stage.pk]
+        skipped.append(
+            _event(
+                attachment,
+                EventType.STAGE_SKIPPED,
+                actor,
+                to_stage=stage,
+                to_pipeline=stage.pipeline,
+                details={"condition": stage.condition},
+            )
+        )
+    return None, skipped
+
+
 def _start(
     attachment: WorkflowAttachment,
     obj: Model,
@@ -594,9 +627,15 @@ def _start(
     replace_flow: bool,
 ) -> None:
     _check_runnable(stages)
-    first = stages[0]
+    attachment.skipped_stage_ids = []
+    first, skipped = _next_applying(attachment, stages, user)
+    if first is None:
+        raise WorkflowValidationError(
+            "No stage of this workflow applies to this object: every stage's condition is false.",
+            field="workflowId",
+        )
     attachment.started_by = user
-    _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
+    substituted = _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
     transitions.move(attachment, transitions.Action.START, AttachmentStatus.IN_PROGRESS)
     attachment.started_at = timezone.now()
     attachment.save()
@@ -608,7 +647,9 @@ def _start(
                 user,
                 to_stage=first,
                 to_pipeline=first.pipeline,
-            )
+                details={"substitutions": substituted} if substituted else {},
+            ),
+            *skipped,
         ]
     )
 
@@ -889,10 +930,9 @@ def _advance(decision: _Decision, flow: Any, stages: list[Stage]) -> list[Workfl
             "an administrator has to cancel it."
         )
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
-    if position + 1 < len(stages):
-        target = stages[position + 1]
-        _open_stage(attachment, None, target, flow=flow, replace_flow=False)
-        events = []
+    target, events = _next_applying(attachment, stages[position + 1 :], decision.user)
+    if target is not None:
+        substituted = _open_stage(attachment, None, target, flow=flow, replace_flow=False)
         if from_pipeline is None or target.pipeline_id != from_pipeline.pk:
             events.append(
                 decision.event(
@@ -910,6 +950,7 @@ def _advance(decision: _Decision, flow: Any, stages: list[Stage]) -> list[Workfl
                 to_stage=target,
                 from_pipeline=from_pipeline,
                 to_pipeline=target.pipeline,
+                details={"substitutions": substituted} if substituted else {},
             )
         )
         return events
@@ -919,11 +960,12 @@ def _advance(decision: _Decision, flow: Any, stages: list[Stage]) -> list[Workfl
     attachment.current_pipeline = None
     _apply_object_status(attachment, decision.target(), AttachmentStatus.COMPLETED)
     return [
+        *events,
         decision.event(
             EventType.COMPLETED,
             from_stage=from_stage,
             from_pipeline=from_pipeline,
-        )
+        ),
     ]
 
 
@@ -1063,6 +1105,9 @@ def _request_resubmission(decision: _Decision, *, stage: Any, reason: str) -> Wo
         )
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
     approvals.close_for_resubmission(step, user=user, reason=reason)
+    # Stages from the target on are decided afresh: their conditions are read again.
+    later = {stage.pk for stage in stages[target_position:]}
+    attachment.skipped_stage_ids = [pk for pk in attachment.skipped_stage_ids if pk not in later]
     _open_stage(attachment, None, target, flow=step.flow, replace_flow=False)
     return decision.finish(
         [
