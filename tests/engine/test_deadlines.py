@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -32,7 +31,7 @@ from tests.support.workflow_builders import (
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def at(moment: datetime):
@@ -95,7 +94,7 @@ def test_the_reminder_is_sent_exactly_once(acme, settings, sweep):
     assert [(m.to, m.subject) for m in mail.outbox] == [
         (
             ["employee@acme.example"],
-            "Reminder: Purchase Request: Laptops - $2500.00 – Step is due 2026-03-04T09:00:00+00:00",
+            "Reminder: Purchase Request: Laptops - $12500.00 – Step is due 2026-03-04T09:00:00+00:00",
         )
     ]
     assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Main", "Step")
@@ -191,7 +190,7 @@ def test_timeout_notify_keeps_the_holders_and_notifies_once(acme, settings, swee
     assert approvers_of(attachment) == ["acme-employee"]
     assert event_types(attachment)[-1] == EventType.TIMED_OUT
     assert [(m.to, m.subject) for m in mail.outbox] == [
-        (["employee@acme.example"], "Overdue: Purchase Request: Laptops - $2500.00 – Step")
+        (["employee@acme.example"], "Overdue: Purchase Request: Laptops - $12500.00 – Step")
     ]
     # still overdue, and the holder may still decide
     assert list(overdue_attachments(acme.company.pk, now=T0 + timedelta(hours=3))) == [attachment]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 from backend.demo.models import Opportunity, Ticket
 from backend.workflows.admin import WorkflowLevelActionInline
 from backend.workflows.constants import ActionType
 from backend.workflows.models import (
+    OutOfOffice,
     Stage,
     Workflow,
     WorkflowAction,
@@ -54,6 +57,12 @@ def data(acme, settings):
     Ticket.objects.create(title="Printer", created_by=acme.user("requester"))
     Opportunity.objects.create(name="Deal", amount=Decimal("10"), owner=acme.user("requester"))
     api_token_for(acme.user("requester"))
+    OutOfOffice.objects.create(
+        user=acme.user("cfo"),
+        substitute=acme.user("employee"),
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=7),
+    )
     return acme
 
 
