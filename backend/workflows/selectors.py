@@ -256,8 +256,8 @@ def due_at_for_attachments(attachments: list[WorkflowAttachment]) -> dict[int, A
         return {}
     ids = [attachment.pk for attachment in attachments]
     found = dict(
-        with_due_at(WorkflowAttachment.objects.filter(pk__in=ids))
-        .filter(status=AttachmentStatus.IN_PROGRESS)
+        WorkflowAttachment.objects.filter(pk__in=ids, status=AttachmentStatus.IN_PROGRESS)
+        .annotate(due_at=approvals.due_at_subquery())
         .values_list("pk", "due_at")
     )
     return {pk: found.get(pk) for pk in ids}
