@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -27,7 +26,7 @@ from tests.support.workflow_builders import attached_request, two_stage_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T0 = datetime(2026, 5, 4, 12, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 DUE = T0 + timedelta(days=1)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -23,7 +22,7 @@ from tests.support.workflow_builders import attached_request, two_stage_workflow
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2026, 7, 1, 8, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 
 
 def at(moment):
