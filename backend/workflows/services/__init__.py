@@ -14,7 +14,11 @@ from backend.workflows.selectors import (
     get_workflow_progress,
     user_requires_action,
 )
-from backend.workflows.services.absence import clear_out_of_office, set_out_of_office
+from backend.workflows.services.absence import (
+    clear_out_of_office,
+    get_out_of_office,
+    set_out_of_office,
+)
 from backend.workflows.services.actions import (
     create_workflow_action,
     delete_workflow_action,
@@ -77,6 +81,7 @@ __all__ = [
     "approve_stage",
     "approve_stages",
     "clear_out_of_office",
+    "get_out_of_office",
     "process_deadlines",
     "reassign_stage",
     "reject_stages",
