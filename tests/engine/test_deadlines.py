@@ -353,3 +353,61 @@ def test_deadlines_are_stored_normalised(acme):
         {"action": "approve"},
     )
     assert timezone.is_aware(T0)
+
+
+def _list_queries(scenario, count):
+    with at(T0):
+        workflow = two_stage_workflow(
+            scenario, user_approval(scenario.user("employee"), due_in="1h")
+        )
+        for _ in range(count):
+            attached_request(scenario, workflow)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.workflows.selectors import company_attachments, filter_overdue, with_due_at
+
+    with CaptureQueriesContext(connection) as context:
+        rows = [
+            (a.pk, a.due_at)
+            for a in with_due_at(
+                filter_overdue(
+                    company_attachments(scenario.company.pk),
+                    overdue=True,
+                    now=T0 + timedelta(hours=2),
+                )
+            )
+        ]
+        inbox = list(pending_approvals_by_due_time(scenario.user("employee")))
+    return len(context.captured_queries), rows, inbox
+
+
+def test_due_time_lists_cost_the_same_queries_for_1_and_30_attachments(acme, globex):
+    one, rows_one, _ = _list_queries(globex, 1)
+    many, rows_many, inbox = _list_queries(acme, 30)
+    # the attachments with due_at, the user's company, the inbox: one query each
+    assert (one, many) == (3, 3)
+    assert len(rows_many) == 30
+    assert {due for _, due in rows_many} == {T0 + timedelta(hours=1)}
+    assert [a.due_at for a in inbox] == [T0 + timedelta(hours=1)] * 30
+
+
+def test_the_inbox_sorts_by_due_time_and_filters_overdue(acme):
+    with at(T0):
+        late = attached_request(
+            acme, two_stage_workflow(acme, user_approval(acme.user("employee"), due_in="P3D"))
+        )[1]
+        none = attached_request(
+            acme, two_stage_workflow(acme, user_approval(acme.user("employee")))
+        )[1]
+        soon = attached_request(
+            acme, two_stage_workflow(acme, user_approval(acme.user("employee"), due_in="1h"))
+        )[1]
+    from backend.workflows.selectors import company_attachments, filter_overdue, is_overdue
+
+    inbox = list(pending_approvals_by_due_time(acme.user("employee")))
+    assert [a.pk for a in inbox] == [soon.pk, late.pk, none.pk]
+    later = T0 + timedelta(hours=2)
+    assert [is_overdue(a.due_at, now=later) for a in inbox] == [True, False, False]
+    not_overdue = filter_overdue(company_attachments(acme.company.pk), overdue=False, now=later)
+    assert sorted(a.pk for a in not_overdue) == sorted([late.pk, none.pk])
