@@ -891,12 +891,14 @@ def hand_over(
     escalated: bool,
     user: Any,
     reason: str,
+    left_out: int | None = None,
 ) -> list[int]:
     """Close ``steps`` (escalated, else cancelled) and open the same step for
     ``to_user`` or every active member of ``to_role`` (any one of them decides).
 
     The new rows have no deadline: a step escalated or reassigned is never timed out again.
-    Return the new holders' ids.
+    ``left_out`` (the user who started the workflow, unless self-approval is allowed) gets no
+    share of a role. Return the new holders' ids.
     """
     assert steps and (to_user is None) != (to_role is None)
     first = steps[0].row
@@ -923,9 +925,16 @@ def hand_over(
     members = list(
         get_user_model()
         .objects.filter(is_active=True, **{role_member_field(): to_role.pk})
+        .exclude(pk__in=[left_out] if left_out is not None else [])
         .order_by("id")
         .values_list("pk", flat=True)
     )
+    if not members:
+        raise WorkflowValidationError(
+            "The role has no active member who may take the step (the user who started the "
+            "workflow cannot approve it).",
+            field="toRoleId",
+        )
     role_type = ContentType.objects.get_for_model(to_role)
     ApprovalInstance.objects.bulk_create(
         [

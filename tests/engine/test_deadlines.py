@@ -411,3 +411,35 @@ def test_the_inbox_sorts_by_due_time_and_filters_overdue(acme):
     assert [is_overdue(a.due_at, now=later) for a in inbox] == [True, False, False]
     not_overdue = filter_overdue(company_attachments(acme.company.pk), overdue=False, now=later)
     assert sorted(a.pk for a in not_overdue) == sorted([late.pk, none.pk])
+
+
+def test_the_starter_never_gets_an_escalated_step(acme):
+    # the requester (who started the workflows below) joins the Executive role
+    acme.user("requester").groups.add(acme.roles["Executive"])
+    _, to_role = started(
+        acme,
+        user_approval(
+            acme.user("employee"),
+            due_in="1h",
+            on_timeout={"action": "escalate", "role": acme.roles["Executive"].pk},
+        ),
+    )
+    _, to_starter = started(
+        acme,
+        user_approval(
+            acme.user("employee"),
+            due_in="1h",
+            on_timeout={"action": "escalate", "user": acme.user("requester").pk},
+        ),
+    )
+
+    run = process_deadlines(now=T0 + timedelta(hours=1))
+
+    assert (run.escalated, run.notified) == (1, 1)
+    assert approvers_of(to_role) == ["acme-executive1", "acme-executive2"]
+    assert approvers_of(to_starter) == ["acme-employee"]
+    timed_out = WorkflowEvent.objects.filter(attachment=to_starter).last()
+    assert (timed_out.event_type, timed_out.details["escalation_failed"]) == (
+        EventType.TIMED_OUT,
+        "The escalation user started the workflow and cannot approve it.",
+    )

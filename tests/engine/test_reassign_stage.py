@@ -223,3 +223,12 @@ def test_a_finished_workflow_has_nothing_to_reassign(acme):
         "The workflow is completed; this action is not possible now.",
         None,
     )
+
+
+def test_a_role_shares_the_step_without_the_user_who_started_the_workflow(acme):
+    request, attachment = stuck(acme)
+    acme.user("requester").groups.add(acme.roles["Executive"])
+    reassign_stage(
+        attachment_id=attachment.pk, user=acme.company, to_role=acme.roles["Executive"], reason="x"
+    )
+    assert approvers_of(attachment) == ["acme-executive1", "acme-executive2"]

@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.workflows import approvals, transitions
-from backend.workflows.approval_config import role_model
+from backend.workflows.approval_config import role_member_field, role_model
 from backend.workflows.companies import get_company_id_for_user
 from backend.workflows.constants import AttachmentStatus, EventType, TimeoutAction
 from backend.workflows.deadline_emails import send_step_emails
@@ -149,8 +149,13 @@ def _mail(template: str, attachment_id: int, user_ids: list[int], event: Workflo
     return send
 
 
-def _escalation_target(spec: dict[str, Any], company_id: int | None, now: datetime) -> Any:
-    """Return the user or role a step escalates to, or raise why it cannot (kept simple)."""
+def _escalation_target(spec: dict[str, Any], attachment: WorkflowAttachment, now: datetime) -> Any:
+    """Return the user or role a step escalates to, or raise ``WorkflowError`` saying why not.
+
+    Who started the workflow never gets the step (unless self-approval is allowed).
+    """
+    company_id = attachment.company_id
+    left_out = None if transitions.self_approval_allowed() else attachment.started_by_id
     if spec.get("user") is not None:
         user = (
             get_user_model()
@@ -162,10 +167,18 @@ def _escalation_target(spec: dict[str, Any], company_id: int | None, now: dateti
             raise WorkflowError(
                 f"Escalation user {spec['user']} is not an active user of the company."
             )
-        return approvals.substitute_of(user, now) or user
+        target = approvals.substitute_of(user, now) or user
+        if target.pk == left_out:
+            raise WorkflowError("The escalation user started the workflow and cannot approve it.")
+        return target
     role = role_model().objects.filter(pk=spec.get("role")).first()
     if role is None:
         raise WorkflowError(f"Escalation role {spec.get('role')} no longer exists.")
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role.pk})
+    if left_out is not None:
+        members = members.exclude(pk=left_out)
+    if not members.exists():
+        raise WorkflowError(f"Escalation role {role.pk} has no active member who may approve.")
     return role
 
 
@@ -221,7 +234,7 @@ def _time_out(key: tuple[int, str], now: datetime, run: DeadlineRun) -> None:
         action = spec["action"]
         if action == TimeoutAction.ESCALATE:
             try:
-                target = _escalation_target(spec, attachment.company_id, now)
+                target = _escalation_target(spec, attachment, now)
             except WorkflowError as error:
                 action = TimeoutAction.NOTIFY
                 timed_out.details["escalation_failed"] = error.message
@@ -235,6 +248,7 @@ def _time_out(key: tuple[int, str], now: datetime, run: DeadlineRun) -> None:
                 escalated=True,
                 user=None,
                 reason=TIMEOUT_REASON,
+                left_out=None if transitions.self_approval_allowed() else attachment.started_by_id,
             )
             details = {"due_at": due_at, "holders": holders, "approvers_after": after}
             details["to_user" if is_user else "to_role"] = target.pk

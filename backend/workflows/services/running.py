@@ -1191,12 +1191,14 @@ def _reassign(
             "You cannot reassign a step to the user who started the workflow.", field="toUserId"
         )
     after = approvals.hand_over(
-        steps, to_user=target_user, to_role=target_role, escalated=False, user=user, reason=reason
+        steps,
+        to_user=target_user,
+        to_role=target_role,
+        escalated=False,
+        user=user,
+        reason=reason,
+        left_out=None if transitions.self_approval_allowed() else attachment.started_by_id,
     )
-    if attachment.started_by_id in after and not transitions.self_approval_allowed():
-        raise WorkflowValidationError(
-            "The role's members include the user who started the workflow.", field="toRoleId"
-        )
     details: dict[str, Any] = {"approvers_before": before, "approvers_after": after}
     if target_role is not None:
         details["to_role"] = target_role.pk
