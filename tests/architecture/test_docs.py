@@ -5,7 +5,9 @@
   (settings snippets) runs on its own.
 - GraphQL blocks validate against the served schema.
 - Shell blocks: the quick start's test command is the one CI runs; the operations page's
-  commands run against a scratch database; the tour runs against a live server.
+  commands run against a scratch database; the tour runs against a live server; the
+  production page's commands run as a deployment rehearsal (scratch database, throwaway
+  Redis, uvicorn with DEBUG off). Unlabelled blocks (the nginx configuration) are not run.
 - JavaScript blocks parse; relative links point to files that exist.
 """
 
@@ -17,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from tests.support.live_servers import database_url_of, uvicorn_servers
+from tests.support.live_servers import database_url_of, free_port, redis_server, uvicorn_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -215,3 +218,84 @@ def test_no_machine_paths_in_docs():
 
 def test_front_page_is_short():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+def _get(url: str, host: str, headers: dict[str, str] | None = None, body: bytes | None = None):
+    request = urllib.request.Request(url, data=body, headers={"Host": host, **(headers or {})})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return response.status, response.read()
+
+
+def test_production_commands_run_as_written(tmp_path):
+    """The production page's commands, in order, as a deployment rehearsal on this machine.
+
+    Only what names another machine changes: the database becomes a scratch SQLite file, Redis
+    a throwaway redis-server, and uvicorn listens on 127.0.0.1 on a free port. The commands
+    run with the project's virtualenv first on PATH, as in an activated virtualenv.
+    """
+    _python_in_venv()
+    page = DOCS / "production.md"
+    deploy, install, first_users = _blocks(page, "bash")[:3]
+    port = free_port()
+    with redis_server(0) as redis_url:
+        deploy_script = (
+            deploy.replace("postgres://workflows@db:5432/workflows", f"sqlite:///{tmp_path}/p.db")
+            .replace("redis://redis:6379/0", redis_url)
+            .replace("--host 0.0.0.0 --port 8000", f"--host 127.0.0.1 --port {port}")
+        )
+        lines = deploy_script.strip().splitlines()
+        exports = "\n".join(line for line in lines if line.startswith("export "))
+        *setup, server_line = [line for line in lines if not line.startswith("export ")]
+        assert server_line.startswith("uvicorn ")
+        env = {
+            **os.environ,
+            "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "DJANGO_SUPERUSER_PASSWORD": "a-long-rehearsal-password",
+        }
+        for name in ("DJANGO_SETTINGS_MODULE", "DEBUG", "DATABASE_URL", "REDIS_URL"):
+            env.pop(name, None)
+
+        prepared = _run_shell(exports + "\n" + "\n".join(setup), env)
+        assert prepared.returncode == 0, prepared.stderr
+        assert (tmp_path / "static" / "admin" / "css" / "base.css").exists()
+        dry_run = _run_shell(install.strip() + " --dry-run --quiet", env)
+        assert dry_run.returncode == 0, dry_run.stderr
+        users = _run_shell(f"{exports}\n{first_users}", env)
+        assert users.returncode == 0, users.stderr
+        token = users.stdout.strip().splitlines()[-1]
+
+        server = subprocess.Popen(
+            ["bash", "-c", f"{exports}\nexec {server_line}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            host = "workflows.example.com"
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    status, _ = _get(f"{url}/static/admin/css/base.css", host)
+                    break
+                except OSError:
+                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                    assert time.monotonic() < deadline, "uvicorn did not answer"
+                    time.sleep(0.2)
+            assert status == 200
+            status, body = _get(
+                f"{url}/graphql",
+                host,
+                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                json.dumps({"query": "{ me { user { username } } }"}).encode(),
+            )
+            assert (status, json.loads(body)) == (
+                200,
+                {"data": {"me": {"user": {"username": "ops"}}}},
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
