@@ -443,3 +443,32 @@ def test_the_starter_never_gets_an_escalated_step(acme):
         EventType.TIMED_OUT,
         "The escalation user started the workflow and cannot approve it.",
     )
+
+
+def test_deadline_events_are_published_after_commit_and_tell_both_inboxes(acme, sweep):
+    from backend.workflows import broadcast
+
+    _, attachment = started(
+        acme,
+        user_approval(
+            acme.user("employee"),
+            due_in="1h",
+            remind_before="30m",
+            on_timeout={"action": "escalate", "user": acme.user("cfo").pk},
+        ),
+    )
+    published = broadcast.statistics.published
+
+    sweep(now=T0 + timedelta(hours=1))
+
+    # one publish per committed batch: the reminders, then the escalation
+    assert broadcast.statistics.published == published + 2
+    reminded, escalated = WorkflowEvent.objects.filter(attachment=attachment).order_by("id")[1:]
+    groups = [group for group, _ in broadcast._messages([reminded, escalated])]
+    assert broadcast.attachment_group(attachment.pk) in groups
+    inbox = {
+        message["user_id"]: message["change"]
+        for group, message in broadcast._messages([escalated])
+        if message["type"] == broadcast.INBOX_MESSAGE_TYPE
+    }
+    assert inbox == {acme.user("employee").pk: "left", acme.user("cfo").pk: "entered"}

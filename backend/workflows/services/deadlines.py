@@ -113,8 +113,9 @@ def send_reminders(*, now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> in
                 if attachment is not None and step.stage_id == attachment.current_stage_id:
                     holders.setdefault(attachment.pk, []).append(step)
             events = []
+            by_id = {attachment.pk: attachment for attachment in attachments.values()}
             for attachment_id, steps in holders.items():
-                attachment = next(a for a in attachments.values() if a.pk == attachment_id)
+                attachment = by_id[attachment_id]
                 user_ids = sorted({s.assignee_id for s in steps if s.assignee_id is not None})
                 events.append(
                     _event(
