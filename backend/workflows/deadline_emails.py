@@ -17,7 +17,13 @@ logger = logging.getLogger(__name__)
 
 
 def send_step_emails(
-    template: str, *, attachment_id: int, user_ids: list[int], due_at: str = "", reason: str = ""
+    template: str,
+    *,
+    attachment_id: int,
+    user_ids: list[int],
+    due_at: str = "",
+    reason: str = "",
+    actor_name: str = "",
 ) -> dict[str, int]:
     """Send ``template`` about an attachment's current step to these users (after commit)."""
     attachment = (
@@ -40,7 +46,7 @@ def send_step_emails(
         "stage_name_ar": (stage.name_ar or stage.name_en) if stage else "",
         "due_at": due_at,
         "reason": reason,
-        "actor_name": "",
+        "actor_name": actor_name,
     }
     result = send_bulk_workflow_emails(name=template, recipients=recipients, context=context)
     if result["failed"]:

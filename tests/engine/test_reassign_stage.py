@@ -232,3 +232,26 @@ def test_a_role_shares_the_step_without_the_user_who_started_the_workflow(acme):
         attachment_id=attachment.pk, user=acme.company, to_role=acme.roles["Executive"], reason="x"
     )
     assert approvers_of(attachment) == ["acme-executive1", "acme-executive2"]
+
+
+def test_the_previous_and_new_holders_are_mailed(acme, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    request, attachment = attached_request(
+        acme, two_stage_workflow(acme, user_approval(acme.user("employee")))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reassign_stage(
+            attachment_id=attachment.pk,
+            user=acme.company,
+            to_user=acme.user("budget_manager1"),
+            reason="Workload",
+        )
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
+        (
+            "budget_manager1@acme.example",
+            "Reassigned: Purchase Request: Laptops - $12500.00 – Step",
+        ),
+        ("employee@acme.example", "Reassigned: Purchase Request: Laptops - $12500.00 – Step"),
+    ]
+    assert "Acme reassigned the stage" in mail.outbox[0].body

@@ -45,6 +45,7 @@ from backend.workflows.constants import (
     EventType,
     WorkflowStatus,
 )
+from backend.workflows.deadline_emails import send_step_emails
 from backend.workflows.engine_settings import (
     engine_setting,
     is_model_enabled,
@@ -1202,6 +1203,17 @@ def _reassign(
     details: dict[str, Any] = {"approvers_before": before, "approvers_after": after}
     if target_role is not None:
         details["to_role"] = target_role.pk
+    told = sorted(set(before) | set(after))
+    actor_name = user.get_full_name() or user.first_name or user.username
+    transaction.on_commit(
+        lambda: send_step_emails(
+            "reassigned",
+            attachment_id=attachment.pk,
+            user_ids=told,
+            reason=reason,
+            actor_name=actor_name,
+        )
+    )
     return decision.finish(
         [
             decision.event(
