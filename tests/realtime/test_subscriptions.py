@@ -75,6 +75,7 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
         "DELEGATE",
         "REQUEST_RESUBMISSION",
         "CANCEL",
+        "REASSIGN",
     ]
     assert int(moved["payload"]["data"]["attachmentEvents"]["id"]) > int(
         approved["payload"]["data"]["attachmentEvents"]["id"]
