@@ -488,7 +488,8 @@ class Scenario:
         self.requests += 1
         request = PurchaseRequest.objects.create(
             title=f"Fanout {self.requests}",
-            amount=Decimal("2500.00"),
+            # From 10,000 on the scenario runs Executive Approval too (a stage condition).
+            amount=Decimal("25000.00"),
             requester=self.scenario.user("requester"),
         )
         attachment = attach_workflow_to_object(
