@@ -29,7 +29,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
-from backend.workflows import approvals, transitions
+from backend.workflows import approvals, transition_state, transitions
+from backend.workflows.actions import action_rows_exist
 from backend.workflows.approval_config import check_roles, role_model
 from backend.workflows.companies import (
     cached_company_id,
@@ -200,9 +201,16 @@ def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
     """
     queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
-        .select_related("current_stage", "current_pipeline", "content_type__workflow_configuration")
+        .select_related(
+            "current_stage",
+            "current_pipeline",
+            "content_type__workflow_configuration",
+            "workflow",  # the after-commit listeners read the running copy (transition_state)
+        )
         .filter(pk=attachment_id)
     )
+    # Whether the running copy has stored actions rides along, for the after-commit listeners.
+    queryset = queryset.annotate(has_action_rows=action_rows_exist(OuterRef("workflow_id")))
     company_id = cached_company_id(user)
     if company_id is None:
         queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
@@ -639,20 +647,21 @@ def _start(
     substituted = _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
     transitions.move(attachment, transitions.Action.START, AttachmentStatus.IN_PROGRESS)
     attachment.started_at = timezone.now()
+    is_new = attachment.pk is None
     attachment.save()
-    save_events(
-        [
-            _event(
-                attachment,
-                EventType.STARTED,
-                user,
-                to_stage=first,
-                to_pipeline=first.pipeline,
-                details={"substitutions": substituted} if substituted else {},
-            ),
-            *skipped,
-        ]
-    )
+    events = [
+        _event(
+            attachment,
+            EventType.STARTED,
+            user,
+            to_stage=first,
+            to_pipeline=first.pipeline,
+            details={"substitutions": substituted} if substituted else {},
+        ),
+        *skipped,
+    ]
+    transition_state.remember(attachment, events, stages=stages, target=obj, is_new=is_new)
+    save_events(events)
 
 
 def attach_workflow_to_object(
@@ -848,6 +857,7 @@ class _Decision:
                 "approvers_before": list(self.step.approvers),
             }
         self.attachment.save()
+        transition_state.remember(self.attachment, events, target=self.known_target)
         save_events(events)
         return self.attachment
 
@@ -1002,6 +1012,8 @@ def _approve(
         )
     ]
     stages = _stages_if_stage_finished(attachment, step.flow_id)
+    if stages:
+        transition_state.remember_stages(attachment, stages)
     if stages is not None:
         events.extend(_advance(decision, step.flow, stages))
     return decision.finish(events)
@@ -1097,6 +1109,7 @@ def _request_resubmission(decision: _Decision, *, stage: Any, reason: str) -> Wo
     attachment, user, step = decision.attachment, decision.user, decision.step
     assert step is not None
     stages = ordered_stages(attachment.workflow_id)
+    transition_state.remember_stages(attachment, stages)
     target = _resolve_target_stage(stages, stage)
     current_position = stage_position(stages, attachment.current_stage_id)
     target_position = stage_position(stages, target.pk)
