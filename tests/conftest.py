@@ -2,8 +2,19 @@ import pytest
 from approval_workflow import services as approval_services
 from approval_workflow import utils as approval_utils
 from django.contrib.contenttypes.models import ContentType
+from django.test import override_settings
 
 from backend.demo.scenario import build_company, register_demo_models
+
+
+@pytest.fixture(autouse=True)
+def _token_checks_in_the_test_thread():
+    """In-process requests check tokens in the test's thread, which sees its transaction.
+
+    Real servers (tests/support/live_servers.py) check them on worker threads, as production.
+    """
+    with override_settings(API_TOKEN_CHECK_ON_WORKER_THREADS=False):
+        yield
 
 
 @pytest.fixture(autouse=True)

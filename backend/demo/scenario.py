@@ -1,7 +1,8 @@
 """Build the seed's Purchase Request scenario for one company (used by ``seed_demo`` and tests).
 
 Finance Review: Initial Review [role, round robin] -> Budget Approval [role, anyone]
--> Final Finance Sign-off [user: CFO]; Executive Approval: Executive Approval [role, consensus].
+-> Final Finance Sign-off [user: CFO]; Executive Approval: Executive Approval [role, consensus],
+only for requests of 10,000 or more (a stage condition; below that the pipeline is skipped).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from backend.workflows.services import create_workflow, register_model_for_workf
 
 ROLE_NAMES = ("Finance Reviewer", "Budget Manager", "Executive")
 PURCHASE_WORKFLOW_SLUG = "purchase_approval"
+# Requests from this amount on need Executive Approval (the stage's condition).
+EXECUTIVE_APPROVAL_FROM = 10000
 
 
 @dataclass
@@ -170,6 +173,7 @@ def purchase_workflow_pipelines(
                     "name_en": "Executive Approval",
                     "name_ar": "موافقة تنفيذية",
                     "color": "#8e44ad",
+                    "condition": {"amount__gte": EXECUTIVE_APPROVAL_FROM},
                     "approvals": [
                         {
                             "approval_type": "role",

@@ -64,8 +64,9 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core import checks
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 
+from backend.workflows import transition_state
 from backend.workflows.action_registry import (  # noqa: F401 (public names of this module)
     MAX_PATH_LENGTH,
     REFUSED_MODULES,
@@ -413,6 +414,22 @@ def get_actions_for_event(context: ActionContext) -> list[ResolvedAction]:
     )
 
 
+def action_rows_exist(workflow_id: Any) -> Exists:
+    """Return SQL telling whether a workflow (a pk or an ``OuterRef``) has active stored actions.
+
+    At any level: the workflow, one of its pipelines or one of its stages. A transition reads
+    it with the row it locks, so its listeners skip reading the rows when there are none.
+    """
+    return Exists(
+        WorkflowAction.objects.filter(
+            Q(workflow_id=workflow_id)
+            | Q(pipeline__workflow_id=workflow_id)
+            | Q(stage__pipeline__workflow_id=workflow_id),
+            is_active=True,
+        )
+    )
+
+
 def _load_rows(
     workflow_id: int, contexts: Sequence[ActionContext], action_types: set[str]
 ) -> list[WorkflowAction]:
@@ -484,6 +501,12 @@ def _record_failure(
         logger.exception("Could not record the failure of workflow action %s", action.function_path)
 
 
+# Handlers that raise only before they write anything, so a savepoint (BEGIN and COMMIT
+# after commit) could never roll anything back: the e-mail handler checks its parameters,
+# then sends each message on its own, catching and counting each failure.
+NO_SAVEPOINT_PATHS = frozenset({"backend.workflows.notifications.send_workflow_notification"})
+
+
 def run_actions(context: ActionContext, actions: Sequence[ResolvedAction]) -> int:
     """Run ``actions`` for one event in order; return how many succeeded."""
     succeeded = 0
@@ -491,8 +514,11 @@ def run_actions(context: ActionContext, actions: Sequence[ResolvedAction]) -> in
         try:
             handler = validate_function_path(action.function_path)
             convention = action.handler_convention or handler_convention_of(handler)
-            with transaction.atomic():
+            if action.function_path in NO_SAVEPOINT_PATHS:
                 call_handler(handler, convention, context, dict(action.parameters))
+            else:
+                with transaction.atomic():
+                    call_handler(handler, convention, context, dict(action.parameters))
         except Exception as error:  # a handler must never break the others or the workflow
             logger.exception(
                 "Workflow action %s (%s, id %s) failed on attachment %s",
@@ -519,7 +545,11 @@ def _run_batch(batch: Sequence[WorkflowEvent]) -> None:
     attachment = batch[0].attachment
     objects = _ObjectCache()
     contexts = [build_context(event, action_type, objects) for action_type, event in triggers]
-    rows = _load_rows(attachment.workflow_id, contexts, {c.action_type for c in contexts})
+    state = transition_state.for_events(batch)
+    if state is not None and state.has_action_rows is False:
+        rows: list[WorkflowAction] = []  # the transition saw none: only the defaults run
+    else:
+        rows = _load_rows(attachment.workflow_id, contexts, {c.action_type for c in contexts})
     model = ContentType.objects.get_for_id(attachment.content_type_id).model_class()
     for context in contexts:
         actions = effective_actions(

@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from backend.workflows.approval_config import validate_approvals
+from backend.workflows.approval_config import role_model, validate_approvals
 from backend.workflows.companies import get_company_id_for_user
+from backend.workflows.conditions import validate_condition
 from backend.workflows.exceptions import WorkflowError
 from backend.workflows.models import (
     CompanyMembership,
     DynamicForm,
+    OutOfOffice,
     Pipeline,
     Stage,
     Workflow,
@@ -22,7 +30,8 @@ from backend.workflows.models import (
     WorkflowConfiguration,
     WorkflowEvent,
 )
-from backend.workflows.selectors import compute_progress, ordered_stages
+from backend.workflows.selectors import company_users, compute_progress, ordered_stages
+from backend.workflows.services.running import reassign_stage
 
 
 class CompanyScopedAdmin(admin.ModelAdmin):
@@ -46,7 +55,13 @@ class StageAdminForm(forms.ModelForm):
 
     class Meta:
         model = Stage
-        fields = ("pipeline", "name_en", "name_ar", "order", "color", "approvals")
+        fields = ("pipeline", "name_en", "name_ar", "order", "color", "approvals", "condition")
+
+    def clean_condition(self) -> Any:
+        try:
+            return validate_condition(self.cleaned_data.get("condition"))
+        except WorkflowError as error:
+            raise ValidationError(error.message) from error
 
     def clean_approvals(self) -> Any:
         approvals = self.cleaned_data.get("approvals") or []
@@ -201,6 +216,20 @@ class WorkflowEventInline(admin.TabularInline):
         return False
 
 
+class ReassignForm(forms.Form):
+    """Who takes the current step: a user or a role of the attachment's company."""
+
+    to_user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+    to_role = forms.ModelChoiceField(queryset=role_model().objects.none(), required=False)
+    reason = forms.CharField(widget=forms.Textarea, max_length=5000)
+    expected_stage = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, company_id: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = company_users(company_id).filter(is_active=True)  # type: ignore[attr-defined]
+        self.fields["to_role"].queryset = role_model().objects.order_by("pk")  # type: ignore[attr-defined]
+
+
 @admin.register(WorkflowAttachment)
 class WorkflowAttachmentAdmin(CompanyScopedAdmin):
     list_display = (
@@ -218,7 +247,55 @@ class WorkflowAttachmentAdmin(CompanyScopedAdmin):
     inlines = [WorkflowEventInline]
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields] + ["progress"]
+        return [f.name for f in self.model._meta.fields] + ["progress", "reassign"]
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.reassign_view)
+        return [
+            path("<int:pk>/reassign/", view, name="workflows_workflowattachment_reassign"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Reassign the current step")
+    def reassign(self, obj: WorkflowAttachment) -> str:
+        if obj.pk is None or obj.status != "in_progress":
+            return "-"
+        url = reverse("admin:workflows_workflowattachment_reassign", args=[obj.pk])
+        return format_html('<a href="{}">Reassign…</a>', url)
+
+    def reassign_view(self, request: Any, pk: int) -> Any:
+        """Reassign the attachment's current step (the engine's reassign_stage decides who may)."""
+        attachment = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_view_permission(request, attachment):
+            raise PermissionDenied
+        form = ReassignForm(request.POST or None, company_id=attachment.company_id)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                reassign_stage(
+                    attachment_id=attachment.pk,
+                    user=request.user,
+                    to_user=data["to_user"],
+                    to_role=data["to_role"],
+                    reason=data["reason"],
+                    expected_stage=data["expected_stage"],
+                )
+            except WorkflowError as error:
+                form.add_error(None, f"{error.code}: {error.message}")
+            else:
+                messages.success(request, "The current step was reassigned.")
+                change = reverse("admin:workflows_workflowattachment_change", args=[attachment.pk])
+                return HttpResponseRedirect(change)
+        if request.method != "POST":
+            form.initial["expected_stage"] = attachment.current_stage_id
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Reassign the current step of {attachment}",
+            "attachment": attachment,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/workflows/reassign.html", context)
 
     @admin.display(description="Progress")
     def progress(self, obj: WorkflowAttachment) -> str:
@@ -268,3 +345,9 @@ class CompanyMembershipAdmin(admin.ModelAdmin):
 class DynamicFormAdmin(CompanyScopedAdmin):
     list_display = ("name", "company")
     search_fields = ("name",)
+
+
+@admin.register(OutOfOffice)
+class OutOfOfficeAdmin(admin.ModelAdmin):
+    list_display = ("user", "substitute", "starts_at", "ends_at")
+    raw_id_fields = ("user", "substitute")

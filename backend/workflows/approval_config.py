@@ -5,6 +5,12 @@ Each approval is a dict with the keys of django-dynamic-workflows:
 ``role_selection_strategy``, ``required_form`` (form id), plus ``behaviour`` (default
 ``approve``) and, for the quorum strategies, ``quorum_count`` / ``percentage_required``.
 
+Deadlines: ``due_in`` (an ISO 8601 duration such as ``"P2D"`` / ``"PT4H"``, or a short form
+``"48h"``, ``"30m"``, ``"2d"``), ``remind_before`` (same forms, shorter than ``due_in``) and
+``on_timeout``: ``"reject"``, ``"approve"``, ``"notify"`` or ``{"action": "escalate", "user":
+id}`` / ``{"action": "escalate", "role": id}``. Durations are stored as ISO 8601 strings,
+``on_timeout`` as a dict with ``action`` (and ``user`` or ``role``).
+
 Errors name the offending value by its path in the GraphQL input, as every other service
 error does, e.g. ``pipelines[0].stages[1].approvals[0].userRole``, so a form can show the
 message beside its field.
@@ -15,18 +21,23 @@ with members of another company or an unknown strategy is a validation error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_duration
+from django.utils.duration import duration_iso_string
 
 from backend.workflows.companies import company_ids_for_users
 from backend.workflows.constants import (
     ApprovalBehaviour,
     ApprovalType,
     RoleSelectionStrategy,
+    TimeoutAction,
 )
 from backend.workflows.engine_settings import form_model_label
 from backend.workflows.exceptions import WorkflowValidationError
@@ -40,7 +51,103 @@ APPROVAL_KEYS = {
     "behaviour",
     "quorum_count",
     "percentage_required",
+    "due_in",
+    "remind_before",
+    "on_timeout",
 }
+
+MAX_DURATION = timedelta(days=366)
+_SHORT_DURATION = re.compile(r"(\d{1,6})\s*([dhm])")
+_SHORT_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_step_duration(value: Any, field: str) -> timedelta:
+    """Parse ``due_in`` / ``remind_before``: ISO 8601 (``"P2D"``) or ``"48h"``, ``"30m"``, ``"2d"``."""
+    duration: timedelta | None = None
+    if isinstance(value, str):
+        text = value.strip()
+        short = _SHORT_DURATION.fullmatch(text.lower())
+        if short:
+            duration = timedelta(**{_SHORT_UNITS[short.group(2)]: int(short.group(1))})
+        elif text[:1] in ("P", "p"):
+            duration = parse_duration(text.upper())
+    if duration is None:
+        raise WorkflowValidationError(
+            f"{field} must be an ISO 8601 duration such as P2D or PT4H, or like 48h, 30m, 2d.",
+            field=field,
+        )
+    if duration <= timedelta(0) or duration > MAX_DURATION:
+        raise WorkflowValidationError(
+            f"{field} must be longer than zero and at most 366 days.", field=field
+        )
+    return duration
+
+
+def step_deadline(approval: dict[str, Any]) -> tuple[timedelta | None, timedelta | None]:
+    """Return ``(due_in, remind_before)`` of a normalised approval (None when not set)."""
+    due_in = approval.get("due_in")
+    remind_before = approval.get("remind_before")
+    return (
+        parse_duration(due_in) if due_in else None,
+        parse_duration(remind_before) if remind_before else None,
+    )
+
+
+def _normalise_deadline(
+    raw: dict[str, Any],
+    item: dict[str, Any],
+    where: str,
+    user_ids: dict[int, str],
+    role_ids: dict[int, str],
+) -> None:
+    """Copy the validated deadline keys of ``raw`` into ``item``; record escalation targets."""
+    has_due = raw.get("due_in") not in (None, "")
+    for key, camel in (("remind_before", "remindBefore"), ("on_timeout", "onTimeout")):
+        if raw.get(key) not in (None, "") and not has_due:
+            raise WorkflowValidationError(f"{key} needs due_in.", field=f"{where}.{camel}")
+    if not has_due:
+        return
+    due_in = parse_step_duration(raw["due_in"], f"{where}.dueIn")
+    item["due_in"] = duration_iso_string(due_in)
+    if raw.get("remind_before") not in (None, ""):
+        remind = parse_step_duration(raw["remind_before"], f"{where}.remindBefore")
+        if remind >= due_in:
+            raise WorkflowValidationError(
+                "remind_before must be shorter than due_in.", field=f"{where}.remindBefore"
+            )
+        item["remind_before"] = duration_iso_string(remind)
+    on_timeout = raw.get("on_timeout")
+    if on_timeout in (None, ""):
+        return
+    field = f"{where}.onTimeout"
+    spec = {"action": on_timeout} if isinstance(on_timeout, str) else on_timeout
+    if not isinstance(spec, dict) or set(spec) - {"action", "user", "role"}:
+        raise WorkflowValidationError(
+            "on_timeout must be reject, approve, notify or "
+            '{"action": "escalate", "user": id} / {"action": "escalate", "role": id}.',
+            field=field,
+        )
+    action = _lower(spec.get("action"))
+    if action not in TimeoutAction.values:
+        raise WorkflowValidationError(
+            f"on_timeout must be one of {', '.join(TimeoutAction.values)}.", field=field
+        )
+    normalised: dict[str, Any] = {"action": action}
+    if action == TimeoutAction.ESCALATE:
+        has_user, has_role = spec.get("user") not in (None, ""), spec.get("role") not in (None, "")
+        if has_user == has_role:
+            raise WorkflowValidationError(
+                "An escalation names exactly one user or one role.", field=field
+            )
+        if has_user:
+            normalised["user"] = _as_id(spec["user"], f"{field}.user")
+            user_ids.setdefault(normalised["user"], f"{field}.user")
+        else:
+            normalised["role"] = _as_id(spec["role"], f"{field}.role")
+            role_ids.setdefault(normalised["role"], f"{field}.role")
+    elif set(spec) - {"action"}:
+        raise WorkflowValidationError(f"on_timeout {action} takes no user or role.", field=field)
+    item["on_timeout"] = normalised
 
 
 def role_model() -> Any:
@@ -189,10 +296,11 @@ def validate_approvals(
                 )
             item["required_form"] = _as_id(raw["required_form"], f"{where}.requiredForm")
             form_ids[item["required_form"]] = f"{where}.requiredForm"
+        _normalise_deadline(raw, item, where, user_ids, role_ids)
         normalised.append(item)
 
     _check_users(user_ids, company_id)
-    member_counts = _check_roles(role_ids, company_id)
+    member_counts = check_roles(role_ids, company_id)
     _check_forms(form_ids, company_id)
     for index, item in enumerate(normalised):
         if item.get("role_selection_strategy") == RoleSelectionStrategy.QUORUM:
@@ -221,7 +329,7 @@ def _check_users(user_ids: dict[int, str], company_id: int | None) -> None:
             )
 
 
-def _check_roles(role_ids: dict[int, str], company_id: int | None) -> dict[int, int]:
+def check_roles(role_ids: dict[int, str], company_id: int | None) -> dict[int, int]:
     """Check every role exists and has active members, all of this company."""
     if not role_ids:
         return {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,6 +30,7 @@ from approval_workflow.services import advance_flow, extend_flow, start_flow
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import (
     Case,
     Count,
@@ -51,8 +53,9 @@ from backend.workflows.approval_config import (
     form_required_fields,
     role_member_field,
     role_model,
+    step_deadline,
 )
-from backend.workflows.constants import ApprovalBehaviour, ApprovalType
+from backend.workflows.constants import ApprovalBehaviour, ApprovalType, TimeoutAction
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
 
 OPEN_STATUSES = (ApprovalStatus.PENDING, ApprovalStatus.CURRENT)
@@ -64,6 +67,15 @@ _PACKAGE_TYPES = {
     ApprovalBehaviour.SUBMIT: PackageApprovalType.APPROVE,
     ApprovalBehaviour.CHECK_IN_VERIFY: PackageApprovalType.CHECK_IN_VERIFY,
     ApprovalBehaviour.MOVE: PackageApprovalType.MOVE,
+}
+
+
+# The package's own names for the engine's on_timeout actions (its column has no "notify").
+_PACKAGE_TIMEOUT_ACTIONS = {
+    TimeoutAction.ESCALATE: "escalate",
+    TimeoutAction.REJECT: "reject",
+    TimeoutAction.APPROVE: "auto_approve",
+    TimeoutAction.NOTIFY: "notify",
 }
 
 
@@ -186,7 +198,13 @@ def build_steps(
         )
     user_ids = {a["approval_user"] for a in approvals if a["approval_type"] == ApprovalType.USER}
     role_ids = {a["user_role"] for a in approvals if a["approval_type"] == ApprovalType.ROLE}
-    users = get_user_model().objects.in_bulk(user_ids) if user_ids else {}
+    # An absence and its substitute ride along with the users (no query of their own).
+    users = (
+        get_user_model().objects.select_related("out_of_office__substitute").in_bulk(user_ids)
+        if user_ids
+        else {}
+    )
+    now = timezone.now()
     roles: dict[Any, Any] = {}
     if role_ids:
         queryset = role_model().objects.filter(pk__in=role_ids)
@@ -214,6 +232,7 @@ def build_steps(
                 "required_form": approval.get("required_form"),
             },
         }
+        _add_deadline(step, approval)
         if approval["approval_type"] == ApprovalType.USER:
             user = users.get(approval["approval_user"])
             if user is None or not user.is_active:
@@ -228,6 +247,10 @@ def build_steps(
                     "the workflow cannot approve it.",
                     field="approvals",
                 )
+            substitute = substitute_of(user, now)
+            if substitute is not None and substitute.pk != left_out:
+                step["extra_fields"]["substitute_for"] = user.pk
+                user = substitute
             step["assigned_to"] = user
         else:
             role = roles.get(approval["user_role"])
@@ -247,6 +270,44 @@ def build_steps(
                 step["percentage_required"] = approval["percentage_required"]
         steps.append(step)
     return steps
+
+
+def substitute_of(user: Any, now: Any) -> Any:
+    """Return who takes ``user``'s new steps at ``now`` (their active substitute), else None.
+
+    Reads ``user.out_of_office`` (load it with ``select_related("out_of_office__substitute")``).
+    """
+    try:
+        absence = user.out_of_office
+    except ObjectDoesNotExist:
+        return None
+    if absence is None or not absence.is_active_at(now) or not absence.substitute.is_active:
+        return None
+    return absence.substitute
+
+
+def substitutions(steps: list[dict[str, Any]]) -> list[dict[str, int]]:
+    """Return ``[{"user", "substitute"}]`` for the steps given to a substitute (for the event)."""
+    return [
+        {"user": step["extra_fields"]["substitute_for"], "substitute": step["assigned_to"].pk}
+        for step in steps
+        if step["extra_fields"].get("substitute_for") is not None
+    ]
+
+
+def _add_deadline(step: dict[str, Any], approval: dict[str, Any]) -> None:
+    """Carry an approval's deadline onto its step (the due time is set when it opens)."""
+    due_in, remind_before = step_deadline(approval)
+    if due_in is None:
+        return
+    step["sla_duration"] = due_in
+    on_timeout = approval.get("on_timeout")
+    if on_timeout:
+        step["timeout_action"] = _PACKAGE_TIMEOUT_ACTIONS[on_timeout["action"]]
+        step["escalation_on_timeout"] = on_timeout["action"] == TimeoutAction.ESCALATE
+        step["extra_fields"]["on_timeout"] = on_timeout
+    if remind_before is not None:
+        step["extra_fields"]["remind_before_seconds"] = int(remind_before.total_seconds())
 
 
 def _translate(error: ValueError) -> WorkflowValidationError:
@@ -269,6 +330,8 @@ def open_flow(obj: Model, steps: list[dict[str, Any]], *, replace_existing: bool
     except ValueError as error:
         raise _translate(error) from error
     _leave_out_of_first(flow.pk, steps)
+    if any(step.get("sla_duration") for step in steps):
+        stamp_due_dates(flow.pk)
     return flow
 
 
@@ -348,6 +411,8 @@ def add_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
     except ValueError as error:
         raise _translate(error) from error
     _leave_out_of_first(flow.pk, steps)
+    if any(step.get("sla_duration") for step in steps):
+        stamp_due_dates(flow.pk)
 
 
 def get_flow(content_type_id: int, object_id: str) -> ApprovalFlow | None:
@@ -471,6 +536,12 @@ def approve(
         and (activated.extra_fields or {}).get("left_out") is not None
     ):
         leave_out(activated.flow_id, activated.step_number, activated.extra_fields)
+    if (
+        isinstance(activated, ApprovalInstance)
+        and activated.step_number != row.step_number
+        and activated.sla_duration is not None
+    ):
+        stamp_due_dates(activated.flow_id)
 
 
 def reject(step: StepInfo, *, user: Any, reason: str) -> None:
@@ -522,6 +593,12 @@ def delegate(step: StepInfo, *, user: Any, to_user: Any, reason: str) -> None:
         quorum_total=row.quorum_total,
         percentage_required=row.percentage_required,
         extra_fields=extra,
+        # The deadline stays with the step: a delegation does not buy time.
+        sla_duration=row.sla_duration,
+        due_date=row.due_date,
+        reminder_sent=row.reminder_sent,
+        timeout_action=row.timeout_action,
+        escalation_on_timeout=row.escalation_on_timeout,
     )
 
 
@@ -639,3 +716,262 @@ def count_flows_of_objects(objects: Any) -> tuple[int, int]:
             flow__content_type_id=content_type_id, flow__object_id__in=object_ids
         ).count()
     return flows, steps
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def stamp_due_dates(flow_id: int) -> None:
+    """Give the flow's newly current steps their due time: now + the step's ``due_in``.
+
+    A step without a reminder is marked reminded, so the reminder sweep never reads it.
+    One read and two ``UPDATE`` per distinct duration (one, in practice); only stages with a
+    deadline pay for it.
+    """
+    now = timezone.now()
+    unstamped = ApprovalInstance.objects.filter(
+        flow_id=flow_id,
+        status=ApprovalStatus.CURRENT,
+        due_date__isnull=True,
+        sla_duration__isnull=False,
+    )
+    for sla_duration in set(unstamped.values_list("sla_duration", flat=True)):
+        rows = unstamped.filter(sla_duration=sla_duration)
+        rows.exclude(extra_fields__has_key="remind_before_seconds").update(
+            due_date=now + sla_duration, reminder_sent=True
+        )
+        rows.update(due_date=now + sla_duration)
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """One open step whose reminder or timeout is due (the engine's record of a claimed row)."""
+
+    row_id: int
+    content_type_id: int
+    object_id: str
+    step_number: int
+    stage_id: int | None
+    assignee_id: int | None
+    due_at: Any
+    on_timeout: dict[str, Any] | None
+
+
+def _due_step(row: ApprovalInstance) -> DueStep:
+    extra = row.extra_fields or {}
+    return DueStep(
+        row_id=row.pk,
+        content_type_id=row.flow.content_type_id,
+        object_id=row.flow.object_id,
+        step_number=row.step_number,
+        stage_id=extra.get("stage_id"),
+        assignee_id=row.assigned_to_id,
+        due_at=row.due_date,
+        on_timeout=extra.get("on_timeout"),
+    )
+
+
+def claim_reminders(now: Any, *, limit: int) -> list[DueStep]:
+    """Claim up to ``limit`` open steps whose reminder is due and mark them reminded.
+
+    Must run in a transaction: the rows are locked with ``SKIP LOCKED``, so another process
+    sweeping at the same time claims other rows, and a row is reminded once. A step is due
+    for its reminder when ``due_date - remind_before <= now``; the reminder windows in use
+    are read first (a handful), then one claim per window.
+    """
+    waiting = ApprovalInstance.objects.filter(
+        status=ApprovalStatus.CURRENT, reminder_sent=False, due_date__isnull=False
+    )
+    windows = sorted(
+        {
+            int(seconds)
+            for seconds in waiting.values_list(
+                KeyTextTransform("remind_before_seconds", "extra_fields"), flat=True
+            ).distinct()
+            if seconds is not None
+        }
+    )
+    claimed: list[DueStep] = []
+    for seconds in windows:
+        if len(claimed) >= limit:
+            break
+        rows = list(
+            waiting.filter(
+                due_date__lte=now + timedelta(seconds=seconds),
+                extra_fields__remind_before_seconds=seconds,
+            )
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("flow")
+            .order_by("due_date", "id")[: limit - len(claimed)]
+        )
+        ApprovalInstance.objects.filter(pk__in=[row.pk for row in rows]).update(reminder_sent=True)
+        claimed.extend(_due_step(row) for row in rows)
+    return claimed
+
+
+def objects_with_expired_steps(now: Any, *, limit: int) -> list[tuple[int, str]]:
+    """Return up to ``limit`` ``(content type id, object id)`` with a step due before ``now``.
+
+    A step whose timeout was handled (``escalation_level`` 1) or that has no deadline is
+    never returned; the earliest due come first.
+    """
+    rows = (
+        ApprovalInstance.objects.filter(
+            status=ApprovalStatus.CURRENT, due_date__lte=now, escalation_level=0
+        )
+        .order_by("due_date", "id")
+        .values_list("flow__content_type_id", "flow__object_id")[: limit * 4]
+    )
+    keys: list[tuple[int, str]] = []
+    for key in rows:
+        if key not in keys:
+            keys.append(key)
+            if len(keys) == limit:
+                break
+    return keys
+
+
+def expired_steps(content_type_id: int, object_id: str, now: Any) -> list[StepInfo]:
+    """Return the object's current steps due before ``now`` and not handled yet.
+
+    Call under the attachment's lock: a decision that landed first has closed them.
+    """
+    queryset = _current_rows_query(content_type_id, object_id)
+    rows = list(queryset)
+    due = [
+        row
+        for row in rows
+        if row.due_date is not None and row.due_date <= now and row.escalation_level == 0
+    ]
+    approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
+    for row in due:
+        _prime_role(row)
+    return [describe(row, approvers=approvers) for row in due]
+
+
+def on_timeout_of(step: StepInfo) -> dict[str, Any] | None:
+    """Return the ``on_timeout`` spec stored on ``step`` (None: notify only)."""
+    return (step.row.extra_fields or {}).get("on_timeout")
+
+
+def due_at_of(step: StepInfo) -> Any:
+    """Return the due time of ``step``, None without a deadline."""
+    return step.row.due_date
+
+
+def mark_timeout_handled(steps: list[StepInfo]) -> None:
+    """Record that the timeout of these steps was applied, so it never applies twice."""
+    ApprovalInstance.objects.filter(pk__in=[step.row.pk for step in steps]).update(
+        escalation_level=1
+    )
+
+
+def approve_on_timeout(steps: list[StepInfo], *, comment: str) -> None:
+    """Approve these steps for their holders, recorded as taken by nobody (the clock)."""
+    for step in steps:
+        row = step.row
+        if not ApprovalInstance.objects.filter(pk=row.pk, status=ApprovalStatus.CURRENT).exists():
+            continue  # the package closed it with a sibling (an "anyone" role step)
+        approve(step, user=row.assigned_to, comment=comment, form_data=None)
+        ApprovalInstance.objects.filter(pk=row.pk).update(action_user=None)
+
+
+def current_steps(content_type_id: int, object_id: str) -> list[StepInfo]:
+    """Return every current step of an object, knowing every current approver (one query)."""
+    rows = list(_current_rows_query(content_type_id, object_id))
+    approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
+    return [describe(row, approvers=approvers) for row in rows]
+
+
+def hand_over(
+    steps: list[StepInfo],
+    *,
+    to_user: Any = None,
+    to_role: Any = None,
+    escalated: bool,
+    user: Any,
+    reason: str,
+    left_out: int | None = None,
+) -> list[int]:
+    """Close ``steps`` (escalated, else cancelled) and open the same step for
+    ``to_user`` or every active member of ``to_role`` (any one of them decides).
+
+    The new rows have no deadline: a step escalated or reassigned is never timed out again.
+    ``left_out`` (the user who started the workflow, unless self-approval is allowed) gets no
+    share of a role. Return the new holders' ids.
+    """
+    assert steps and (to_user is None) != (to_role is None)
+    first = steps[0].row
+    extra = dict(first.extra_fields or {})
+    for key in ("checked_in", "checked_in_by", "checked_in_at", "left_out", "substitute_for"):
+        extra.pop(key, None)
+    now = timezone.now()
+    ApprovalInstance.objects.filter(pk__in=[step.row.pk for step in steps]).update(
+        status=ApprovalStatus.ESCALATED if escalated else ApprovalStatus.CANCELLED,
+        action_user=user,
+        comment=reason,
+        updated_at=now,
+    )
+    common: dict[str, Any] = {
+        "flow_id": first.flow_id,
+        "step_number": first.step_number,
+        "status": ApprovalStatus.CURRENT,
+        "approval_type": first.approval_type,
+        "extra_fields": extra,
+    }
+    if to_user is not None:
+        ApprovalInstance.objects.bulk_create([ApprovalInstance(assigned_to=to_user, **common)])
+        return [to_user.pk]
+    members = list(
+        get_user_model()
+        .objects.filter(is_active=True, **{role_member_field(): to_role.pk})
+        .exclude(pk__in=[left_out] if left_out is not None else [])
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    if not members:
+        raise WorkflowValidationError(
+            "The role has no active member who may take the step (the user who started the "
+            "workflow cannot approve it).",
+            field="toRoleId",
+        )
+    role_type = ContentType.objects.get_for_model(to_role)
+    ApprovalInstance.objects.bulk_create(
+        [
+            ApprovalInstance(
+                assigned_to_id=member,
+                assigned_role_content_type=role_type,
+                assigned_role_object_id=str(to_role.pk),
+                role_selection_strategy=RoleSelectionStrategy.ANYONE,
+                **common,
+            )
+            for member in members
+        ]
+    )
+    return members
+
+
+def due_at_subquery() -> Subquery:
+    """Return, for attachment querysets, the earliest due time of the object's current steps."""
+    return Subquery(
+        ApprovalInstance.objects.filter(
+            status=ApprovalStatus.CURRENT,
+            due_date__isnull=False,
+            flow__content_type_id=OuterRef("content_type_id"),
+            flow__object_id=OuterRef("object_id"),
+        )
+        .order_by("due_date")
+        .values("due_date")[:1]
+    )
+
+
+def overdue_exists(now: Any) -> Exists:
+    """Return, for attachment querysets, an expression true where a current step is overdue."""
+    return Exists(
+        ApprovalInstance.objects.filter(
+            status=ApprovalStatus.CURRENT,
+            due_date__lte=now,
+            flow__content_type_id=OuterRef("content_type_id"),
+            flow__object_id=OuterRef("object_id"),
+        )
+    )

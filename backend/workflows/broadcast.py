@@ -24,7 +24,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from backend.workflows import approvals
+from backend.workflows import transition_state
 from backend.workflows.models import WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import (
     attachment_snapshot,
@@ -120,22 +120,36 @@ def _messages(events: Sequence[WorkflowEvent]) -> list[tuple[str, dict[str, Any]
     for event in events:
         by_attachment.setdefault(event.attachment_id, []).append(event)
     for attachment_id, batch in by_attachment.items():
-        attachment = (
-            WorkflowAttachment.objects.select_related("workflow").filter(pk=attachment_id).first()
-        )
+        # The transition that saved the batch hands over the rows it loaded (see
+        # transition_state); without it, everything is read again.
+        state = transition_state.for_events(batch)
+        if state is not None:
+            attachment: WorkflowAttachment | None = batch[0].attachment
+        else:
+            attachment = (
+                WorkflowAttachment.objects.select_related("workflow")
+                .filter(pk=attachment_id)
+                .first()
+            )
         if attachment is None:
             continue
-        stages = ordered_stages(attachment.workflow_id)
+        if state is not None and state.stages is not None:
+            stages = state.stages
+        else:
+            stages = ordered_stages(attachment.workflow_id)
         snapshot = attachment_snapshot(attachment, stages)
         workflow_ids = [attachment.workflow_id]
         if attachment.workflow.cloned_from_id:
             workflow_ids.append(attachment.workflow.cloned_from_id)
-        previous = (
-            WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__lt=batch[0].pk)
-            .order_by("-pk")
-            .values_list("pk", flat=True)
-            .first()
-        )
+        if state is not None and state.is_new:
+            previous = None  # created by this transition: it has no earlier event
+        else:
+            previous = (
+                WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__lt=batch[0].pk)
+                .order_by("-pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
         for event in batch:
             message = {
                 "type": MESSAGE_TYPE,
@@ -147,12 +161,14 @@ def _messages(events: Sequence[WorkflowEvent]) -> list[tuple[str, dict[str, Any]
             # Each copy names its group: a process listening to several groups routes by it.
             for group in (attachment_group(attachment_id), *map(workflow_group, workflow_ids)):
                 sends.append((group, {**message, "group": group}))
-        sends.extend(_inbox_messages(attachment, batch))
+        sends.extend(_inbox_messages(attachment, batch, state))
     return sends
 
 
 def _inbox_messages(
-    attachment: WorkflowAttachment, batch: list[WorkflowEvent]
+    attachment: WorkflowAttachment,
+    batch: list[WorkflowEvent],
+    state: transition_state.TransitionState | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Tell users whose pending approvals gained or lost this attachment."""
     before: set[int] = set()
@@ -163,9 +179,7 @@ def _inbox_messages(
     after = (
         {
             step.assignee_id
-            for step in approvals.open_steps_for_objects(
-                attachment.content_type_id, [attachment.object_id]
-            )
+            for step in transition_state.open_steps_after(attachment, state)
             if step.assignee_id is not None
         }
         if attachment.status == "in_progress"

@@ -33,6 +33,20 @@ class EventType(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     ACTION_FAILED = "action_failed", "Action failed"
     STATUS_NOT_WRITTEN = "status_not_written", "Object status not written"
+    REMINDED = "reminded", "Reminded"
+    TIMED_OUT = "timed_out", "Timed out"
+    ESCALATED = "escalated", "Escalated"
+    REASSIGNED = "reassigned", "Reassigned"
+    STAGE_SKIPPED = "stage_skipped", "Stage skipped"
+
+
+class TimeoutAction(models.TextChoices):
+    """What ``process_deadlines`` does with a step whose due time has passed (``on_timeout``)."""
+
+    ESCALATE = "escalate", "Escalate to a named user or role"
+    REJECT = "reject", "Reject the workflow"
+    APPROVE = "approve", "Approve the step"
+    NOTIFY = "notify", "Notify the approvers only"
 
 
 class WorkflowStatus(models.TextChoices):

@@ -36,8 +36,10 @@ def remove_event_listener(listener: EventListener) -> None:
 def _take_snapshots(events: list[WorkflowEvent]) -> None:
     """Give each event the state of its attachment now, right after the change it records.
 
-    One query per attachment of the batch (its stages, for the progress).
+    The stages (for the progress) are the ones the transition read (``transition_state``);
+    else one query per attachment of the batch.
     """
+    from backend.workflows import transition_state
     from backend.workflows.selectors import attachment_snapshot, ordered_stages
 
     snapshots: dict[int, dict[str, Any]] = {}
@@ -46,7 +48,12 @@ def _take_snapshots(events: list[WorkflowEvent]) -> None:
             continue
         attachment = event.attachment
         if attachment.pk not in snapshots:
-            stages = ordered_stages(attachment.workflow_id)
+            state = transition_state.state_of(attachment)
+            stages = (
+                state.stages
+                if state is not None and state.stages is not None
+                else ordered_stages(attachment.workflow_id)
+            )
             snapshots[attachment.pk] = attachment_snapshot(attachment, stages)
         event.snapshot = snapshots[attachment.pk]
 

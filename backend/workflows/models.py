@@ -193,6 +193,9 @@ class Stage(models.Model):
     color = models.CharField(max_length=20, blank=True, default="#3498db")
     # A list of approval dicts with the seed's keys (see backend.workflows.approval_config).
     approvals = models.JSONField(default=list, blank=True)
+    # Django lookups over the object's fields (``{"amount__gte": 10000}``), read when the stage
+    # would become current: when the object does not match, the stage is skipped. Null: always.
+    condition = models.JSONField(null=True, blank=True, default=None)
     cloned_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -377,6 +380,9 @@ class WorkflowAttachment(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # Highest approval_workflow step number used so far; new stages are numbered after it.
     last_step_number = models.PositiveIntegerField(default=0)
+    # Stages of the running copy skipped because their condition did not match (in the order
+    # they were skipped); progress counts only the stages that applied.
+    skipped_stage_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -494,3 +500,37 @@ class WorkflowEvent(models.Model):
         if self.pk is not None and not self._state.adding:
             raise ValueError("Workflow events are append-only and cannot be changed.")
         super().save(*args, **kwargs)
+
+
+class OutOfOffice(models.Model):
+    """A user's absence window and the substitute who takes their new steps meanwhile.
+
+    Unlike a delegation (one step, handed over by its holder, once), an absence applies to
+    every step that would be assigned to the user by name while ``starts_at <= now < ends_at``.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="out_of_office"
+    )
+    substitute = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "out-of-office"
+        verbose_name_plural = "out-of-office"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="out_of_office_window"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} away, substitute {self.substitute}"
+
+    def is_active_at(self, moment: Any) -> bool:
+        """Tell whether the absence covers ``moment``."""
+        return self.starts_at <= moment < self.ends_at

@@ -47,7 +47,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils.module_loading import import_string
 
-from backend.workflows import approvals
+from backend.workflows import transition_state
 from backend.workflows.actions import ActionContext, ResolvedAction, workflow_action
 from backend.workflows.constants import ActionType, FailurePolicy
 from backend.workflows.engine_settings import workflow_setting
@@ -198,12 +198,14 @@ def resolve_recipients(
         attachment = workflow_attachment or seed_context.get("attachment")
         if attachment is None:
             raise TypeError("resolve_recipients() needs a context or workflow_attachment=.")
+        event = seed_context.get("event")
         return _resolve(
             recipient_types,
             attachment=attachment,
             obj=lambda: seed_context.get("obj") or attachment.target,
             delegate=seed_context.get("delegate_user") or seed_context.get("delegate"),
             creator_field=creator_field,
+            state=transition_state.for_events([event]) if event is not None else None,
         )
     action_context = context
     return _resolve(
@@ -212,6 +214,7 @@ def resolve_recipients(
         obj=lambda: action_context.obj,
         delegate=context.delegate,
         creator_field=creator_field,
+        state=transition_state.for_events([context.event]),
     )
 
 
@@ -222,6 +225,7 @@ def _resolve(
     obj: Callable[[], Any],
     delegate: Any,
     creator_field: str | None,
+    state: transition_state.TransitionState | None = None,
 ) -> list[Any]:
     resolved: list[Any] = []
     User = get_user_model()
@@ -238,9 +242,8 @@ def _resolve(
             )
             resolved.append(_creator(obj(), fields))
         elif recipient == "current_approver":
-            steps = approvals.open_steps_for_objects(
-                attachment.content_type_id, [attachment.object_id]
-            )
+            # The current approvers as the transition committed them (read once per transition).
+            steps = transition_state.open_steps_after(attachment, state)
             resolved.extend(step.assignee for step in steps if step.assignee is not None)
         elif recipient == "delegated_to":
             resolved.append(delegate)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
+from django.utils import timezone
 
 from backend.workflows import approvals
 from backend.workflows.companies import get_company_id_for_user, object_creator
@@ -62,8 +63,18 @@ class Progress:
         return round(100.0 * self.completed_stages / self.total_stages, 2)
 
 
+def applied_stages(attachment: WorkflowAttachment, stages: list[Stage]) -> list[Stage]:
+    """Return ``stages`` without those the attachment skipped (their condition was false)."""
+    skipped = set(attachment.skipped_stage_ids or ())
+    return [stage for stage in stages if stage.pk not in skipped] if skipped else stages
+
+
 def compute_progress(attachment: WorkflowAttachment, stages: list[Stage]) -> Progress:
-    """Return the progress of ``attachment``: 0 % at start, 100 % only once completed."""
+    """Return the progress of ``attachment``: 0 % at start, 100 % only once completed.
+
+    Only the stages that applied count: a stage skipped by its condition leaves the total.
+    """
+    stages = applied_stages(attachment, stages)
     total = len(stages)
     if attachment.status == AttachmentStatus.COMPLETED:
         return Progress(total, total)
@@ -119,6 +130,7 @@ def compute_next_stage(attachment: WorkflowAttachment, stages: list[Stage]) -> S
         return None
     if attachment.status == AttachmentStatus.NOT_STARTED:
         return stages[0] if stages else None
+    stages = applied_stages(attachment, stages)
     position = stage_position(stages, attachment.current_stage_id)
     if position is None or position + 1 >= len(stages):
         return None
@@ -208,6 +220,58 @@ def get_pending_approvals_for_user(user: Any) -> list[WorkflowAttachment]:
         pending_approvals_queryset(user).select_related(
             "workflow", "current_stage", "current_pipeline", "content_type"
         )
+    )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def with_due_at(queryset: QuerySet[WorkflowAttachment]) -> QuerySet[WorkflowAttachment]:
+    """Annotate ``due_at``: the earliest due time of the attachment's current steps (or None).
+
+    A subquery in the list's own query: a page of any length costs no extra query.
+    """
+    return queryset.annotate(due_at=approvals.due_at_subquery())
+
+
+def filter_overdue(
+    queryset: QuerySet[WorkflowAttachment], *, overdue: bool, now: Any = None
+) -> QuerySet[WorkflowAttachment]:
+    """Keep the in-progress attachments with (``overdue``) or without a step past its due time."""
+    now = now or timezone.now()
+    condition = approvals.overdue_exists(now)
+    if overdue:
+        return queryset.filter(condition, status=AttachmentStatus.IN_PROGRESS)
+    return queryset.exclude(condition, status=AttachmentStatus.IN_PROGRESS)
+
+
+def overdue_attachments(company_id: int | None, *, now: Any = None) -> QuerySet[WorkflowAttachment]:
+    """Return the company's in-progress attachments with a step past its due time, newest first."""
+    return filter_overdue(company_attachments(company_id), overdue=True, now=now)
+
+
+def due_at_for_attachments(attachments: list[WorkflowAttachment]) -> dict[int, Any]:
+    """Return ``{attachment id: due time or None}`` for many attachments in one query."""
+    if not attachments:
+        return {}
+    ids = [attachment.pk for attachment in attachments]
+    found = dict(
+        WorkflowAttachment.objects.filter(pk__in=ids, status=AttachmentStatus.IN_PROGRESS)
+        .annotate(due_at=approvals.due_at_subquery())
+        .values_list("pk", "due_at")
+    )
+    return {pk: found.get(pk) for pk in ids}
+
+
+def is_overdue(due_at: Any, *, now: Any = None) -> bool:
+    """Tell whether a due time (from ``due_at_for_attachments`` or ``with_due_at``) has passed."""
+    return due_at is not None and due_at <= (now or timezone.now())
+
+
+def pending_approvals_by_due_time(user: Any) -> QuerySet[WorkflowAttachment]:
+    """Return the user's inbox with ``due_at``, the earliest due first (no deadline last)."""
+    return with_due_at(pending_approvals_queryset(user)).order_by(
+        F("due_at").asc(nulls_last=True), "-id"
     )
 
 

@@ -1,7 +1,7 @@
 """The declared transition policy of an attachment: who may do what, in which status.
 
 Each action (start, approve, check in, verify, reject, delegate, request resubmission,
-cancel) is declared once, as viewflow declares ``@flow.transition(source=..., target=...,
+cancel, reassign) is declared once, as viewflow declares ``@flow.transition(source=..., target=...,
 permission=...)``: the statuses it leaves from, the statuses it may lead to and a guard over
 the facts about the actor. The services enforce it (``refusal`` and ``move``), and every
 reader (the API's ``availableActions``, the example UIs) asks ``available_actions``: a rule
@@ -40,6 +40,7 @@ class Action(models.TextChoices):
     DELEGATE = "delegate", "Delegate"
     REQUEST_RESUBMISSION = "request_resubmission", "Request resubmission"
     CANCEL = "cancel", "Cancel"
+    REASSIGN = "reassign", "Reassign"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class Actor:
     # The company account (the user the attachment's company is) acting for itself.
     is_company_account: bool = False
     is_starter: bool = False
-    # Holders of workflows.change_workflowattachment may cancel any workflow of the company.
+    # Holders of workflows.change_workflowattachment may cancel any workflow of the company
+    # and reassign its current step.
     may_change_attachments: bool = False
     # DJANGO_WORKFLOW_ENGINE['PERMISSIONS']: has the permission, or it is not required.
     may_start: bool = True
@@ -114,6 +116,21 @@ def _not_a_canceller() -> WorkflowError:
     return WorkflowPermissionDenied(
         "Only the user who started the workflow, the company or an administrator may cancel it."
     )
+
+
+def _not_a_manager() -> WorkflowError:
+    return WorkflowPermissionDenied(
+        "Only the company, an administrator or a user with "
+        "workflows.change_workflowattachment may reassign a step."
+    )
+
+
+def is_workflow_manager(actor: Actor) -> bool:
+    """Tell whether ``actor`` manages the company's running workflows (reassigns their steps).
+
+    The company account, a superuser, or a holder of ``workflows.change_workflowattachment``.
+    """
+    return actor.is_superuser or actor.is_company_account or actor.may_change_attachments
 
 
 def _not_a_check_in_step() -> WorkflowError:
@@ -202,6 +219,14 @@ TRANSITIONS: dict[str, Transition] = {
                 or actor.may_change_attachments
             ),
             refusal=_not_a_canceller,
+        ),
+        Transition(
+            Action.REASSIGN,
+            sources=IN_PROGRESS,
+            targets=IN_PROGRESS,
+            permission=None,
+            guard=is_workflow_manager,
+            refusal=_not_a_manager,
         ),
     )
 }

@@ -17,8 +17,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
-from backend.accounts.tokens import authenticate_token
-from backend.workflows.companies import get_company_id_for_user
+from backend.accounts.tokens import aauthenticate_token
+from backend.workflows.companies import cached_company_id, get_company_id_for_user
 from schema.context import RequestContext
 from schema.execution.event_sharing import current_operation
 
@@ -95,7 +95,7 @@ class WorkflowWSConsumer(GraphQLWSConsumer):
     async def on_ws_connect(self, context: RequestContext) -> Any:  # type: ignore[override]
         token = _token_from(context.connection_params)
         if token is not None:
-            user = await sync_to_async(authenticate_token)(token)
+            user = await aauthenticate_token(token)  # with the company, as over HTTP
         elif "session" in self.scope:
             user = await get_user(self.scope)
         else:
@@ -103,7 +103,10 @@ class WorkflowWSConsumer(GraphQLWSConsumer):
         if user is None or not user.is_authenticated:
             raise ConnectionRejectionError()
         context.user = user
-        context.company_id = await sync_to_async(get_company_id_for_user)(user)
+        company_id = cached_company_id(user)
+        if company_id is None:  # a session's user: not read with a token
+            company_id = await sync_to_async(get_company_id_for_user)(user)
+        context.company_id = company_id
         return {"user": user.username}
 
 

@@ -15,8 +15,8 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from backend.accounts.tokens import authenticate_token
-from backend.workflows.companies import get_company_id_for_user
+from backend.accounts.tokens import aauthenticate_token, bearer_token_of
+from backend.workflows.companies import cached_company_id, get_company_id_for_user
 from backend.workflows.input_limits import json_depth
 from schema.context import RequestContext
 from schema.execution.graphiql import render_graphiql
@@ -25,9 +25,7 @@ from schema.schema import schema_for_settings
 
 def bearer_token(request: HttpRequest) -> str | None:
     """Return the token of an ``Authorization: Bearer <token>`` header, if present."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return bearer_token_of(request.headers.get("Authorization", ""))
 
 
 # How deep a request body may nest: the deepest input (JSON metadata, 20 levels by default)
@@ -57,7 +55,7 @@ class GraphQLView(AsyncGraphQLView[RequestContext, None]):
         self.schema = schema_for_settings()
         token = bearer_token(request)
         if token is not None:
-            user = await sync_to_async(authenticate_token)(token)
+            user = await aauthenticate_token(token)
             if user is None:
                 return JsonResponse(
                     {
@@ -135,9 +133,9 @@ class GraphQLView(AsyncGraphQLView[RequestContext, None]):
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> RequestContext:
         user = request.user
-        company_id = (
-            await sync_to_async(get_company_id_for_user)(user) if user.is_authenticated else None
-        )
+        company_id = cached_company_id(user) if user.is_authenticated else None
+        if company_id is None and user.is_authenticated:  # not read with the token
+            company_id = await sync_to_async(get_company_id_for_user)(user)
         return RequestContext(request=request, response=response, user=user, company_id=company_id)
 
 

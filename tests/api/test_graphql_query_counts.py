@@ -48,12 +48,13 @@ from tests.support.purchase_steps import approve_current_stage, current_approver
 
 pytestmark = pytest.mark.django_db
 
-# The bearer token (with its user) and the user's company: see test_fixed_cost_of_a_request.
-REQUEST_OVERHEAD = 2
+# The bearer token with its user and the user's company, in one query: see
+# test_fixed_cost_of_a_request.
+REQUEST_OVERHEAD = 1
 DISTINCT_TEMPLATES = 5
-# Worker-thread hops of the workflows query: the token, the company, the root resolver, its
-# queryset's optimization, and fetching the page with everything prefetched.
-WORKFLOWS_THREAD_HOPS = 5
+# Worker-thread hops of the workflows query: the token (with the company), the root
+# resolver, its queryset's optimization, and fetching the page with everything prefetched.
+WORKFLOWS_THREAD_HOPS = 4
 
 WORKFLOWS = """
 query { workflows(first: 100) { edges { node {
@@ -309,7 +310,7 @@ def test_fixed_cost_of_a_request(client, acme):
     first = run_counted(client, "{ __typename }", token=token)
     later = run_counted(client, "{ __typename }", token=token)
 
-    # then: the token with its user, the company; the first use also records last_used_at
+    # then: the token with its user and company; the first use also records last_used_at
     assert len(first.statements) == REQUEST_OVERHEAD + 1, _listing("first", first)
     assert first.statements[1].startswith("UPDATE"), _listing("first", first)
     assert len(later.statements) == REQUEST_OVERHEAD, _listing("later", later)

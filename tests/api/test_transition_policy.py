@@ -132,6 +132,7 @@ def _try(acme: Any, attachment: WorkflowAttachment, action: str, user: Any) -> s
         Action.REJECT: {"reason": "No"},
         Action.DELEGATE: {"to_user": acme.user("budget_manager2").pk},
         Action.REQUEST_RESUBMISSION: {"reason": "Redo", "stage": attachment.current_stage_id},
+        Action.REASSIGN: {"reason": "Stuck", "to_user": acme.user("budget_manager2").pk},
     }
     call = calls.get(action) or (
         lambda: decide_on_attachment(
@@ -254,7 +255,7 @@ def test_available_actions_offer_exactly_what_the_services_accept(client, acme, 
 
 EXPECTED_DEFAULTS = {
     # state: {actor: actions}, with the default settings (cancel: starter, company, changer,
-    # superuser; step decisions: the approver only)
+    # superuser; reassign: company, changer, superuser; step decisions: the approver only)
     "not_started": {
         "approver": {"start"},
         # not started yet: whoever attached it is not its starter
@@ -267,10 +268,10 @@ EXPECTED_DEFAULTS = {
     "in_progress": {
         "approver": {"approve", "reject", "delegate", "request_resubmission"},
         "starter": {"cancel"},
-        "company": {"cancel"},
+        "company": {"cancel", "reassign"},
         "member": set(),
-        "changer": {"cancel"},
-        "superuser": {"cancel"},
+        "changer": {"cancel", "reassign"},
+        "superuser": {"cancel", "reassign"},
     },
     "check_in": {"approver": {"approve", "check_in", "reject", "delegate", "request_resubmission"}},
     "checked_in": {"approver": {"approve", "verify", "reject", "delegate", "request_resubmission"}},
@@ -317,6 +318,7 @@ query($id: ID!) {
                 "DELEGATE",
                 "REQUEST_RESUBMISSION",
                 "CANCEL",
+                "REASSIGN",
             ],
         ),
         ("completed", []),

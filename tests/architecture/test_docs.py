@@ -32,7 +32,12 @@ from tests.support.live_servers import database_url_of, free_port, redis_server,
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
-CHAINED_PAGES = ["python-api.md", "actions-and-email.md", "operations.md"]
+CHAINED_PAGES = [
+    "python-api.md",
+    "actions-and-email.md",
+    "operations.md",
+    "deadlines-and-reassignment.md",
+]
 
 
 def _blocks(path: Path, language: str) -> list[str]:

@@ -92,7 +92,8 @@ class Bench:
         self.counter += 1
         return PurchaseRequest.objects.create(
             title=f"Bench {self.counter}",
-            amount=Decimal("2500.00"),
+            # From 10,000 on the scenario runs Executive Approval too (a stage condition).
+            amount=Decimal("25000.00"),
             requester=self.scenario.user("requester"),
         )
 

@@ -20,6 +20,17 @@ thin benchmark layer, ``bench_application``; one worker each, default uvicorn op
 - ``redis``: two processes sharing the Redis layer (``REDIS_URL`` or redis://127.0.0.1:6379,
   database 14, or a throwaway ``redis-server`` when none answers); subscribers on A,
   decisions POSTed to B.
+- ``spread`` (only with ``--only spread``): the same two processes, with the subscribers
+  spread evenly over A and B (each server's sockets held by its own client processes), and
+  decisions POSTed to B: every event reaches B's subscribers through B's own listener and
+  A's through Redis. For ten times the default scale::
+
+      .venv/bin/python -m tests.benchmarks.bench_fanout --only spread --sizes 10000 --client-procs 4
+
+"idle KiB/subscription" is the growth of each subscribers' server's resident memory (after a
+full collection) from before the sockets open to when they are all subscribed and idle,
+divided by its sockets. The soft open-file limit is raised to what the largest size needs
+(servers and clients inherit it); the run stops early when the hard limit is lower.
 
 For every size N (default 1, 100, 1000) N subscriber sockets (one ``attachmentEvents``
 subscription each, all on one attachment) are opened by ``--client-procs`` client processes
@@ -66,6 +77,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "graphql-transport-ws"
 REDIS_DB = 14
 DEFAULT_SIZES = (1, 100, 1000)
+# Bounds of one run: the machine is shared, and the load stays on 127.0.0.1.
+MAX_SUBSCRIBERS = 20000
+MAX_CLIENT_PROCESSES = 8
 SUBSCRIPTION = """
 subscription($id: ID!) { attachmentEvents(attachmentId: $id) {
   id type occurredAt reason actor { username displayName }
@@ -111,10 +125,17 @@ def _time_gc(phase: str, info: dict[str, Any]) -> None:
         _gc_pauses.append((info["generation"], round(ms, 1)))
 
 
+def _resident_bytes() -> int:
+    """Return this process's resident memory (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 async def _bench_endpoint(path: str) -> Any:
     """``/__bench/group/<name>``: subscriptions of this process ready for the group's next
     message; ``/__bench/cpu``: CPU time and long garbage collections of this process;
-    ``/__bench/profile/start|stop``: cProfile of this process (40 most expensive functions)."""
+    ``/__bench/profile/start|stop``: cProfile of this process (40 most expensive functions);
+    ``/__bench/memory``: this process's resident memory after a full collection."""
     global _profiler
     if path.startswith("/__bench/group/"):
         # Subscriptions waiting for the group's next message: joined *and* done replaying the
@@ -131,6 +152,11 @@ async def _bench_endpoint(path: str) -> Any:
         return {"size": sum(1 for queue in queues if queue._getters)}
     if path == "/__bench/cpu":
         return {"cpu": time.process_time(), "gc": _gc_pauses}
+    if path == "/__bench/memory":
+        import gc
+
+        gc.collect()
+        return {"rss": _resident_bytes()}
     if path == "/__bench/profile/start":
         import cProfile
 
@@ -462,7 +488,8 @@ class Scenario:
         self.requests += 1
         request = PurchaseRequest.objects.create(
             title=f"Fanout {self.requests}",
-            amount=Decimal("2500.00"),
+            # From 10,000 on the scenario runs Executive Approval too (a stage condition).
+            amount=Decimal("25000.00"),
             requester=self.scenario.user("requester"),
         )
         attachment = attach_workflow_to_object(
@@ -556,53 +583,82 @@ def run_size(
     client_procs: int,
     profile: bool = False,
 ) -> dict[str, Any]:
+    """Subscribe ``size`` sockets (spread evenly when ``subscribe_to`` is a list of servers)."""
     from backend.workflows.broadcast import attachment_group
 
+    servers = subscribe_to if isinstance(subscribe_to, list) else [subscribe_to]
     attachments = [scenario.new_attachment() for _ in range(4 if size == 1 else 1)]
+    # Bounded waits, longer for more sockets (subscribing costs a few ms of server CPU each).
+    open_timeout = 120 + size * 0.03
+    shares = [
+        size // len(servers) + (1 if i < size % len(servers) else 0) for i in range(len(servers))
+    ]
+    memory_before = [_bench_get(server, "memory")["rss"] for server in servers]
     started = time.monotonic()
-    fleet = ClientFleet(
-        subscribe_to.ws_url,
-        scenario.subscriber_token,
-        [str(a) for a in attachments],
-        size,
-        min(client_procs, size),
-    )
+    fleets = [
+        ClientFleet(
+            server.ws_url,
+            scenario.subscriber_token,
+            [str(a) for a in attachments],
+            share,
+            max(1, min(client_procs // len(servers), share)),
+        )
+        for server, share in zip(servers, shares, strict=True)
+        if share
+    ]
     try:
-        fleet.wait_ready(timeout=120)
-        deadline = time.monotonic() + 60
-        for attachment_id in attachments:
-            while _local_listeners(subscribe_to, attachment_group(attachment_id)) < size:
-                if time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"subscribers did not join {attachment_group(attachment_id)}:\n"
-                        f"{subscribe_to.output()}"
-                    )
-                time.sleep(0.05)
+        for fleet in fleets:
+            fleet.wait_ready(timeout=open_timeout)
+        deadline = time.monotonic() + open_timeout
+        for server, share in zip(servers, shares, strict=True):
+            for attachment_id in attachments:
+                while _local_listeners(server, attachment_group(attachment_id)) < share:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(
+                            f"subscribers did not join {attachment_group(attachment_id)}:\n"
+                            f"{server.output()}"
+                        )
+                    time.sleep(0.05)
         setup_seconds = time.monotonic() - started
+        time.sleep(1)  # idle: let the subscriptions settle before reading the memory
+        memory_per_subscription = [
+            (_bench_get(server, "memory")["rss"] - before) / share
+            for server, share, before in zip(servers, shares, memory_before, strict=True)
+            if share
+        ]
 
         decisions = []
         if profile:
-            _bench_get(subscribe_to, "profile/start")
-        before = _bench_get(subscribe_to, "cpu")
-        cpu_before, gc_before = before["cpu"], len(before["gc"])
+            _bench_get(servers[0], "profile/start")
+        cpu_before = [_bench_get(server, "cpu") for server in servers]
         for attachment_id in attachments:
             for form in FORMS:
                 after = scenario.last_event_id(attachment_id)
                 token = scenario.approver_token(attachment_id)
-                fleet.hold()
+                for fleet in fleets:
+                    fleet.hold()
                 commit_at = _post_decision(decide_on.http_url, token, attachment_id, form)
                 ids = scenario.event_ids_after(attachment_id, after)
-                fleet.expect(len(ids), timeout=10)
+                for fleet in fleets:
+                    fleet.expect(len(ids), timeout=10)
                 decisions.append((commit_at, ids))
-        after = _bench_get(subscribe_to, "cpu")
-        cpu_ms = (after["cpu"] - cpu_before) * 1000 / len(decisions)
-        gc_pauses = after["gc"][gc_before:]
+        cpu_after = [_bench_get(server, "cpu") for server in servers]
+        cpu_ms = [
+            (after["cpu"] - before["cpu"]) * 1000 / len(decisions)
+            for before, after in zip(cpu_before, cpu_after, strict=True)
+        ]
+        gc_pauses = [
+            pause
+            for before, after in zip(cpu_before, cpu_after, strict=True)
+            for pause in after["gc"][len(before["gc"]) :]
+        ]
         if profile:
             print(f"--- profile of the subscribers' server, {size} subscribers ---")
-            print(_bench_get(subscribe_to, "profile/stop")["report"], flush=True)
-        arrivals = fleet.finish()
+            print(_bench_get(servers[0], "profile/stop")["report"], flush=True)
+        arrivals = [socket for fleet in fleets for socket in fleet.finish()]
     finally:
-        fleet.stop()
+        for fleet in fleets:
+            fleet.stop()
 
     latencies, received, errors = [], 0, sum(e for _, e in arrivals)
     slowest = []
@@ -634,6 +690,7 @@ def run_size(
         "slowest_per_decision": slowest,
         "cpu_ms": cpu_ms,
         "gc_pauses": gc_pauses,
+        "memory_per_subscription": memory_per_subscription,
     }
 
 
@@ -671,7 +728,7 @@ def run(
     try:
         scenario = Scenario()
         vendor = connection.vendor
-        if only != "redis":
+        if only in (None, "memory"):
             with uvicorn_servers(1, redis_url=None, **server_options) as (server,):
                 run_size(scenario, server, server, 1, 1)  # warm-up, not reported
                 for size in sizes:
@@ -680,7 +737,7 @@ def run(
                     )
                     results.append({"setup": "one process, in-memory", "db": vendor, **row})
                     _print_row(results[-1])
-        if only != "memory":
+        if only in (None, "redis"):
             with (
                 redis_server(REDIS_DB) as redis_url,
                 uvicorn_servers(2, redis_url=redis_url, **server_options) as (server_a, server_b),
@@ -697,6 +754,25 @@ def run(
                     )
                     results.append(
                         {"setup": "two processes, Redis (sub A, decide B)", "db": vendor, **row}
+                    )
+                    _print_row(results[-1])
+        if only == "spread":
+            with (
+                redis_server(REDIS_DB) as redis_url,
+                uvicorn_servers(2, redis_url=redis_url, **server_options) as (server_a, server_b),
+            ):
+                run_size(scenario, [server_a, server_b], server_b, 2, 2)
+                for size in sizes:
+                    row = run_size(
+                        scenario,
+                        [server_a, server_b],
+                        server_b,
+                        size,
+                        client_procs,
+                        profile and size == sizes[-1],
+                    )
+                    results.append(
+                        {"setup": "two processes, Redis (sub A + B, decide B)", "db": vendor, **row}
                     )
                     _print_row(results[-1])
     finally:
@@ -719,6 +795,7 @@ HEADER = [
     "max ms",
     "server CPU ms/decision",
     "subscribe all s",
+    "idle KiB/subscription",
 ]
 
 
@@ -733,8 +810,9 @@ def _cells(r: dict[str, Any]) -> list[str]:
         f"{r['p50']:.1f}",
         f"{r['p99']:.1f}",
         f"{r['max']:.1f}",
-        f"{r['cpu_ms']:.0f}",
+        " / ".join(f"{ms:.0f}" for ms in r["cpu_ms"]),
         f"{r['setup_s']:.1f}",
+        " / ".join(f"{b / 1024:.0f}" for b in r["memory_per_subscription"]),
     ]
 
 
@@ -752,10 +830,28 @@ def print_results(results: list[dict[str, Any]]) -> None:
     print_table(HEADER, [_cells(r) for r in results], text_columns=2)
 
 
+def _raise_open_file_limit(sockets: int) -> int:
+    """Raise this process's soft open-file limit for ``sockets`` (servers and clients inherit it)."""
+    import resource
+
+    needed = sockets + 1000  # one process may hold every socket, plus its other files
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft < needed:
+        raise SystemExit(f"the open-file limit is {soft}; {needed} are needed: raise `ulimit -Hn`")
+    return soft
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
-    parser.add_argument("--only", choices=("memory", "redis"))
+    parser.add_argument(
+        "--only",
+        choices=("memory", "redis", "spread"),
+        help="one setup; 'spread' (never run by default) puts the subscribers on both processes",
+    )
     parser.add_argument(
         "--client-procs", type=int, default=2, help="client processes holding the sockets"
     )
@@ -765,12 +861,17 @@ def main(argv: list[str] | None = None) -> None:
         help="cProfile the subscribers' server during the largest size's decisions",
     )
     args = parser.parse_args(argv)
+    if max(args.sizes) > MAX_SUBSCRIBERS or args.client_procs > MAX_CLIENT_PROCESSES:
+        raise SystemExit(
+            f"at most {MAX_SUBSCRIBERS} subscribers and {MAX_CLIENT_PROCESSES} client processes"
+        )
+    open_files = _raise_open_file_limit(max(args.sizes))
     sys.path.insert(0, str(PROJECT_ROOT))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"Fan-out: commit -> last event of the decision on every subscriber; "
         f"{args.client_procs} client process(es), {os.cpu_count()} CPUs shared with the servers "
-        f"(load average before: {load})."
+        f"(load average before: {load}; open-file limit {open_files})."
     )
     results = run(args.sizes, args.only, args.client_procs, args.profile)
     print()

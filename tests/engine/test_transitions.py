@@ -91,6 +91,7 @@ def test_a_share_of_another_stage_offers_nothing():
                 Action.DELEGATE,
                 Action.REQUEST_RESUBMISSION,
                 Action.CANCEL,
+                Action.REASSIGN,
             ],
         ),
         (AttachmentStatus.COMPLETED, []),

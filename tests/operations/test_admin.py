@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 from backend.demo.models import Opportunity, Ticket
 from backend.workflows.admin import WorkflowLevelActionInline
 from backend.workflows.constants import ActionType
 from backend.workflows.models import (
+    OutOfOffice,
     Stage,
     Workflow,
     WorkflowAction,
@@ -54,6 +58,12 @@ def data(acme, settings):
     Ticket.objects.create(title="Printer", created_by=acme.user("requester"))
     Opportunity.objects.create(name="Deal", amount=Decimal("10"), owner=acme.user("requester"))
     api_token_for(acme.user("requester"))
+    OutOfOffice.objects.create(
+        user=acme.user("cfo"),
+        substitute=acme.user("employee"),
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=7),
+    )
     return acme
 
 
@@ -196,3 +206,49 @@ def test_inline_actions_check_the_function_path(data, admin_user):
 
     assert not formset.is_valid()
     assert formset.errors == [{"function_path": [f"subprocess.run {NOT_ALLOWED}"]}]
+
+
+def test_the_attachment_page_reassigns_the_current_step(client, acme):
+    from backend.workflows.models import WorkflowEvent
+    from tests.support.helpers import approvers_of
+
+    # given: the company account (staff) signs in to the admin
+    request, attachment = start_purchase_request(acme, at_stage="Final Finance Sign-off")
+    attachment.refresh_from_db()
+    company = acme.company
+    company.is_staff = True
+    company.save()
+    company.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_workflowattachment"])
+    )
+    client.force_login(company)
+    url = reverse("admin:workflows_workflowattachment_reassign", args=[attachment.pk])
+    change = reverse("admin:workflows_workflowattachment_change", args=[attachment.pk])
+    assert url in client.get(change).content.decode()
+
+    # when
+    response = client.post(
+        url,
+        {
+            "to_user": acme.user("employee").pk,
+            "reason": "CFO on leave",
+            "expected_stage": attachment.current_stage_id,
+        },
+    )
+
+    # then
+    assert response.status_code == 302, response.context["form"].errors
+    assert response["Location"] == change
+    assert approvers_of(attachment) == ["acme-employee"]
+    assert WorkflowEvent.objects.filter(attachment=attachment).last().reason == "CFO on leave"
+
+    # a member without the change permission is refused by the service, nothing changes
+    member = acme.user("budget_manager1")
+    member.is_staff = True
+    member.save()
+    member.user_permissions.add(*Permission.objects.filter(codename="view_workflowattachment"))
+    client.force_login(member)
+    response = client.post(url, {"to_user": member.pk, "reason": "Mine now"})
+    assert response.status_code == 200
+    assert "PERMISSION_DENIED" in response.content.decode()
+    assert approvers_of(attachment) == ["acme-employee"]

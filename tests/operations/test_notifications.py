@@ -30,7 +30,7 @@ from tests.support.purchase_steps import (
     start_purchase_request,
 )
 
-OBJECT = "Purchase Request: Laptops - $2500.00"
+OBJECT = "Purchase Request: Laptops - $12500.00"
 REQUESTER = "requester@acme.example"
 
 
@@ -66,7 +66,7 @@ def test_approving_a_stage_mails_the_creator_twice_after_commit(acme, committed)
     approved, moved = mail.outbox
     assert approved.from_email == "workflows@localhost"
     assert (
-        'approved the stage "Initial Review" of "Purchase Request: Laptops - $2500.00"'
+        'approved the stage "Initial Review" of "Purchase Request: Laptops - $12500.00"'
         in approved.body
     )
     assert '(workflow "Purchase Request Approval")' in approved.body  # no " (Copy)"

@@ -97,7 +97,7 @@ def test_serve_console_is_quiet_and_the_api_answers_first(tmp_path: Path) -> Non
     text = log.read_text()
     print(f"serve answered after {answered_after:.1f} s on a fresh database\n{text}")
     assert answered_after < 60
-    assert "Demo data ready" in text and "36 notification e-mails" in text
+    assert "Demo data ready" in text and "32 notification e-mails" in text
     assert "Content-Type:" not in text and "MIME-Version" not in text
     assert "E-mail to requester@acme.example: Approved: " in text
     assert "lifespan" not in text

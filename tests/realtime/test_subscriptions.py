@@ -84,6 +84,7 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
         "DELEGATE",
         "REQUEST_RESUBMISSION",
         "CANCEL",
+        "REASSIGN",
     ]
     assert database_id_of(moved["payload"]["data"]["attachmentEvents"]["id"]) > database_id_of(
         approved["payload"]["data"]["attachmentEvents"]["id"]

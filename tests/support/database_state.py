@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from backend.demo.models import PurchaseRequest
 from backend.workflows.models import (
     DynamicForm,
+    OutOfOffice,
     Pipeline,
     Stage,
     Workflow,
@@ -33,6 +34,7 @@ SNAPSHOT_MODELS = (
     PurchaseRequest,
     DynamicForm,
     Group,
+    OutOfOffice,
 )
 
 

@@ -10,8 +10,11 @@ from django.test.utils import CaptureQueriesContext
 
 from backend.demo.models import PurchaseRequest
 
+# Above the demo's Executive Approval threshold (10,000), so the seed workflow runs all stages.
+DEFAULT_AMOUNT = "12500.00"
 
-def make_purchase_request(scenario, *, title="Laptops", amount="2500.00", requester=None):
+
+def make_purchase_request(scenario, *, title="Laptops", amount=DEFAULT_AMOUNT, requester=None):
     return PurchaseRequest.objects.create(
         title=title,
         amount=Decimal(amount),

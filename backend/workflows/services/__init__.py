@@ -14,6 +14,11 @@ from backend.workflows.selectors import (
     get_workflow_progress,
     user_requires_action,
 )
+from backend.workflows.services.absence import (
+    clear_out_of_office,
+    get_out_of_office,
+    set_out_of_office,
+)
 from backend.workflows.services.actions import (
     create_workflow_action,
     delete_workflow_action,
@@ -33,6 +38,7 @@ from backend.workflows.services.building import (
     update_stage,
     update_workflow,
 )
+from backend.workflows.services.bulk import approve_stages, reject_stages
 from backend.workflows.services.detailed_data import (
     get_detailed_workflow_data,
     get_workflow_approval_summary,
@@ -55,6 +61,7 @@ from backend.workflows.services.running import (
     check_in_stage,
     decide_on_attachment,
     delegate_stage,
+    reassign_stage,
     reject_stage,
     request_resubmission,
     start_attachment,
@@ -65,10 +72,20 @@ from backend.workflows.services.running import (
 # The seed's name for starting a workflow on an object.
 start_workflow_for_object = start_workflow
 
+# Imported last: it builds on the decisions above.
+from backend.workflows.services.deadlines import process_deadlines  # noqa: E402
+
 __all__ = [
     "add_pipeline",
     "add_stage",
     "approve_stage",
+    "approve_stages",
+    "clear_out_of_office",
+    "get_out_of_office",
+    "process_deadlines",
+    "reassign_stage",
+    "reject_stages",
+    "set_out_of_office",
     "attach_workflow_to_object",
     "cancel_workflow",
     "check_in_stage",

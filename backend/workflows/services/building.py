@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max, Model, Q
 
 from backend.workflows.approval_config import validate_approvals
+from backend.workflows.conditions import validate_condition
 from backend.workflows.constants import LIVE_STATUSES, WorkflowStatus
 from backend.workflows.engine_settings import department_model
 from backend.workflows.exceptions import (
@@ -40,7 +41,19 @@ PIPELINE_SPEC_KEYS = {
     "stages",
     "actions",
 }
-STAGE_SPEC_KEYS = {"name_en", "name_ar", "order", "color", "approvals", "stage_info", "actions"}
+# Marks an argument that was not given (None is a real value: "remove the condition").
+UNCHANGED: Any = object()
+
+STAGE_SPEC_KEYS = {
+    "name_en",
+    "name_ar",
+    "order",
+    "color",
+    "approvals",
+    "stage_info",
+    "actions",
+    "condition",
+}
 STAGE_INFO_KEYS = {"color", "approvals"}
 
 
@@ -184,6 +197,7 @@ def _stage_objects(
                     company_id=company_id,
                     field_prefix=f"{where}.approvals",
                 ),
+                condition=validate_condition(data.get("condition"), field=f"{where}.condition"),
             )
             built.append(stage)
             if data.get("actions") is not None:
@@ -445,6 +459,7 @@ def clone_structure(
             order=stage.order,
             color=stage.color,
             approvals=list(stage.approvals or []),
+            condition=stage.condition,
             cloned_from=stage,
         )
         for stage in stages
@@ -585,6 +600,7 @@ def add_stage(
     order: int | None = None,
     stage_info: dict[str, Any] | None = None,
     actions: list[dict[str, Any]] | None = None,
+    condition: dict[str, Any] | None = None,
 ) -> Stage:
     """Add a stage to a pipeline (placed last unless ``order`` is given).
 
@@ -608,6 +624,7 @@ def add_stage(
         color=color or DEFAULT_STAGE_COLOR,
         order=order,
         approvals=validate_approvals(approvals, company_id=pipeline.workflow.company_id),
+        condition=validate_condition(condition),
     )
     check_color(color, "color")
     check_columns(stage)
@@ -626,6 +643,7 @@ def update_stage(
     approvals: list[dict[str, Any]] | None = None,
     stage_info: dict[str, Any] | None = None,
     actions: list[dict[str, Any]] | None = None,
+    condition: Any = UNCHANGED,
     **fields: Any,
 ) -> Stage:
     """Change a stage's names, colour, order or approvals (validated before saving).
@@ -652,6 +670,8 @@ def update_stage(
         stage.approvals = validate_approvals(
             approvals, company_id=stage.pipeline.workflow.company_id
         )
+    if condition is not UNCHANGED:  # None removes the condition
+        stage.condition = validate_condition(condition)
     check_color(fields.get("color"), "color")
     check_columns(stage)
     stage.save()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, cast
 
 from django.conf import settings
@@ -28,13 +29,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
-from backend.workflows import approvals, transitions
+from backend.workflows import approvals, transition_state, transitions
+from backend.workflows.actions import action_rows_exist
+from backend.workflows.approval_config import check_roles, role_model
 from backend.workflows.companies import (
     cached_company_id,
     company_id_subquery,
     get_company_id_for_user,
     remember_company_id,
 )
+from backend.workflows.conditions import condition_holds
 from backend.workflows.constants import (
     LIVE_STATUSES,
     ApprovalBehaviour,
@@ -42,6 +46,7 @@ from backend.workflows.constants import (
     EventType,
     WorkflowStatus,
 )
+from backend.workflows.deadline_emails import send_step_emails
 from backend.workflows.engine_settings import (
     engine_setting,
     is_model_enabled,
@@ -196,9 +201,16 @@ def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
     """
     queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
-        .select_related("current_stage", "current_pipeline", "content_type__workflow_configuration")
+        .select_related(
+            "current_stage",
+            "current_pipeline",
+            "content_type__workflow_configuration",
+            "workflow",  # the after-commit listeners read the running copy (transition_state)
+        )
         .filter(pk=attachment_id)
     )
+    # Whether the running copy has stored actions rides along, for the after-commit listeners.
+    queryset = queryset.annotate(has_action_rows=action_rows_exist(OuterRef("workflow_id")))
     company_id = cached_company_id(user)
     if company_id is None:
         queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
@@ -271,13 +283,14 @@ def _actor(
         is_company_account=is_company_account,
         is_starter=is_starter,
         may_change_attachments=(
-            action == transitions.Action.CANCEL
+            action in (transitions.Action.CANCEL, transitions.Action.REASSIGN)
             and not (is_superuser or is_starter or is_company_account)
             and user.has_perm("workflows.change_workflowattachment")
         ),
         may_start=action != transitions.Action.START
         or _permission_granted(user, "REQUIRE_PERMISSION_TO_START", "start_workflow"),
-        may_approve=action in (transitions.Action.START, transitions.Action.CANCEL)
+        may_approve=action
+        in (transitions.Action.START, transitions.Action.CANCEL, transitions.Action.REASSIGN)
         or _permission_granted(user, "REQUIRE_PERMISSION_TO_APPROVE", "approve_workflow"),
         share=_share(step, attachment),
     )
@@ -395,10 +408,15 @@ def _check_decision(
         raise error
     if attachment.current_stage_id != seen_stage_id:
         raise ConflictError(LOST_RACE)
-    if action == transitions.Action.CANCEL:
+    if action in (transitions.Action.CANCEL, transitions.Action.REASSIGN):
+        # Managers' actions: no share of the step is needed.
         error = transitions.refusal(action, attachment.status, actor, status_label=status_label)
         if error is not None:
             raise error
+        if action == transitions.Action.REASSIGN and attachment.current_stage_id is None:
+            raise InvalidStateError(
+                "The workflow has no current stage, so there is no step to reassign."
+            )
         return None
     if attachment.current_stage_id is None:
         raise InvalidStateError(
@@ -545,10 +563,11 @@ def _open_stage(
     *,
     flow: Any,
     replace_flow: bool,
-) -> None:
+) -> list[dict[str, int]]:
     """Create the approval steps of ``stage`` and make it the attachment's current stage.
 
     ``obj`` (the business object) is needed only to open a new flow (``flow`` is None).
+    Return the steps given to a substitute (out of office): ``[{"user", "substitute"}]``.
     """
     left_out = None if transitions.self_approval_allowed() else attachment.started_by_id
     steps = approvals.build_steps(stage, attachment.last_step_number + 1, left_out=left_out)
@@ -560,6 +579,7 @@ def _open_stage(
     attachment.last_step_number += len(steps)
     attachment.current_stage = stage
     attachment.current_pipeline = stage.pipeline
+    return approvals.substitutions(steps)
 
 
 def _check_runnable(stages: list[Stage]) -> None:
@@ -577,6 +597,36 @@ def _check_runnable(stages: list[Stage]) -> None:
 # --------------------------------------------------------------------------- attach and start
 
 
+def _next_applying(
+    attachment: WorkflowAttachment, stages: list[Stage], actor: Any
+) -> tuple[Stage | None, list[WorkflowEvent]]:
+    """Return the first of ``stages`` whose condition holds, and a STAGE_SKIPPED per stage
+    passed over (recorded in ``skipped_stage_ids``). Stages without a condition cost nothing;
+    each condition is one ``EXISTS`` on the object's values now.
+    """
+    skipped: list[WorkflowEvent] = []
+    model = None
+    for stage in stages:
+        if not stage.condition:
+            return stage, skipped
+        if model is None:
+            model = ContentType.objects.get_for_id(attachment.content_type_id).model_class()
+        if condition_holds(model, attachment.object_id, stage.condition):
+            return stage, skipped
+        attachment.skipped_stage_ids = [*attachment.skipped_stage_ids, stage.pk]
+        skipped.append(
+            _event(
+                attachment,
+                EventType.STAGE_SKIPPED,
+                actor,
+                to_stage=stage,
+                to_pipeline=stage.pipeline,
+                details={"condition": stage.condition},
+            )
+        )
+    return None, skipped
+
+
 def _start(
     attachment: WorkflowAttachment,
     obj: Model,
@@ -587,24 +637,33 @@ def _start(
     earlier_events: tuple[WorkflowEvent, ...] = (),
 ) -> None:
     _check_runnable(stages)
-    first = stages[0]
+    attachment.skipped_stage_ids = []
+    first, skipped = _next_applying(attachment, stages, user)
+    if first is None:
+        raise WorkflowValidationError(
+            "No stage of this workflow applies to this object: every stage's condition is false.",
+            field="workflowId",
+        )
     attachment.started_by = user
-    _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
+    substituted = _open_stage(attachment, obj, first, flow=None, replace_flow=replace_flow)
     transitions.move(attachment, transitions.Action.START, AttachmentStatus.IN_PROGRESS)
     attachment.started_at = timezone.now()
+    is_new = attachment.pk is None
     attachment.save()
-    save_events(
-        [
-            *earlier_events,
-            _event(
-                attachment,
-                EventType.STARTED,
-                user,
-                to_stage=first,
-                to_pipeline=first.pipeline,
-            ),
-        ]
-    )
+    events = [
+        *earlier_events,
+        _event(
+            attachment,
+            EventType.STARTED,
+            user,
+            to_stage=first,
+            to_pipeline=first.pipeline,
+            details={"substitutions": substituted} if substituted else {},
+        ),
+        *skipped,
+    ]
+    transition_state.remember(attachment, events, stages=stages, target=obj, is_new=is_new)
+    save_events(events)
 
 
 def attach_workflow_to_object(
@@ -781,6 +840,8 @@ class _Decision:
     step: approvals.StepInfo | None
     key: str | None
     known_target: Model | None
+    # Events recorded before the decision's own (a timeout before what it causes).
+    leading: list[WorkflowEvent] = dataclass_field(default_factory=list)
 
     def target(self) -> Model:
         """Return the business object (loaded only when a decision writes to it)."""
@@ -797,6 +858,7 @@ class _Decision:
         return _event(self.attachment, event_type, self.user, **fields)
 
     def finish(self, events: list[WorkflowEvent]) -> WorkflowAttachment:
+        events = [*self.leading, *events]
         if self.key:
             events[0].idempotency_key = self.key
             events[0].details = {**(events[0].details or {}), "action": self.action}
@@ -807,6 +869,7 @@ class _Decision:
                 "approvers_before": list(self.step.approvers),
             }
         self.attachment.save()
+        transition_state.remember(self.attachment, events, target=self.known_target)
         save_events(events)
         return self.attachment
 
@@ -890,10 +953,9 @@ def _advance(decision: _Decision, flow: Any, stages: list[Stage]) -> list[Workfl
             "an administrator has to cancel it."
         )
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
-    if position + 1 < len(stages):
-        target = stages[position + 1]
-        _open_stage(attachment, None, target, flow=flow, replace_flow=False)
-        events = []
+    target, events = _next_applying(attachment, stages[position + 1 :], decision.user)
+    if target is not None:
+        substituted = _open_stage(attachment, None, target, flow=flow, replace_flow=False)
         if from_pipeline is None or target.pipeline_id != from_pipeline.pk:
             events.append(
                 decision.event(
@@ -911,6 +973,7 @@ def _advance(decision: _Decision, flow: Any, stages: list[Stage]) -> list[Workfl
                 to_stage=target,
                 from_pipeline=from_pipeline,
                 to_pipeline=target.pipeline,
+                details={"substitutions": substituted} if substituted else {},
             )
         )
         return events
@@ -920,11 +983,12 @@ def _advance(decision: _Decision, flow: Any, stages: list[Stage]) -> list[Workfl
     attachment.current_pipeline = None
     _apply_object_status(attachment, decision.target(), AttachmentStatus.COMPLETED)
     return [
+        *events,
         decision.event(
             EventType.COMPLETED,
             from_stage=from_stage,
             from_pipeline=from_pipeline,
-        )
+        ),
     ]
 
 
@@ -960,6 +1024,8 @@ def _approve(
         )
     ]
     stages = _stages_if_stage_finished(attachment, step.flow_id)
+    if stages:
+        transition_state.remember_stages(attachment, stages)
     if stages is not None:
         events.extend(_advance(decision, step.flow, stages))
     return decision.finish(events)
@@ -974,7 +1040,7 @@ def _reject(decision: _Decision, *, reason: str) -> WorkflowAttachment:
     attachment.metadata = {
         **attachment.metadata,
         "rejection_reason": reason,
-        "rejected_by": user.pk,
+        "rejected_by": user.pk if user is not None else None,
     }
     _apply_object_status(attachment, decision.target(), AttachmentStatus.REJECTED)
     return decision.finish(
@@ -1055,6 +1121,7 @@ def _request_resubmission(decision: _Decision, *, stage: Any, reason: str) -> Wo
     attachment, user, step = decision.attachment, decision.user, decision.step
     assert step is not None
     stages = ordered_stages(attachment.workflow_id)
+    transition_state.remember_stages(attachment, stages)
     target = _resolve_target_stage(stages, stage)
     current_position = stage_position(stages, attachment.current_stage_id)
     target_position = stage_position(stages, target.pk)
@@ -1064,6 +1131,9 @@ def _request_resubmission(decision: _Decision, *, stage: Any, reason: str) -> Wo
         )
     from_stage, from_pipeline = attachment.current_stage, attachment.current_pipeline
     approvals.close_for_resubmission(step, user=user, reason=reason)
+    # Stages from the target on are decided afresh: their conditions are read again.
+    later = {stage.pk for stage in stages[target_position:]}
+    attachment.skipped_stage_ids = [pk for pk in attachment.skipped_stage_ids if pk not in later]
     _open_stage(attachment, None, target, flow=step.flow, replace_flow=False)
     return decision.finish(
         [
@@ -1098,6 +1168,91 @@ def _cancel(decision: _Decision, *, reason: str) -> WorkflowAttachment:
     return decision.finish(events)
 
 
+def resolve_assignee(
+    company_id: int | None, *, to_user: Any = None, to_role: Any = None
+) -> tuple[Any, Any]:
+    """Return ``(user, None)`` or ``(None, role)``: an active user or a role of the company.
+
+    Exactly one of ``to_user`` / ``to_role`` (objects or ids). A user of another company is
+    NOT_FOUND, like an unknown one; a role needs active members, all of the company.
+    """
+    if (to_user in (None, "")) == (to_role in (None, "")):
+        raise WorkflowValidationError("Name exactly one user or one role.", field="toUserId")
+    if to_user not in (None, ""):
+        target = _resolve_user(to_user, "toUserId")
+        if get_company_id_for_user(target) != company_id:
+            raise NotFoundError("User not found.", field="toUserId")
+        if not target.is_active:
+            raise WorkflowValidationError("The user is not active.", field="toUserId")
+        return target, None
+    role_id = parse_id(
+        to_role.pk if isinstance(to_role, Model) else to_role, "toRoleId", what="Role"
+    )
+    check_roles({role_id: "toRoleId"}, company_id)
+    return None, role_model().objects.get(pk=role_id)
+
+
+def _reassign(
+    decision: _Decision, *, to_user: Any, to_role: Any, reason: str
+) -> WorkflowAttachment:
+    attachment, user = decision.attachment, decision.user
+    target_user, target_role = resolve_assignee(
+        attachment.company_id, to_user=to_user, to_role=to_role
+    )
+    steps = approvals.current_steps(attachment.content_type_id, attachment.object_id)
+    steps = [step for step in steps if step.stage_id == attachment.current_stage_id]
+    if not steps:
+        raise InvalidStateError("The current stage has no open step to reassign.")
+    before = list(steps[0].approvers)
+    if target_user is not None and before == [target_user.pk]:
+        raise WorkflowValidationError(
+            "The step is already assigned to this user alone.", field="toUserId"
+        )
+    if (
+        target_user is not None
+        and target_user.pk == attachment.started_by_id
+        and not transitions.self_approval_allowed()
+    ):
+        raise WorkflowValidationError(
+            "You cannot reassign a step to the user who started the workflow.", field="toUserId"
+        )
+    after = approvals.hand_over(
+        steps,
+        to_user=target_user,
+        to_role=target_role,
+        escalated=False,
+        user=user,
+        reason=reason,
+        left_out=None if transitions.self_approval_allowed() else attachment.started_by_id,
+    )
+    details: dict[str, Any] = {"approvers_before": before, "approvers_after": after}
+    if target_role is not None:
+        details["to_role"] = target_role.pk
+    told = sorted(set(before) | set(after))
+    actor_name = user.get_full_name() or user.first_name or user.username
+    transaction.on_commit(
+        lambda: send_step_emails(
+            "reassigned",
+            attachment_id=attachment.pk,
+            user_ids=told,
+            reason=reason,
+            actor_name=actor_name,
+        )
+    )
+    return decision.finish(
+        [
+            decision.event(
+                EventType.REASSIGNED,
+                from_stage=attachment.current_stage,
+                from_pipeline=attachment.current_pipeline,
+                delegate=target_user,
+                reason=reason,
+                details=details,
+            )
+        ]
+    )
+
+
 def decide_on_attachment(
     *,
     action: str,
@@ -1110,6 +1265,7 @@ def decide_on_attachment(
     comment: str = "",
     reason: str = "",
     to_user: Any = None,
+    to_role: Any = None,
     stage: Any = None,
     timestamp: str | None = None,
     _seen_stage: Any = _UNREAD,
@@ -1125,7 +1281,11 @@ def decide_on_attachment(
     _require_user(user)
     if company_id is not None and cached_company_id(user) is None:
         remember_company_id(user, company_id)
-    if action in (transitions.Action.REJECT, transitions.Action.REQUEST_RESUBMISSION):
+    if action in (
+        transitions.Action.REJECT,
+        transitions.Action.REQUEST_RESUBMISSION,
+        transitions.Action.REASSIGN,
+    ):
         reason = _clean_reason(reason, required=True)
     elif action in (transitions.Action.DELEGATE, transitions.Action.CANCEL):
         reason = _clean_reason(reason, required=False)
@@ -1143,6 +1303,9 @@ def decide_on_attachment(
             d, stage=stage, reason=reason
         ),
         transitions.Action.CANCEL: lambda d: _cancel(d, reason=reason),
+        transitions.Action.REASSIGN: lambda d: _reassign(
+            d, to_user=to_user, to_role=to_role, reason=reason
+        ),
     }
     if action not in bodies:
         raise WorkflowValidationError(f"Unknown decision '{action}'.", field="action")
@@ -1155,6 +1318,36 @@ def decide_on_attachment(
         idempotency_key=idempotency_key,
         seen_stage=_seen_stage,
         target=_target,
+    )
+
+
+def reassign_stage(
+    *,
+    attachment_id: Any,
+    user: Any,
+    reason: str,
+    to_user: Any = None,
+    to_role: Any = None,
+    expected_stage: Any = None,
+    idempotency_key: str | None = None,
+    company_id: int | None = None,
+) -> WorkflowAttachment:
+    """Hand the current step to another active user or a role of the company (managers only).
+
+    The step's current holders lose it (their rows are cancelled), the new holders get the
+    same step without a deadline; REASSIGNED records who held it before and after.
+    ``expected_stage`` binds the reassignment to the step the manager saw (else CONFLICT).
+    """
+    return decide_on_attachment(
+        action=transitions.Action.REASSIGN,
+        attachment_id=attachment_id,
+        user=user,
+        company_id=company_id,
+        reason=reason,
+        to_user=to_user,
+        to_role=to_role,
+        expected_stage=expected_stage,
+        idempotency_key=idempotency_key,
     )
 
 

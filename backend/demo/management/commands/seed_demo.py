@@ -52,8 +52,9 @@ def _purchase_requests(scenario: CompanyScenario) -> None:
     plans = [
         ("Office chairs", "1800.00", 0, None),
         ("Developer laptops", "12500.00", 1, None),
-        ("Conference booth", "7400.00", 3, None),
-        ("Cloud credits", "3000.00", 5, None),
+        # From 10,000 the request also needs Executive Approval (a stage condition).
+        ("Conference booth", "17400.00", 3, None),
+        ("Cloud credits", "3000.00", 3, None),
         ("Team offsite", "9100.00", 1, "Over the quarterly budget."),
     ]
     forms = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0003_issue14_workflow_status'),
+        ('workflows', '0004_issue15_deadlines_conditions_absence'),
     ]
 
     operations = [
