@@ -18,7 +18,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from schema.consumers import websocket_consumer  # noqa: E402
+from schema.execution.consumers import websocket_consumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -240,7 +240,7 @@ DJANGO_WORKFLOW_ENGINE = {
 # Set by ``manage.py serve --demo`` (or DEBUG): the landing page lists the demo users.
 WORKFLOWQL_DEMO = env_flag("WORKFLOWQL_DEMO")
 
-# schema/fast_fields.py: execution shortcuts for plain fields (off: graphql-core's own path).
+# schema/execution/fast_fields.py: execution shortcuts for plain fields (off: graphql-core's own path).
 GRAPHQL_EXECUTION_SHORTCUTS = env_flag("GRAPHQL_EXECUTION_SHORTCUTS", default=True)
 
 LOGGING = {

@@ -16,7 +16,7 @@ from django.views.static import serve
 
 from backend.demo.views import landing
 from backend.static_files import stream_asynchronously
-from schema.views import graphql_view
+from schema.execution.views import graphql_view
 
 EXAMPLES_DIST = Path(settings.BASE_DIR) / "frontend-examples" / "web" / "dist"
 

@@ -1,6 +1,6 @@
 """Per-request DataLoaders for computed fields; each batches one kind of read into one query.
 
-Loaders are created fresh for every request (see ``schema.views``): sharing them across
+Loaders are created fresh for every request (see ``schema.execution.views``): sharing them across
 requests would serve stale rows.
 """
 
@@ -17,8 +17,8 @@ from strawberry.dataloader import DataLoader
 
 from backend.workflows import approvals
 from backend.workflows.approval_config import form_model, role_model
-from backend.workflows.models import Stage, WorkflowAttachment, WorkflowEvent
-from backend.workflows.selectors import sort_stages
+from backend.workflows.models import Pipeline, Stage, WorkflowAttachment, WorkflowEvent
+from backend.workflows.selectors import configurations_by_content_type, sort_stages
 
 AttachmentKey = tuple[int, str]  # (content_type_id, object_id)
 
@@ -79,6 +79,19 @@ def _events_by_attachment(attachment_ids: list[int]) -> list[list[WorkflowEvent]
     return [grouped[attachment_id] for attachment_id in attachment_ids]
 
 
+def _attachments(attachment_ids: list[int]) -> list[WorkflowAttachment | None]:
+    """Load attachments with what an event's ``attachment { ... }`` reads of them."""
+    found = WorkflowAttachment.objects.select_related(
+        "current_stage", "current_pipeline", "workflow", "started_by"
+    ).in_bulk(attachment_ids)
+    return [found.get(pk) for pk in attachment_ids]
+
+
+def _configurations(content_type_ids: list[int]) -> list[Any]:
+    found = configurations_by_content_type(content_type_ids)
+    return [found.get(content_type_id) for content_type_id in content_type_ids]
+
+
 def _loader(batch: Any) -> DataLoader:
     return DataLoader(load_fn=sync_to_async(batch))
 
@@ -95,7 +108,10 @@ class Loaders:
     user_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(get_user_model())))
     role_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(role_model())))
     form_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(form_model())))
-    attachment_by_id: DataLoader = field(
-        default_factory=lambda: _loader(_by_ids(WorkflowAttachment))
+    attachment_by_id: DataLoader = field(default_factory=lambda: _loader(_attachments))
+    stage_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(Stage)))
+    pipeline_by_id: DataLoader = field(default_factory=lambda: _loader(_by_ids(Pipeline)))
+    configuration_by_content_type: DataLoader = field(
+        default_factory=lambda: _loader(_configurations)
     )
     events_by_attachment: DataLoader = field(default_factory=lambda: _loader(_events_by_attachment))

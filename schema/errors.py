@@ -10,38 +10,73 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from enum import Enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
+from asgiref.sync import sync_to_async
 from graphql import GraphQLError
+from strawberry.types import Info
 
 from backend.workflows.constants import ErrorCode
 from backend.workflows.exceptions import WorkflowError
+from schema.enums import choices_enum
+
+if TYPE_CHECKING:
+    from schema.root import Query
 
 logger = logging.getLogger("schema.errors")
 
-# A functional Enum: mypy cannot see its members, so no overload of strawberry.enum matches.
-ErrorCodeEnum = strawberry.enum(  # type: ignore[call-overload]
-    Enum("ErrorCode", {code: code for code in ErrorCode.values}),
-    name="ErrorCode",
-    description="Stable machine-readable error codes.",
-)
+_Payload = TypeVar("_Payload")
+
+choices_enum(ErrorCode, name="ErrorCode", description="Stable machine-readable error codes.")
+ErrorCodeEnum = ErrorCode
 
 
 @strawberry.type(name="MutationError", description="Why a mutation did not change anything.")
 class MutationError:
-    code: ErrorCodeEnum = strawberry.field(description="Stable error code.")  # type: ignore[valid-type]
+    code: ErrorCodeEnum = strawberry.field(description="Stable error code.")
     message: str = strawberry.field(description="Human-readable explanation.")
     field: str | None = strawberry.field(
         description="The input field the error is about, when there is one."
     )
 
 
+@strawberry.type(name="MutationPayload", description="What every mutation payload holds.")
+class MutationPayload:
+    @strawberry.field(
+        description="The query root, to read anything else in the same round trip after the change."
+    )
+    def query(self) -> Annotated[Query, strawberry.lazy("schema.root")]:
+        from schema.root import Query
+
+        return Query()
+
+
 def mutation_error(error: WorkflowError) -> MutationError:
     """Turn a domain error into a payload error."""
-    return MutationError(
-        code=ErrorCodeEnum(str(error.code)), message=error.message, field=error.field
-    )
+    return MutationError(code=ErrorCode(str(error.code)), message=error.message, field=error.field)
+
+
+async def run_mutation(
+    info: Info,
+    payload: Callable[..., _Payload],
+    action: Callable[[Any], dict[str, Any]],
+) -> _Payload:
+    """Run ``action(context)`` in a worker thread and build ``payload`` from what it returns.
+
+    A domain error becomes the payload's ``error``: the service ran in one transaction, so
+    nothing changed.
+    """
+    context = info.context
+
+    def call() -> _Payload:
+        try:
+            return payload(**action(context))
+        except WorkflowError as error:
+            return payload(error=mutation_error(error))
+
+    return await sync_to_async(call)()
 
 
 def query_error(error: WorkflowError) -> GraphQLError:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from strawberry import Schema
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 
-from schema.document_limits import (
+from schema.errors import MaskUnexpectedErrors, log_errors
+from schema.execution.document_limits import (
     MAX_ALIASES,
     MAX_EXPANDED_FIELDS,
     MAX_FRAGMENTS,
@@ -19,14 +23,15 @@ from schema.document_limits import (
     DocumentLimits,
     NoIntrospection,
 )
-from schema.errors import MaskUnexpectedErrors, log_errors
-from schema.execution import SharedEventExecutionContext
-from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers, shortcuts_available
-from schema.input_guard import RefuseNulCharacters
-from schema.mutations import Mutation
-from schema.optimizer import QueryOptimizerExtension
-from schema.queries import Query
-from schema.subscriptions import Subscription
+from schema.execution.event_sharing import SharedEventExecutionContext
+from schema.execution.fast_fields import (
+    ExecutionShortcuts,
+    install_lean_resolvers,
+    shortcuts_available,
+)
+from schema.execution.input_guard import RefuseNulCharacters
+from schema.execution.optimizer import QueryOptimizerExtension
+from schema.root import Mutation, Query, Subscription
 
 MAX_TOKENS = 2000
 CACHED_DOCUMENTS = 256
@@ -44,6 +49,15 @@ __all__ = [
 ]
 
 
+# strawberry's own DateTime, with the specification it follows (clients map it by that URL);
+# its parser keeps a malformed value an input error.
+DATETIME = dataclasses.replace(
+    DateTimeDefinition,
+    description="Date with time (ISO 8601, RFC 3339), e.g. 2026-12-01T17:36:54.123456+00:00.",
+    specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339",
+)
+
+
 class WorkflowSchema(Schema):
     """Strawberry's schema, logging errors through ``schema.errors.log_errors``.
 
@@ -56,7 +70,7 @@ class WorkflowSchema(Schema):
 
 
 class ExecutionContext(ExecutionShortcuts, SharedEventExecutionContext):
-    """The execution shortcuts of ``schema.fast_fields``; pushed events rendered once per document."""
+    """The execution shortcuts of ``schema.execution.fast_fields``; pushed events rendered once per document."""
 
 
 def introspection_enabled() -> bool:
@@ -67,9 +81,9 @@ def introspection_enabled() -> bool:
 def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = None) -> Schema:
     """Build the schema; ``introspection`` overrides the setting (the SDL export uses it).
 
-    ``shortcuts=False`` builds it without ``schema.fast_fields`` (plain graphql-core and
+    ``shortcuts=False`` builds it without ``schema.execution.fast_fields`` (plain graphql-core and
     strawberry execution): the tests compare both, field by field. By default they are on
-    when ``schema.fast_fields.shortcuts_available()`` says so.
+    when ``schema.execution.fast_fields.shortcuts_available()`` says so.
     """
     if shortcuts is None:
         shortcuts = shortcuts_available()
@@ -95,7 +109,9 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = 
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=not allow),
+        config=StrawberryConfig(
+            disable_field_suggestions=not allow, scalar_map={datetime: DATETIME}
+        ),
         execution_context_class=ExecutionContext if shortcuts else SharedEventExecutionContext,
     )
     if shortcuts:

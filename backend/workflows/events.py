@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import transaction
 
@@ -32,10 +33,36 @@ def remove_event_listener(listener: EventListener) -> None:
         _listeners.remove(listener)
 
 
+def _take_snapshots(events: list[WorkflowEvent]) -> None:
+    """Give each event the state of its attachment now, right after the change it records.
+
+    The stages (for the progress) are the ones the transition read (``transition_state``);
+    else one query per attachment of the batch.
+    """
+    from backend.workflows import transition_state
+    from backend.workflows.selectors import attachment_snapshot, ordered_stages
+
+    snapshots: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if event.snapshot is not None:
+            continue
+        attachment = event.attachment
+        if attachment.pk not in snapshots:
+            state = transition_state.state_of(attachment)
+            stages = (
+                state.stages
+                if state is not None and state.stages is not None
+                else ordered_stages(attachment.workflow_id)
+            )
+            snapshots[attachment.pk] = attachment_snapshot(attachment, stages)
+        event.snapshot = snapshots[attachment.pk]
+
+
 def save_events(events: list[WorkflowEvent]) -> list[WorkflowEvent]:
     """Insert ``events`` in one query and schedule their publication after commit."""
     if not events:
         return events
+    _take_snapshots(events)
     saved = WorkflowEvent.objects.bulk_create(events)
     transaction.on_commit(lambda: notify_listeners(saved))
     return saved

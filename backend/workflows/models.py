@@ -478,6 +478,9 @@ class WorkflowEvent(models.Model):
     details = models.JSONField(default=dict, blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True, default="")
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The attachment's state once the change that recorded the event was made (see
+    # ``selectors.attachment_snapshot``): live, queried and replayed events show the same one.
+    snapshot = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

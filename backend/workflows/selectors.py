@@ -460,3 +460,109 @@ def company_workflow_action(company_id: int | None, action_id: Any) -> Any:
         .filter(pk=action_id)
         .first()
     )
+
+
+def _company_scoped(model: Any, company_id: int | None) -> QuerySet[Any]:
+    """Return the rows of ``model`` of a company when it has a ``company`` column, else all."""
+    queryset = model._default_manager.all()
+    if any(f.name == "company" for f in model._meta.fields):
+        queryset = queryset.filter(company_id=company_id)
+    return queryset
+
+
+def company_roles(company_id: int | None) -> QuerySet[Any]:
+    """Return the roles (groups) that members of a company belong to, by name."""
+    from backend.workflows.approval_config import role_member_field, role_model
+
+    member_roles = company_users(company_id).values(role_member_field())
+    return role_model()._default_manager.filter(pk__in=member_roles).order_by("name", "pk")
+
+
+def company_forms(company_id: int | None) -> QuerySet[Any]:
+    """Return the forms approvals of a company may require (all, when forms have no company)."""
+    from backend.workflows.approval_config import form_model
+
+    return _company_scoped(form_model(), company_id).order_by("pk")
+
+
+def company_departments(company_id: int | None) -> QuerySet[Any]:
+    """Return the company's departments (none when no ``DEPARTMENT_MODEL`` is configured)."""
+    from backend.workflows.engine_settings import department_model
+
+    model = department_model()
+    if model is None:
+        from django.contrib.auth.models import Group
+
+        return Group.objects.none()
+    return _company_scoped(model, company_id).order_by("pk")
+
+
+def company_workflows_and_copies(company_id: int | None) -> QuerySet[Workflow]:
+    """Return every workflow of a company: templates and the attachments' running copies."""
+    return Workflow.objects.filter(company_id=company_id)
+
+
+def company_pipelines(company_id: int | None) -> QuerySet[Any]:
+    """Return the pipelines of every workflow of a company."""
+    from backend.workflows.models import Pipeline
+
+    return Pipeline.objects.filter(workflow__company_id=company_id)
+
+
+def company_stages(company_id: int | None) -> QuerySet[Stage]:
+    """Return the stages of every workflow of a company."""
+    return Stage.objects.filter(pipeline__workflow__company_id=company_id)
+
+
+def company_events(company_id: int | None) -> QuerySet[Any]:
+    """Return the audit events of a company's attachments, with what they name."""
+    from backend.workflows.models import WorkflowEvent
+
+    return WorkflowEvent.objects.filter(attachment__company_id=company_id).select_related(
+        "actor", "from_stage", "to_stage", "from_pipeline", "to_pipeline", "delegate"
+    )
+
+
+def company_colleagues(company_id: int | None, *, search: str = "", limit: int = 20) -> list[Any]:
+    """Return up to ``limit`` active users of a company whose name or login contains ``search``."""
+    users = company_users(company_id).filter(is_active=True)
+    if search:
+        users = users.filter(
+            Q(username__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    return list(users.order_by("username", "pk")[:limit])
+
+
+def configurations_by_content_type(content_type_ids: list[int]) -> dict[int, Any]:
+    """Return the enabled model configurations of these content types, by content type id."""
+    from backend.workflows.models import WorkflowConfiguration
+
+    return {
+        configuration.content_type_id: configuration
+        for configuration in WorkflowConfiguration.objects.filter(
+            content_type_id__in=content_type_ids, is_enabled=True
+        )
+    }
+
+
+def enabled_workflow_models() -> list[Any]:
+    """Return the configurations of the models workflows may run on (``ENABLED_MODELS`` too)."""
+    from backend.workflows.models import WorkflowConfiguration
+
+    configurations = WorkflowConfiguration.objects.filter(is_enabled=True).select_related(
+        "content_type"
+    )
+    return sorted(
+        (
+            configuration
+            for configuration in configurations
+            if (model := configuration.content_type.model_class()) is not None
+            and is_model_enabled(model)
+        ),
+        key=lambda configuration: (
+            configuration.content_type.app_label,
+            configuration.content_type.model,
+        ),
+    )

@@ -1,13 +1,13 @@
 """A Python client of the WorkflowQL API with the `gql` library.
 
 It signs in with an API token, lists the workflows and your pending approvals over HTTP, and,
-given an attachment id, follows that attachment's events over a WebSocket (protocol
+given an attachment's global id (as the inbox lists it), follows that attachment's events over a WebSocket (protocol
 graphql-transport-ws) while it approves your step, printing each event as it arrives.
 
     pip install 'gql[aiohttp,websockets]'
     export WORKFLOWQL_TOKEN=$(DEBUG=1 .venv/bin/python manage.py create_api_token acme-budget_manager1)
     python frontend-examples/python/client.py                        # who am I, workflows, inbox
-    python frontend-examples/python/client.py --approve 2 --form allocated_budget=15000
+    python frontend-examples/python/client.py --approve V29ya2Zsb3dBdHRhY2htZW50OjI= --form allocated_budget=15000
     python frontend-examples/python/client.py --watch                # print inbox changes live
 
 Exit status: 0 on success, 1 when the server refused the decision (its typed error is printed),
@@ -84,9 +84,10 @@ subscription AttachmentEvents($attachmentId: ID!, $since: ID) {
     fromStage { nameEn }
     toStage { nameEn }
     reason
-    attachment {
+    attachment { id status currentStage { id nameEn } }
+    snapshot {
       status
-      currentStage { nameEn }
+      currentStageName
       progress { percentage completedStages totalStages }
     }
   }
@@ -133,10 +134,11 @@ def describe_event(event: dict[str, Any]) -> str:
         text += f" at {event['fromStage']['nameEn']}"
     if event.get("reason"):
         text += f' ("{event["reason"]}")'
-    state = event.get("attachment")
+    # The state right after this event (the attachment itself is its current state).
+    state = event.get("snapshot")
     if state:
         progress = state["progress"]
-        stage = (state.get("currentStage") or {}).get("nameEn", "-")
+        stage = state.get("currentStageName") or "-"
         text += (
             f" | {state['status'].lower()}, {progress['percentage']:.0f}% "
             f"({progress['completedStages']}/{progress['totalStages']}), now at {stage}"
@@ -148,29 +150,43 @@ async def overview(http: Any) -> None:
     me = (await http.execute(ME))["me"]
     if me is None:
         raise SystemExit("The server did not accept the token.")
-    print(f"Signed in as {me['user']['displayName']} ({me['user']['username']}) of {me['company']['name']}")
+    print(
+        f"Signed in as {me['user']['displayName']} ({me['user']['username']}) of {me['company']['name']}"
+    )
     workflows = (await http.execute(WORKFLOWS))["workflows"]
     print(f"Workflows ({workflows['totalCount']}):")
     for edge in workflows["edges"]:
         node = edge["node"]
-        print(f"  #{node['id']} {node['nameEn']}: {node['pipelinesCount']} pipelines, {node['totalStagesCount']} stages")
+        print(
+            f"  #{node['id']} {node['nameEn']}: {node['pipelinesCount']} pipelines, {node['totalStagesCount']} stages"
+        )
     inbox = (await http.execute(INBOX))["myPendingApprovals"]
     print(f"My pending approvals ({inbox['totalCount']}):")
     for edge in inbox["edges"]:
         node = edge["node"]
         stage = (node["currentStage"] or {}).get("nameEn", "-")
-        print(f"  attachment {node['id']}: {node['target']['display']} at {stage} ({node['progress']['percentage']:.0f}%)")
+        print(
+            f"  attachment {node['id']}: {node['target']['display']} at {stage} ({node['progress']['percentage']:.0f}%)"
+        )
 
 
 async def approve_and_follow(
-    http: Any, ws: Any, attachment_id: str, form: dict[str, str], comment: str, stop_after: str, listen: float
+    http: Any,
+    ws: Any,
+    attachment_id: str,
+    form: dict[str, str],
+    comment: str,
+    stop_after: str,
+    listen: float,
 ) -> int:
     """Subscribe to the attachment's events (from the last one seen), approve, print what follows."""
     attachment = (await http.execute(request(LAST_EVENT, id=attachment_id)))["workflowAttachment"]
     nodes = attachment["events"]["nodes"]
     since = nodes[-1]["id"] if nodes else None
     stage = (attachment["currentStage"] or {}).get("nameEn", "-")
-    print(f"Following attachment {attachment_id} ({attachment['target']['display']}, at {stage}) from event {since}")
+    print(
+        f"Following attachment {attachment_id} ({attachment['target']['display']}, at {stage}) from event {since}"
+    )
 
     events = ws.subscribe(request(ATTACHMENT_EVENTS, attachmentId=attachment_id, since=since))
     # With `since`, the server replays anything after that event, so it does not matter whether
@@ -197,7 +213,11 @@ async def approve_and_follow(
             async for data in events:
                 event = data["attachmentEvents"]
                 print(describe_event(event), flush=True)
-                if event["type"] == stop_after or event["type"] in {"COMPLETED", "REJECTED", "CANCELLED"}:
+                if event["type"] == stop_after or event["type"] in {
+                    "COMPLETED",
+                    "REJECTED",
+                    "CANCELLED",
+                }:
                     break
     except TimeoutError:
         print(f"(no more events within {listen:.0f} s)")
@@ -212,7 +232,10 @@ async def watch_inbox(ws: Any, listen: float) -> int:
         async with asyncio.timeout(listen):
             async for data in ws.subscribe(INBOX_CHANGED):
                 change = data["myInboxChanged"]
-                print(f"attachment {change['attachmentId']} {change['change'].lower()} my inbox ({change['eventType']})", flush=True)
+                print(
+                    f"attachment {change['attachmentId']} {change['change'].lower()} my inbox ({change['eventType']})",
+                    flush=True,
+                )
     except TimeoutError:
         pass
     return 0
@@ -220,17 +243,37 @@ async def watch_inbox(ws: Any, listen: float) -> int:
 
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("WORKFLOWQL_URL", "http://127.0.0.1:8000/graphql"))
-    parser.add_argument("--token", default=os.environ.get("WORKFLOWQL_TOKEN"), help="API token (or WORKFLOWQL_TOKEN)")
-    parser.add_argument("--approve", metavar="ATTACHMENT_ID", help="approve your step of this attachment")
-    parser.add_argument("--form", action="append", default=[], metavar="NAME=VALUE", help="form answer (repeatable)")
+    parser.add_argument(
+        "--url", default=os.environ.get("WORKFLOWQL_URL", "http://127.0.0.1:8000/graphql")
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("WORKFLOWQL_TOKEN"),
+        help="API token (or WORKFLOWQL_TOKEN)",
+    )
+    parser.add_argument(
+        "--approve", metavar="ATTACHMENT_ID", help="approve your step of this attachment"
+    )
+    parser.add_argument(
+        "--form", action="append", default=[], metavar="NAME=VALUE", help="form answer (repeatable)"
+    )
     parser.add_argument("--comment", default="Approved from the Python client example.")
-    parser.add_argument("--stop-after", default="STAGE_MOVED", help="stop after this event type (default STAGE_MOVED)")
-    parser.add_argument("--watch", action="store_true", help="print changes of my inbox as they happen")
-    parser.add_argument("--listen", type=float, default=30.0, help="seconds to wait for live events")
+    parser.add_argument(
+        "--stop-after",
+        default="STAGE_MOVED",
+        help="stop after this event type (default STAGE_MOVED)",
+    )
+    parser.add_argument(
+        "--watch", action="store_true", help="print changes of my inbox as they happen"
+    )
+    parser.add_argument(
+        "--listen", type=float, default=30.0, help="seconds to wait for live events"
+    )
     args = parser.parse_args(argv)
     if not args.token:
-        parser.error("give --token or set WORKFLOWQL_TOKEN (manage.py create_api_token <username> prints one)")
+        parser.error(
+            "give --token or set WORKFLOWQL_TOKEN (manage.py create_api_token <username> prints one)"
+        )
     form = dict(item.split("=", 1) for item in args.form if "=" in item)
 
     http_client, ws_client = clients(args.url, args.token)

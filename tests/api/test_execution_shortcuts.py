@@ -1,4 +1,4 @@
-"""``schema.fast_fields`` changes how fast a response is built, never what it says.
+"""``schema.execution.fast_fields`` changes how fast a response is built, never what it says.
 
 The served schema reads plain leaf fields directly, calls simple resolvers without
 strawberry's wrapper and goes straight from an object to its sub-fields. Every test here
@@ -31,7 +31,11 @@ from strawberry.permission import BasePermission
 from backend.workflows.models import Workflow
 from backend.workflows.selectors import get_workflow_attachment
 from backend.workflows.services import delegate_stage
-from schema.fast_fields import ExecutionShortcuts, install_lean_resolvers, plain_leaf_fields
+from schema.execution.fast_fields import (
+    ExecutionShortcuts,
+    install_lean_resolvers,
+    plain_leaf_fields,
+)
 from schema.schema import build_schema
 from tests.support.helpers import graphql
 from tests.support.purchase_steps import current_approvers, start_purchase_request
@@ -65,11 +69,13 @@ query { workflowAttachments(first: 10) { totalCount edges { node {
   currentApprovers { user { username } role { name } isDelegated isCheckedIn behaviour }
   availableActions
   events(first: 10) { totalCount pageInfo { hasNextPage endCursor } nodes {
-    id type attachmentId reason formData details occurredAt
+    id databaseId type reason formData details occurredAt
     fromStage { id nameEn } toStage { id nameEn nameAr }
     fromPipeline { id nameEn } toPipeline { id nameEn }
     actor { username } delegate { username }
-    attachment { id status currentStage { nameEn } progress { percentage } } } }
+    attachment { id status currentStage { nameEn } progress { percentage } }
+    snapshot { status currentStageName currentStageNameAr currentPipelineName
+      progress { percentage completedStages totalStages } openActions } } }
 } } } }
 """
 
@@ -103,7 +109,7 @@ def current_approvers_of(request: Any) -> list[Any]:
 
 
 def _with_schema(client: Any, served: Any, document: str, user: Any) -> bytes:
-    with patch("schema.views.schema_for_settings", return_value=served):
+    with patch("schema.execution.views.schema_for_settings", return_value=served):
         body = graphql(client, document, user=user)
     assert "errors" not in body, body
     return json.dumps(body, sort_keys=False).encode()

@@ -7,8 +7,8 @@ from importlib.metadata import version
 
 import pytest
 
-from schema import fast_fields
-from schema.execution import SharedEventExecutionContext
+from schema.execution import fast_fields
+from schema.execution.event_sharing import SharedEventExecutionContext
 from schema.schema import ExecutionContext, build_schema
 
 QUERY = "{ __typename }"
@@ -29,7 +29,7 @@ def test_installed_versions_are_the_verified_ones() -> None:
 
 
 def test_shortcuts_are_on_by_default(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="schema.fast_fields"):
+    with caplog.at_level(logging.WARNING, logger="schema.execution.fast_fields"):
         built = build_schema()
 
     assert built.execution_context_class is ExecutionContext
@@ -43,7 +43,7 @@ def test_shortcuts_switch_off_with_one_warning_when_internals_differ(
     expected["collect_subfields"] = ("self", "return_type", "field_nodes")  # an older name
     monkeypatch.setattr(fast_fields, "EXPECTED_EXECUTOR_SIGNATURES", expected)
 
-    with caplog.at_level(logging.WARNING, logger="schema.fast_fields"):
+    with caplog.at_level(logging.WARNING, logger="schema.execution.fast_fields"):
         first = build_schema()
         second = build_schema(introspection=True)
 
@@ -67,7 +67,7 @@ def test_a_missing_attribute_is_reported(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_the_setting_turns_the_shortcuts_off(settings, caplog: pytest.LogCaptureFixture) -> None:
     settings.GRAPHQL_EXECUTION_SHORTCUTS = False
 
-    with caplog.at_level(logging.WARNING, logger="schema.fast_fields"):
+    with caplog.at_level(logging.WARNING, logger="schema.execution.fast_fields"):
         built = build_schema()
 
     assert built.execution_context_class is SharedEventExecutionContext

@@ -71,14 +71,94 @@ def test_dashboard_builds_and_passes_the_browser_test() -> None:
     npm, node = shutil.which("npm"), shutil.which("node")
     assert npm is not None and node is not None
     env = {**os.environ, "WORKFLOWQL_PYTHON": sys.executable, "CHROMIUM_PATH": CHROMIUM}
-    if not (WEB / "node_modules").is_dir():
-        _run([npm, "ci", "--no-audit", "--no-fund"], timeout=600, env=env)
+    _install(npm, env)
     _run([npm, "run", "build"], timeout=300, env=env)
     started = time.monotonic()
     result = _run([node, "tests/e2e.mjs"], timeout=240, env=env)
     print(result.stdout)
     print(f"browser test took {time.monotonic() - started:.1f} s")
     assert "passed;" in result.stdout
+
+
+def _install(npm: str, env: dict[str, str]) -> None:
+    """Install the pinned packages (package-lock.json) when any is missing."""
+    if not (WEB / "node_modules" / "@apollo" / "client").is_dir():
+        _run([npm, "ci", "--no-audit", "--no-fund"], timeout=600, env=env)
+
+
+def test_apollo_cache_is_updated_by_a_pushed_event() -> None:
+    # Apollo Client's InMemoryCache, with documents validated against the committed SDL.
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        message = str(missing_tools())
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    npm, node = shutil.which("npm"), shutil.which("node")
+    assert npm is not None and node is not None
+    env = dict(os.environ)
+    _install(npm, env)
+    result = _run([node, "tests/apollo-cache.mjs"], timeout=120, env=env)
+    assert "apollo-cache: passed;" in result.stdout, result.stdout
+
+
+def test_graphql_eslint_passes_on_the_committed_sdl() -> None:
+    # The Relay rules and require-nullable-result-in-root (eslint.sdl.config.mjs says which
+    # option is relaxed and why), on a copy of schema/schema.graphql.
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        message = str(missing_tools())
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    npm, node = shutil.which("npm"), shutil.which("node")
+    assert npm is not None and node is not None
+    env = dict(os.environ)
+    _install(npm, env)
+    _run([node, "scripts/sync-schema.mjs"], timeout=120, env=env)
+    result = _run(
+        [
+            node,
+            "node_modules/eslint/bin/eslint.js",
+            "-c",
+            "eslint.sdl.config.mjs",
+            "schema.graphql",
+        ],
+        timeout=120,
+        env=env,
+    )
+    assert result.stdout.strip() == "", result.stdout
+
+
+def test_relay_compiler_compiles_refetchable_fragments_and_the_events_connection() -> None:
+    # frontend-examples/web/relay: @refetchable fragments on Node types and @connection on
+    # WorkflowAttachment.events, compiled against schema/schema.graphql.
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        message = str(missing_tools())
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    npm = shutil.which("npm")
+    assert npm is not None
+    env = dict(os.environ)
+    _install(npm, env)
+    relay = WEB / "relay"
+    shutil.rmtree(relay / "__generated__", ignore_errors=True)
+    (relay / "__generated__").mkdir()
+    result = subprocess.run(
+        [str(WEB / "node_modules" / ".bin" / "relay-compiler")],
+        cwd=relay,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Compilation completed." in output, output
+    refetch = (relay / "__generated__" / "StageRefetchQuery.graphql.ts").read_text()
+    assert "node(id: $id)" in refetch
+    paginated = (relay / "__generated__" / "attachmentHistory_attachment.graphql.ts").read_text()
+    assert '"__AttachmentHistory_events_connection"' in paginated
 
 
 def test_missing_browser_is_a_skip_with_the_install_command_outside_ci(

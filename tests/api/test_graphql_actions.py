@@ -16,7 +16,7 @@ from backend.workflows.selectors import ordered_stages
 from backend.workflows.services import create_workflow_action
 from tests.support.action_handlers import ALLOWED
 from tests.support.database_state import database_state
-from tests.support.helpers import api_token_for, graphql
+from tests.support.helpers import api_token_for, global_id, graphql
 from tests.support.purchase_steps import start_purchase_request
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ mutation($input: UpdateWorkflowActionInput!) {{ updateWorkflowAction(input: $inp
   action {{ {ACTION_FIELDS} }} error {{ code message field }} }} }}
 """
 DELETE = """
-mutation($id: ID!) { deleteWorkflowAction(id: $id) { deletedId error { code message field } } }
+mutation($id: ID!) { deleteWorkflowAction(input: {id: $id}) { deletedId error { code message field } } }
 """
 ACTIONS = f"""
 query($workflowId: ID, $pipelineId: ID, $stageId: ID) {{
@@ -97,10 +97,10 @@ def test_create_workflow_action_at_each_level(client, acme):
     actions = [result["action"] for result in results]
     assert [(a["scopeLevel"], a["pipelineId"], a["stageId"]) for a in actions] == [
         ("WORKFLOW", None, None),
-        ("PIPELINE", str(pipeline.pk), None),
-        ("STAGE", None, str(stage.pk)),
+        ("PIPELINE", global_id("Pipeline", pipeline.pk), None),
+        ("STAGE", None, global_id("Stage", stage.pk)),
     ]
-    assert {a["workflowId"] for a in actions} == {str(workflow.pk)}
+    assert {a["workflowId"] for a in actions} == {global_id("Workflow", workflow.pk)}
     assert actions[0] == {
         "id": actions[0]["id"],
         "actionType": "AFTER_APPROVE",
@@ -110,7 +110,7 @@ def test_create_workflow_action_at_each_level(client, acme):
         "isActive": True,
         "failurePolicy": "STOP",
         "scopeLevel": "WORKFLOW",
-        "workflowId": str(workflow.pk),
+        "workflowId": global_id("Workflow", workflow.pk),
         "pipelineId": None,
         "stageId": None,
     }
@@ -234,7 +234,10 @@ def test_update_and_delete_workflow_action(client, acme, globex):
     assert WorkflowAction.objects.filter(pk=action.pk).exists()
 
     deleted = graphql(client, DELETE, {"id": str(action.pk)}, user=manager(acme))["data"]
-    assert deleted["deleteWorkflowAction"] == {"deletedId": str(action.pk), "error": None}
+    assert deleted["deleteWorkflowAction"] == {
+        "deletedId": global_id("WorkflowAction", action.pk),
+        "error": None,
+    }
     assert not WorkflowAction.objects.filter(pk=action.pk).exists()
 
 
@@ -257,7 +260,7 @@ def test_workflow_actions_query_by_scope(client, acme, globex):
             stage=executive, action_type=ActionType.AFTER_APPROVE, function_path=RECORD
         ),
     }
-    ids = {name: str(action.pk) for name, action in made.items()}
+    ids = {name: global_id("WorkflowAction", action.pk) for name, action in made.items()}
 
     def listed(user, **arguments):
         body = graphql(client, ACTIONS, arguments, user=user)
@@ -341,5 +344,5 @@ def test_cleanup_statistics_for_staff_only(client, acme):
 
     for user, code in ((acme.company, "PERMISSION_DENIED"), (None, "UNAUTHENTICATED")):
         body = graphql(client, STATISTICS, user=user)
-        assert body["data"] is None
+        assert body["data"] == {"cleanupStatistics": None}
         assert body["errors"][0]["extensions"]["code"] == code

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 
 from backend.workflows.models import Stage
 from backend.workflows.services import attach_workflow_to_object
-from tests.support.helpers import graphql, make_purchase_request
+from tests.support.helpers import global_id, graphql, make_purchase_request
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_workflow_pipeline_structure(client, acme):
 
     def stage(obj: Stage, color: str, has_forms: bool, **types: int) -> dict:
         return {
-            "id": str(obj.pk),
+            "id": global_id("Stage", obj.pk),
             "nameEn": obj.name_en,
             "order": obj.order,
             "isActive": True,
@@ -83,13 +83,13 @@ def test_workflow_pipeline_structure(client, acme):
     assert body == {
         "data": {
             "workflowPipelineStructure": {
-                "workflowId": str(acme.workflow.pk),
+                "workflowId": global_id("Workflow", acme.workflow.pk),
                 "workflowName": "Purchase Request Approval",
                 "totalPipelines": 2,
                 "totalStages": 4,
                 "pipelines": [
                     {
-                        "id": str(finance.pk),
+                        "id": global_id("Pipeline", finance.pk),
                         "nameEn": "Finance Review",
                         "nameAr": "مراجعة مالية",
                         "order": 1,
@@ -102,7 +102,7 @@ def test_workflow_pipeline_structure(client, acme):
                         ],
                     },
                     {
-                        "id": str(executive.pk),
+                        "id": global_id("Pipeline", executive.pk),
                         "nameEn": "Executive Approval",
                         "nameAr": "موافقة تنفيذية",
                         "order": 2,
@@ -257,7 +257,7 @@ def test_a_workflow_outside_the_viewers_company_is_not_found(
     body = graphql(client, query, {"id": ids[workflow]}, user=globex.company)
 
     # then
-    assert body["data"] is None
+    assert list(body["data"].values()) == [None]  # the root field is null
     (error,) = body["errors"]
     assert error["message"] == "Workflow not found."
     assert error["extensions"] == {"code": "NOT_FOUND", "field": "id"}
@@ -294,7 +294,7 @@ def test_the_running_copy_of_an_attachment_is_readable_by_its_company(client, ac
 def test_anonymous_callers_are_unauthenticated(client, acme, query, variables):
     body = graphql(client, query, variables)
 
-    assert body["data"] is None
+    assert list(body["data"].values()) == [None]  # the root field is null
     (error,) = body["errors"]
     assert error["message"] == "Sign in to use the API."
     assert error["extensions"] == {"code": "UNAUTHENTICATED", "field": None}

@@ -97,7 +97,8 @@ ATTACHMENT_FIELDS = """
   availableActions
   target { model objectId display }
   startedBy { username }
-  events { totalCount nodes { type actor { username } fromStage { nameEn } } }
+  events { totalCount nodes { type actor { username } fromStage { nameEn } }
+    edges { cursor node { type } } pageInfo { hasNextPage endCursor } }
 """
 
 ATTACHMENTS = (
@@ -116,7 +117,8 @@ query { workflowAttachments(first: 100) { edges { node {
     pipelines { department { name } stages { approvals { user { username } role { name } } } } }
   currentStage { approvals { role { name } requiredForm { name } } }
   events { nodes { delegate { username } toStage { nameEn }
-    attachment { status currentStage { nameEn } progress { percentage } openActions } } }
+    attachment { status currentStage { nameEn } progress { percentage } }
+    snapshot { status currentStageName progress { percentage } openActions } } }
 } } } }
 """
 
@@ -481,6 +483,7 @@ def test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments(client,
         "Budget Approval",
     }
     assert {e["type"] for n in nodes for e in n["events"]["nodes"]} == {
+        "ATTACHED",
         "STARTED",
         "APPROVED",
         "REJECTED",
@@ -529,11 +532,20 @@ COVERED_LIST_FIELDS = {
     "WorkflowAttachment.currentApprovers": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowAttachment.availableActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "WorkflowEventConnection.nodes": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
-    "EventAttachment.openActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
+    "WorkflowEventConnection.edges": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
+    "AttachmentSnapshot.openActions": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "Viewer.roles": "test_me_costs_the_same_queries_for_1_and_50_roles",
     "CleanupStatistics.byAge": "test_attachment_lists_cost_the_same_queries_for_1_and_75_attachments",
     "Query.workflowActions": (
         "tests.api.test_graphql_actions.test_workflow_actions_query_costs_the_same_for_one_or_many"
+    ),
+    "Query.nodes": "tests.api.test_graphql_nodes.test_nodes_cost_the_same_queries_for_1_and_20_workflows",
+    "Query.colleagues": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.roles": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.forms": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.departments": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
+    "Query.workflowModels": (
+        "tests.api.test_lookups.test_workflow_models_cost_the_same_queries_for_one_and_three_models"
     ),
     "Query.availableWorkflows": (
         "tests.api.test_seed_compatibility_graphql."

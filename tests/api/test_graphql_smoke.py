@@ -45,4 +45,4 @@ def test_workflows_and_approve(client, acme):
     result = body["data"]["approveStage"]["attachment"]
     assert result["currentStage"]["nameEn"] == "Budget Approval"
     assert result["progress"] == {"percentage": 25.0, "completedStages": 1, "totalStages": 4}
-    assert result["events"]["totalCount"] == 3
+    assert result["events"]["totalCount"] == 4  # ATTACHED, STARTED, APPROVED, STAGE_MOVED

@@ -16,7 +16,14 @@ from backend.workflows.constants import AttachmentStatus
 from backend.workflows.models import Pipeline, Stage, WorkflowAttachment
 from backend.workflows.services import attach_workflow_to_object, check_in_stage
 from tests.support.database_state import attachment_state, database_state, event_types
-from tests.support.helpers import api_token_for, approvers_of, graphql, make_purchase_request
+from tests.support.helpers import (
+    api_token_for,
+    approvers_of,
+    database_id_of,
+    global_id,
+    graphql,
+    make_purchase_request,
+)
 from tests.support.workflow_builders import attached_request, two_stage_workflow, user_approval
 
 pytestmark = pytest.mark.django_db
@@ -65,22 +72,28 @@ mutation($input: CreateWorkflowInput!) {{ createWorkflow(input: $input) {{ workf
 UPDATE_WORKFLOW = f"""
 mutation($input: UpdateWorkflowInput!) {{ updateWorkflow(input: $input) {{ workflow {{ id }} {ERROR} }} }}
 """
-DELETE_WORKFLOW = f"mutation($id: ID!) {{ deleteWorkflow(id: $id) {{ deletedId {ERROR} }} }}"
-CLONE_WORKFLOW = f"mutation($id: ID!) {{ cloneWorkflow(id: $id) {{ workflow {{ id }} {ERROR} }} }}"
+DELETE_WORKFLOW = (
+    f"mutation($id: ID!) {{ deleteWorkflow(input: {{id: $id}}) {{ deletedId {ERROR} }} }}"
+)
+CLONE_WORKFLOW = (
+    f"mutation($id: ID!) {{ cloneWorkflow(input: {{id: $id}}) {{ workflow {{ id }} {ERROR} }} }}"
+)
 ADD_PIPELINE = f"""
 mutation($input: AddPipelineInput!) {{ addPipeline(input: $input) {{ pipeline {{ id }} {ERROR} }} }}
 """
 UPDATE_PIPELINE = f"""
 mutation($input: UpdatePipelineInput!) {{ updatePipeline(input: $input) {{ pipeline {{ id }} {ERROR} }} }}
 """
-REMOVE_PIPELINE = f"mutation($id: ID!) {{ removePipeline(id: $id) {{ deletedId {ERROR} }} }}"
+REMOVE_PIPELINE = (
+    f"mutation($id: ID!) {{ deletePipeline(input: {{id: $id}}) {{ deletedId {ERROR} }} }}"
+)
 ADD_STAGE = f"""
 mutation($input: AddStageInput!) {{ addStage(input: $input) {{ stage {{ id }} {ERROR} }} }}
 """
 UPDATE_STAGE = f"""
 mutation($input: UpdateStageInput!) {{ updateStage(input: $input) {{ stage {{ id }} {ERROR} }} }}
 """
-REMOVE_STAGE = f"mutation($id: ID!) {{ removeStage(id: $id) {{ deletedId {ERROR} }} }}"
+REMOVE_STAGE = f"mutation($id: ID!) {{ deleteStage(input: {{id: $id}}) {{ deletedId {ERROR} }} }}"
 REORDER_STAGES = f"""
 mutation($input: ReorderStagesInput!) {{ reorderStages(input: $input) {{ pipeline {{ id }} {ERROR} }} }}
 """
@@ -88,10 +101,10 @@ ATTACH_WORKFLOW = f"""
 mutation($input: AttachWorkflowInput!) {{ attachWorkflow(input: $input) {{ attachment {{ id }} {ERROR} }} }}
 """
 START_WORKFLOW = f"""
-mutation($attachmentId: ID!) {{ startWorkflow(attachmentId: $attachmentId) {{ attachment {{ id }} {ERROR} }} }}
+mutation($attachmentId: ID!) {{ startWorkflow(input: {{attachmentId: $attachmentId}}) {{ attachment {{ id }} {ERROR} }} }}
 """
 CANCEL_WORKFLOW = f"""
-mutation($input: AttachmentInput!) {{ cancelWorkflow(input: $input) {{ attachment {{ id status }} {ERROR} }} }}
+mutation($input: CancelWorkflowInput!) {{ cancelWorkflow(input: $input) {{ attachment {{ id status }} {ERROR} }} }}
 """
 APPROVE_STAGE = f"""
 mutation($input: ApproveStageInput!) {{ approveStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
@@ -100,7 +113,7 @@ CHECK_IN_STAGE = f"""
 mutation($input: CheckInStageInput!) {{ checkInStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
 """
 VERIFY_STAGE = f"""
-mutation($input: ApproveStageInput!) {{ verifyStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
+mutation($input: VerifyStageInput!) {{ verifyStage(input: $input) {{ attachment {{ id }} {ERROR} }} }}
 """
 REJECT_STAGE = f"""
 mutation($input: RejectStageInput!) {{ rejectStage(input: $input) {{ attachment {{ id status }} {ERROR} }} }}
@@ -194,7 +207,10 @@ def test_me_is_the_viewers_own_company(client, tenants):
         "data": {
             "me": {
                 "user": {"username": "globex"},
-                "company": {"id": str(tenants.globex.company.pk), "name": "Globex"},
+                "company": {
+                    "id": global_id("Company", tenants.globex.company.pk),
+                    "name": "Globex",
+                },
                 "roles": [],
             }
         }
@@ -243,8 +259,8 @@ def test_query_by_id_of_another_tenant_is_not_found(client, tenants, query, vari
     # when
     body = as_globex(client, tenants, query, variables(tenants))
 
-    # then
-    assert body["data"] is None
+    # then: the single-object root field is null, its error on it
+    assert list(body["data"].values()) == [None]
     (error,) = body["errors"]
     assert (error["message"], error["extensions"]) == (
         message,
@@ -318,7 +334,7 @@ def test_lists_hold_only_the_viewers_company(client, tenants, query, field, vari
     body = as_globex(client, tenants, query, variables(tenants))
 
     assert "errors" not in body, body
-    ids = [int(edge["node"]["id"]) for edge in body["data"][field]["edges"]]
+    ids = [database_id_of(edge["node"]["id"]) for edge in body["data"][field]["edges"]]
     assert ids == expected(tenants)
     assert body["data"][field]["totalCount"] == len(expected(tenants))
 
@@ -349,9 +365,9 @@ def test_pending_approvals_of_an_acme_approver_do_not_show_to_globex(client, ten
 
     body = graphql(client, MY_PENDING_APPROVALS, user=user)
 
-    assert [int(e["node"]["id"]) for e in body["data"]["myPendingApprovals"]["edges"]] == [
-        tenants.acme_running.pk
-    ]
+    assert [
+        database_id_of(e["node"]["id"]) for e in body["data"]["myPendingApprovals"]["edges"]
+    ] == [tenants.acme_running.pk]
 
 
 # ----------------------------------------------------------------------------- mutations
@@ -407,10 +423,10 @@ MUTATION_CASES = [
     ),
     pytest.param(
         REMOVE_PIPELINE,
-        "removePipeline",
+        "deletePipeline",
         lambda t: {"id": t.acme_pipeline},
         ("Pipeline not found.", "id"),
-        id="removePipeline",
+        id="deletePipeline",
     ),
     pytest.param(
         ADD_STAGE,
@@ -428,10 +444,10 @@ MUTATION_CASES = [
     ),
     pytest.param(
         REMOVE_STAGE,
-        "removeStage",
+        "deleteStage",
         lambda t: {"id": t.acme_stages[0]},
         ("Stage not found.", "id"),
-        id="removeStage",
+        id="deleteStage",
     ),
     pytest.param(
         REORDER_STAGES,
@@ -644,14 +660,14 @@ def test_delegating_to_a_user_of_another_company_is_not_found(client, tenants):
 def _approval_of_acme(tenants: Tenants, kind: str) -> dict[str, Any]:
     acme = tenants.acme
     if kind == "user":
-        return {"approvalType": "user", "approvalUser": acme.user("cfo").pk}
+        return {"approvalType": "USER", "userId": acme.user("cfo").pk}
     if kind == "role":
-        return {"approvalType": "role", "userRole": acme.roles["Executive"].pk}
+        return {"approvalType": "ROLE", "roleId": acme.roles["Executive"].pk}
     # a form of Acme on an otherwise valid Globex approval
     return {
-        "approvalType": "user",
-        "approvalUser": tenants.globex.user("cfo").pk,
-        "requiredForm": acme.forms["Initial Review Form"].pk,
+        "approvalType": "USER",
+        "userId": tenants.globex.user("cfo").pk,
+        "formId": acme.forms["Initial Review Form"].pk,
     }
 
 
@@ -665,7 +681,7 @@ def _expected_message(tenants: Tenants, kind: str) -> str:
 
 
 # The error names the approval's input field as the GraphQL client sent it.
-KEY_OF = {"user": "approvalUser", "role": "userRole", "form": "requiredForm"}
+KEY_OF = {"user": "userId", "role": "roleId", "form": "formId"}
 
 
 @pytest.mark.parametrize("kind", ["user", "role", "form"])
@@ -833,6 +849,21 @@ ANONYMOUS_QUERIES = [
         lambda t: {"id": t.acme_request},
         id="availableWorkflows",
     ),
+    pytest.param("query { colleagues { id } }", lambda t: {}, id="colleagues"),
+    pytest.param("query { roles { id } }", lambda t: {}, id="roles"),
+    pytest.param("query { workflowModels { model } }", lambda t: {}, id="workflowModels"),
+    pytest.param("query { forms { id } }", lambda t: {}, id="forms"),
+    pytest.param("query { departments { id } }", lambda t: {}, id="departments"),
+    pytest.param(
+        "query($id: ID!) { node(id: $id) { id } }",
+        lambda t: {"id": global_id("Workflow", t.acme_workflow)},
+        id="node",
+    ),
+    pytest.param(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        lambda t: {"ids": [global_id("Workflow", t.acme_workflow)]},
+        id="nodes",
+    ),
 ]
 
 
@@ -854,8 +885,9 @@ def test_anonymous_queries_are_unauthenticated(client, tenants, query, variables
     (error,) = body["errors"]
     assert error["message"] == "Sign in to use the API."
     assert error["extensions"] == {"code": "UNAUTHENTICATED", "field": None}
-    # A nullable root answers null; a non-null root nulls the whole response.
-    assert body["data"] in (None, {"workflowAttachmentFor": None})
+    # A nullable root (every single-object one) answers null; a non-null root (a list or
+    # connection) nulls the whole response.
+    assert body["data"] is None or list(body["data"].values()) == [None]
 
 
 ANONYMOUS_MUTATIONS = [
@@ -877,10 +909,10 @@ ANONYMOUS_MUTATIONS = [
             "cloneWorkflow",
             "addPipeline",
             "updatePipeline",
-            "removePipeline",
+            "deletePipeline",
             "addStage",
             "updateStage",
-            "removeStage",
+            "deleteStage",
             "reorderStages",
             "attachWorkflow",
             "startWorkflow",
@@ -914,7 +946,7 @@ ANONYMOUS_MUTATIONS = [
         id="updateWorkflowAction",
     ),
     pytest.param(
-        "mutation($id: ID!) { deleteWorkflowAction(id: $id) { deletedId error { code message field } } }",
+        "mutation($id: ID!) { deleteWorkflowAction(input: {id: $id}) { deletedId error { code message field } } }",
         "deleteWorkflowAction",
         lambda t: {"id": "1"},
         id="deleteWorkflowAction",
@@ -1103,7 +1135,9 @@ def test_only_the_approver_can_decide(client, tenants, actor, mutation, field, d
     payload = body["data"][field]
     if actor == "approver":
         assert payload["error"] is None
-        assert payload["attachment"]["id"] == str(decision.attachment.pk)
+        assert payload["attachment"]["id"] == global_id(
+            "WorkflowAttachment", decision.attachment.pk
+        )
         assert attachment_state(decision.attachment) == decision.expected_state
         assert event_types(decision.attachment) == events_before + decision.expected_new_events
     else:
@@ -1146,7 +1180,10 @@ def test_only_the_starter_or_the_company_can_cancel(client, tenants, actor):
     payload = body["data"]["cancelWorkflow"]
     if actor == "starter":
         assert payload == {
-            "attachment": {"id": str(attachment.pk), "status": "CANCELLED"},
+            "attachment": {
+                "id": global_id("WorkflowAttachment", attachment.pk),
+                "status": "CANCELLED",
+            },
             "error": None,
         }
         assert attachment_state(attachment)[0] == AttachmentStatus.CANCELLED

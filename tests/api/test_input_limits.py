@@ -35,7 +35,7 @@ CREATE_WORKFLOW = f"""
 mutation($input: CreateWorkflowInput!) {{ createWorkflow(input: $input) {{ workflow {{ id }} {ERROR} }} }}
 """
 ADD_STAGE = f"""
-mutation($input: AddStageInput!) {{ addStage(input: $input) {{ stage {{ id }} {ERROR} }} }}
+mutation($input: AddStageInput!) {{ addStage(input: $input) {{ stage {{ id databaseId }} {ERROR} }} }}
 """
 ADD_PIPELINE = f"""
 mutation($input: AddPipelineInput!) {{ addPipeline(input: $input) {{ pipeline {{ id }} {ERROR} }} }}
@@ -318,7 +318,7 @@ def test_add_stage_stores_a_hex_colour(client, acme):
         user=acme.company,
     )
 
-    stage = Stage.objects.get(pk=body["data"]["addStage"]["stage"]["id"])
+    stage = Stage.objects.get(pk=body["data"]["addStage"]["stage"]["databaseId"])
     assert stage.color == "#A1b2C3"
 
 

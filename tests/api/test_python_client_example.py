@@ -18,6 +18,7 @@ from backend.accounts.tokens import create_api_token
 from backend.demo.models import PurchaseRequest
 from backend.workflows.selectors import user_requires_action
 from backend.workflows.services import attach_workflow_to_object
+from tests.support.helpers import global_id
 from tests.support.live_servers import database_url_of, uvicorn_servers
 
 CLIENT = Path(__file__).resolve().parents[2] / "frontend-examples" / "python" / "client.py"
@@ -53,8 +54,9 @@ def test_python_client_approves_and_prints_live_events(acme) -> None:
     attachment = attach_workflow_to_object(obj=request, workflow=acme.workflow, user=requester)
     approver = next(user for user in acme.users.values() if user_requires_action(request, user))
     _, approver_token = create_api_token(user=approver)
+    attachment_id = global_id("WorkflowAttachment", attachment.pk)
     _, requester_token = create_api_token(user=requester)
-    approve = ["--approve", str(attachment.pk), "--form", "budget_code=BDG-PY-1"]
+    approve = ["--approve", attachment_id, "--form", "budget_code=BDG-PY-1"]
 
     with uvicorn_servers(
         1, database_url=database_url_of(connection.settings_dict), redis_url=None, timeout=60
@@ -73,7 +75,7 @@ def test_python_client_approves_and_prints_live_events(acme) -> None:
     assert result.returncode == 0, output
     assert f"Signed in as {approver.first_name}" in result.stdout, output
     assert "Purchase Request Approval: 2 pipelines, 4 stages" in result.stdout, output
-    assert f"attachment {attachment.pk}: Purchase Request: Python client" in result.stdout, output
+    assert f"attachment {attachment_id}: Purchase Request: Python client" in result.stdout, output
     live = result.stdout.split("Live events:", 1)[-1]
     assert "APPROVED by" in live and "at Initial Review" in live, output
     assert "STAGE_MOVED" in live and "Initial Review -> Budget Approval" in live, output

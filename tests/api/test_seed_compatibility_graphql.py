@@ -17,7 +17,13 @@ from backend.workflows.services import clone_workflow, create_workflow
 from tests.support import seed_handlers
 from tests.support.action_handlers import ALLOWED
 from tests.support.database_state import database_state
-from tests.support.helpers import api_token_for, graphql, make_purchase_request
+from tests.support.helpers import (
+    api_token_for,
+    database_id_of,
+    global_id,
+    graphql,
+    make_purchase_request,
+)
 from tests.support.workflow_builders import user_approval
 
 pytestmark = pytest.mark.django_db
@@ -209,8 +215,8 @@ def create_input(scenario, *, stage_path=RECORD, **extra):
                         "color": "#f39c12",
                         "approvals": [
                             {
-                                "approvalType": "user",
-                                "approvalUser": str(scenario.user("cfo").pk),
+                                "approvalType": "USER",
+                                "userId": str(scenario.user("cfo").pk),
                             }
                         ],
                         "actions": [
@@ -260,7 +266,7 @@ def test_create_workflow_takes_actions_at_every_level(client, acme):
         ("WORKFLOW", "AFTER_REJECT", SEED_RECORD, "ATTACHMENT", 1),
     ]
     stage_action = WorkflowAction.objects.get(
-        stage__pipeline__workflow_id=payload["workflow"]["id"]
+        stage__pipeline__workflow_id=database_id_of(payload["workflow"]["id"])
     )
     assert (stage_action.parameters, stage_action.failure_policy) == (
         {"api_endpoint": "/api/budget/update"},
@@ -318,7 +324,11 @@ def test_update_inputs_set_the_status_and_replace_a_level_actions(client, acme):
     )
 
     assert archived["data"]["updateWorkflow"] == {
-        "workflow": {"id": str(workflow.pk), "status": "ARCHIVED", "isActive": False},
+        "workflow": {
+            "id": global_id("Workflow", workflow.pk),
+            "status": "ARCHIVED",
+            "isActive": False,
+        },
         "error": None,
     }
     assert stage_body["data"]["updateStage"]["error"] is None
@@ -459,7 +469,7 @@ def test_stage_info_is_accepted_in_the_stage_inputs_and_unknown_keys_are_refused
         user=acme.company,
     )
     stage = Stage.objects.get(
-        pipeline__workflow_id=created["data"]["createWorkflow"]["workflow"]["id"]
+        pipeline__workflow_id=database_id_of(created["data"]["createWorkflow"]["workflow"]["id"])
     )
     before = database_state()
 

@@ -300,7 +300,7 @@ def test_the_policy_answers_as_declared_with_the_default_settings(client, acme):
 
 EVENT_SNAPSHOTS = """
 query($id: ID!) {
-  workflowAttachment(id: $id) { events(first: 1) { nodes { attachment { status openActions } } } }
+  workflowAttachment(id: $id) { events(first: 100) { nodes { snapshot { status openActions } } } }
 }
 """
 
@@ -334,5 +334,6 @@ def test_event_snapshots_carry_the_actions_the_policy_leaves_open(client, acme, 
     body = graphql(client, EVENT_SNAPSHOTS, {"id": str(attachment.pk)}, user=acme.user("requester"))
 
     # then
-    (node,) = body["data"]["workflowAttachment"]["events"]["nodes"]
-    assert node["attachment"] == {"status": STATUS_OF[state].upper(), "openActions": expected}
+    # the snapshot of the latest event: the state it left the attachment in
+    node = body["data"]["workflowAttachment"]["events"]["nodes"][-1]
+    assert node["snapshot"] == {"status": STATUS_OF[state].upper(), "openActions": expected}

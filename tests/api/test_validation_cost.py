@@ -15,7 +15,7 @@ import pytest
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Visitor, parse, visit
 from graphql.validation.rules import overlapping_fields_can_be_merged
 
-from schema.document_limits import (
+from schema.execution.document_limits import (
     MAX_EXPANDED_FIELDS,
     MAX_SAME_RESPONSE_KEY,
     measure_document,

@@ -142,7 +142,7 @@ async def _bench_endpoint(path: str) -> Any:
         # audit trail (a subscription still replaying would receive the decision late).
         group = path.rsplit("/", 1)[1]
         try:
-            from schema import fanout
+            from schema.execution import fanout
         except ImportError:  # a version without the shared listener: one member per subscription
             from tests.support.ws_helpers import group_size
 

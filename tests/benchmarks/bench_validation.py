@@ -5,7 +5,7 @@ Run from the project root (the file is not collected by pytest)::
     .venv/bin/python -m tests.benchmarks.bench_validation
 
 Each document of ``tests/support/adversarial_documents.py`` is parsed and validated as the endpoint
-does it (token limit, ``schema.document_limits``, graphql-core's rules), without the parser
+does it (token limit, ``schema.execution.document_limits``, graphql-core's rules), without the parser
 and validation caches, ``--runs`` times; the median CPU time is printed.
 """
 

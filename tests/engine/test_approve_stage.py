@@ -413,7 +413,11 @@ def test_check_in_verify_first_approval_checks_in_and_the_second_advances(acme):
 
     # then: checked in, still at the same stage
     assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Main", "Step")
-    assert event_types(attachment) == [EventType.STARTED, EventType.CHECKED_IN]
+    assert event_types(attachment) == [
+        EventType.ATTACHED,
+        EventType.STARTED,
+        EventType.CHECKED_IN,
+    ]
     row = ApprovalInstance.objects.get(status="current")
     assert (row.assigned_to, row.extra_fields["checked_in"]) == (acme.user("employee"), True)
 
@@ -423,6 +427,7 @@ def test_check_in_verify_first_approval_checks_in_and_the_second_advances(acme):
     # then
     assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Main", "After")
     assert event_types(attachment) == [
+        EventType.ATTACHED,
         EventType.STARTED,
         EventType.CHECKED_IN,
         EventType.APPROVED,

@@ -91,7 +91,7 @@ def test_attach_after_completion_replaces_the_old_approval_flow(acme):
     assert new_flow != old_flow
     assert approval_rows(second) == [(1, "current", "acme-finance_reviewer1", "Initial Review")]
     assert event_types(first)[-1] == EventType.COMPLETED
-    assert event_types(second) == [EventType.STARTED]
+    assert event_types(second) == [EventType.ATTACHED, EventType.STARTED]
     assert get_workflow_attachment(request).pk == second.pk
     assert second.workflow_id != first.workflow_id  # each run has its own copy
 
@@ -287,7 +287,7 @@ def test_attach_without_auto_start_waits_for_start_workflow(acme):
     )
     assert attachment_state(attachment) == (AttachmentStatus.NOT_STARTED, None, None)
     assert flows_of(request) == []
-    assert event_types(attachment) == []
+    assert event_types(attachment) == [EventType.ATTACHED]
 
     # when
     start_workflow(obj=request, user=acme.user("requester"))
@@ -298,7 +298,7 @@ def test_attach_without_auto_start_waits_for_start_workflow(acme):
         "Finance Review",
         "Initial Review",
     )
-    assert event_types(attachment) == [EventType.STARTED]
+    assert event_types(attachment) == [EventType.ATTACHED, EventType.STARTED]
     assert approvers_of(attachment) == ["acme-finance_reviewer1"]
     before = database_state()
     with pytest.raises(InvalidStateError) as raised:

@@ -47,7 +47,7 @@ def test_a_matching_purchase_request_starts_its_workflow_on_creation(acme):
         "Finance Review",
         "Initial Review",
     )
-    assert event_types(attachment) == [EventType.STARTED]
+    assert event_types(attachment) == [EventType.ATTACHED, EventType.STARTED]
     assert approvers_of(attachment) == ["acme-finance_reviewer1"]
 
 

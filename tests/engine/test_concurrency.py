@@ -293,7 +293,7 @@ def test_a_second_decision_waiting_for_the_lock_fails_cleanly(first):
     assert [type(result) for result in results] == [error_class], results
     assert attachment_state(attachment)[::2] == (status, stage)
     # only the first decision is recorded
-    assert event_types(attachment)[5:] == FIRST_DECISION_EVENTS[first]
+    assert event_types(attachment)[6:] == FIRST_DECISION_EVENTS[first]
 
 
 def test_concurrent_different_decisions_by_one_user_let_exactly_one_through():
@@ -379,7 +379,7 @@ def test_concurrent_attach_of_one_object_creates_one_attachment():
     assert attachment.pk == winners[0].pk
     assert Workflow.objects.count() == templates + 1
     assert Workflow.objects.filter(is_hidden=True).get().pk == attachment.workflow_id
-    assert event_types(attachment) == [EventType.STARTED]
+    assert event_types(attachment) == [EventType.ATTACHED, EventType.STARTED]
     assert approval_rows(attachment)[0][1:] == (
         "current",
         "twin-finance_reviewer1",

@@ -63,7 +63,12 @@ def test_two_sweeps_at_once_remind_and_escalate_each_step_exactly_once():
             .order_by("id")
             .values_list("event_type", flat=True)
         )
-        assert kinds == [EventType.STARTED, EventType.REMINDED, EventType.ESCALATED]
+        assert kinds == [
+            EventType.ATTACHED,
+            EventType.STARTED,
+            EventType.REMINDED,
+            EventType.ESCALATED,
+        ]
         assert approvers_of(attachment) == ["sweep-budget_manager1"]
     # and a third sweep finds nothing left to do
     third = process_deadlines(now=DUE + timedelta(hours=1))

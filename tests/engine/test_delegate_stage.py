@@ -131,6 +131,7 @@ def test_a_delegate_checks_in_again_on_a_check_in_verify_step(acme):
     approve_stage(obj=request, user=acme.user("cfo"))
     assert attachment_state(attachment)[2] == "After"
     assert event_types(attachment) == [
+        EventType.ATTACHED,
         EventType.STARTED,
         EventType.CHECKED_IN,
         EventType.DELEGATED,

@@ -82,6 +82,7 @@ def test_purchase_request_runs_through_both_pipelines_to_completion(acme):
         WorkflowEvent.objects.filter(attachment=attachment).values_list("event_type", flat=True)
     )
     assert types == [
+        EventType.ATTACHED,
         EventType.STARTED,
         EventType.APPROVED,
         EventType.STAGE_MOVED,

@@ -112,6 +112,7 @@ def test_a_skipped_middle_stage_is_in_history_and_out_of_progress(acme):
 
     assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Main", "Three")
     assert event_types(attachment) == [
+        EventType.ATTACHED,
         EventType.STARTED,
         EventType.APPROVED,
         EventType.STAGE_SKIPPED,
@@ -144,7 +145,11 @@ def test_a_first_stage_that_does_not_apply_is_skipped_at_start(acme):
         obj=request, workflow=workflow, user=acme.user("requester")
     )
     assert attachment_state(attachment) == (AttachmentStatus.IN_PROGRESS, "Main", "Two")
-    assert event_types(attachment) == [EventType.STARTED, EventType.STAGE_SKIPPED]
+    assert event_types(attachment) == [
+        EventType.ATTACHED,
+        EventType.STARTED,
+        EventType.STAGE_SKIPPED,
+    ]
     assert progress(attachment) == (0, 1, 0.0)
 
 

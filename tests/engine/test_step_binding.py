@@ -35,7 +35,7 @@ from backend.workflows.services import (
 )
 from backend.workflows.transitions import Action
 from tests.support.database_state import attachment_state, database_state, event_types
-from tests.support.helpers import graphql, make_purchase_request
+from tests.support.helpers import global_id, graphql, make_purchase_request
 from tests.support.purchase_steps import FORM_DATA, current_approvers, start_purchase_request
 
 pytestmark = pytest.mark.django_db
@@ -189,7 +189,7 @@ def test_approve_stage_through_graphql_is_bound_to_expected_stage_id(client, acm
     }
     assert fresh["data"]["approveStage"] == {
         "attachment": {
-            "id": str(attachment.pk),
+            "id": global_id("WorkflowAttachment", attachment.pk),
             "currentStage": {"nameEn": "Final Finance Sign-off"},
         },
         "error": None,

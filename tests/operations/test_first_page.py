@@ -14,8 +14,8 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from backend.urls import urlpatterns as project_urlpatterns
+from schema.execution.views import GraphQLView
 from schema.schema import schema_for_settings
-from schema.views import GraphQLView
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,7 +135,7 @@ def test_landing_page_has_no_demo_users_without_demo_data(client, settings) -> N
 def test_graphiql_example_query_is_valid() -> None:
     from graphql import parse, validate
 
-    from schema.graphiql import DEFAULT_QUERY
+    from schema.execution.graphiql import DEFAULT_QUERY
     from schema.schema import introspection_schema
 
     assert validate(introspection_schema()._schema, parse(DEFAULT_QUERY)) == []

@@ -19,7 +19,13 @@ from websockets.sync.client import connect as ws_connect
 
 from backend.workflows.broadcast import attachment_group
 from backend.workflows.services import attach_workflow_to_object
-from tests.support.helpers import api_token_for, approvers_of, make_purchase_request
+from tests.support.helpers import (
+    api_token_for,
+    approvers_of,
+    database_id_of,
+    global_id,
+    make_purchase_request,
+)
 from tests.support.live_servers import (
     database_url_of,
     redis_group_size,
@@ -35,7 +41,8 @@ PROTOCOL = "graphql-transport-ws"
 SUBSCRIPTION = """
 subscription($id: ID!) { attachmentEvents(attachmentId: $id) {
   id type actor { username } fromStage { nameEn } toStage { nameEn }
-  attachment { id status currentStage { nameEn } progress { completedStages totalStages } }
+  attachment { id }
+  snapshot { status currentStageName progress { completedStages totalStages } }
 } }
 """
 APPROVE = """
@@ -137,13 +144,13 @@ def test_event_committed_through_one_process_reaches_a_subscriber_of_another(acm
     events = [m["payload"]["data"]["attachmentEvents"] for m in messages]
     assert [e["type"] for e in events] == ["APPROVED", "STAGE_MOVED"]
     assert events[0]["actor"]["username"] == reviewer.username
-    assert int(events[0]["id"]) < int(events[1]["id"])
+    assert database_id_of(events[0]["id"]) < database_id_of(events[1]["id"])
     moved = events[1]
     assert moved["fromStage"]["nameEn"] == "Initial Review"
     assert moved["toStage"]["nameEn"] == "Budget Approval"
-    assert moved["attachment"] == {
-        "id": str(attachment.pk),
+    assert moved["attachment"] == {"id": global_id("WorkflowAttachment", attachment.pk)}
+    assert moved["snapshot"] == {
         "status": "IN_PROGRESS",
-        "currentStage": {"nameEn": "Budget Approval"},
+        "currentStageName": "Budget Approval",
         "progress": {"completedStages": 1, "totalStages": 4},
     }

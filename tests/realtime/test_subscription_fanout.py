@@ -1,7 +1,7 @@
 """Fan-out internals: one listener per process, one rendering per event and document.
 
 - Several subscriptions of one process share one channel-layer group membership
-  (``schema.fanout``); the last one to leave leaves the group.
+  (``schema.event_sharing.fanout``); the last one to leave leaves the group.
 - A pushed event is executed once per document; the other subscribers get the same frame
   through ``FastPath``, byte for byte what strawberry sends (only the operation id differs).
   Documents that render differently (variables in the selection) are not mixed up.
@@ -26,7 +26,7 @@ from backend.asgi import application
 from backend.workflows import broadcast
 from backend.workflows.broadcast import attachment_group, workflow_group
 from backend.workflows.services import approve_stage, attach_workflow_to_object
-from schema import execution, fanout
+from schema.execution import event_sharing, fanout
 from tests.support.helpers import api_token_for, approvers_of, make_purchase_request
 from tests.support.ws_helpers import connect, group_size, receive, subscribe, wait_group_joined
 
@@ -123,15 +123,15 @@ async def _wait_local_listeners_gone(group, timeout=5.0):
 async def test_shared_frames_are_what_strawberry_sends(acme, monkeypatch):
     request, attachment, reviewer = await sync_to_async(_setup)(acme)
     sent_directly = []
-    original_send = execution.FastPath.send
+    original_send = event_sharing.FastPath.send
 
     async def counting_send(self, event):
         done = await original_send(self, event)
         sent_directly.append(done)
         return done
 
-    monkeypatch.setattr(execution.FastPath, "send", counting_send)
-    execution.clear_shared_results()
+    monkeypatch.setattr(event_sharing.FastPath, "send", counting_send)
+    event_sharing.clear_shared_results()
     clients = await _clients(acme, 3)
     for number, client in enumerate(clients):
         await subscribe(client, f"op-{number}", EVENTS, {"id": str(attachment.pk)})
@@ -155,7 +155,7 @@ async def test_shared_frames_are_what_strawberry_sends(acme, monkeypatch):
 
 async def test_documents_that_render_differently_are_not_shared(acme):
     request, attachment, reviewer = await sync_to_async(_setup)(acme)
-    execution.clear_shared_results()
+    event_sharing.clear_shared_results()
     clients = await _clients(acme, 3)
     variables = [True, False, True]
     for client, with_actor in zip(clients, variables, strict=True):

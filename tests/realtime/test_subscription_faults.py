@@ -29,7 +29,7 @@ from backend.workflows import broadcast
 from backend.workflows.broadcast import attachment_group
 from backend.workflows.models import WorkflowAttachment, WorkflowEvent
 from backend.workflows.services import attach_workflow_to_object
-from tests.support.helpers import api_token_for, approvers_of, make_purchase_request
+from tests.support.helpers import api_token_for, approvers_of, database_id_of, make_purchase_request
 from tests.support.live_servers import free_port
 from tests.support.ws_helpers import connect, receive, subscribe, wait_group_joined
 
@@ -210,7 +210,7 @@ async def _resubscribe_and_catch_up(acme, attachment, missed_from: int) -> None:
     assert answer["data"]["approveStage"]["error"] is None, answer
     live = [(await receive(client))["payload"]["data"]["attachmentEvents"] for _ in range(2)]
     assert [e["type"] for e in live] == ["APPROVED", "STAGE_MOVED"]
-    ids = [int(e["id"]) for e in replayed + live]
+    ids = [database_id_of(e["id"]) for e in replayed + live]
     assert ids == sorted(ids) and len(set(ids)) == 4 and ids[0] > missed_from
     await client.disconnect()
 

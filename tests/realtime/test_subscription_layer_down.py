@@ -14,7 +14,7 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.db import connections
 
 from backend.asgi import application
-from schema.consumers import CLOSE_TRY_AGAIN_LATER, is_channel_layer_failure
+from schema.execution.consumers import CLOSE_TRY_AGAIN_LATER, is_channel_layer_failure
 from tests.support.helpers import api_token_for
 from tests.support.live_servers import free_port
 from tests.support.ws_helpers import PROTOCOL

@@ -6,8 +6,15 @@ from django.db import connections
 
 from backend.asgi import application
 from backend.workflows.broadcast import attachment_group, inbox_group, workflow_group
+from backend.workflows.constants import EventType
 from backend.workflows.services import approve_stage, attach_workflow_to_object
-from tests.support.helpers import api_token_for, approvers_of, make_purchase_request
+from tests.support.helpers import (
+    api_token_for,
+    approvers_of,
+    database_id_of,
+    global_id,
+    make_purchase_request,
+)
 from tests.support.ws_helpers import connect, receive, subscribe, wait_group_joined
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,7 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT_EVENTS = """
 subscription($id: ID!, $since: ID) { attachmentEvents(attachmentId: $id, since: $since) {
   id type actor { username } fromStage { nameEn } toStage { nameEn } toPipeline { nameEn } reason
-  attachment { id status currentStage { nameEn } currentPipeline { nameEn } progress { percentage completedStages totalStages } openActions }
+  attachment { id status currentStage { id nameEn } }
+  snapshot { status currentStageName currentPipelineName progress { percentage completedStages totalStages } openActions }
 } }
 """
 WORKFLOW_EVENTS = (
@@ -61,13 +69,14 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
     assert event["fromStage"]["nameEn"] == "Initial Review"
     assert event["toStage"]["nameEn"] == "Budget Approval"
     assert event["attachment"]["currentStage"]["nameEn"] == "Budget Approval"
-    assert event["attachment"]["progress"] == {
+    assert event["snapshot"]["currentStageName"] == "Budget Approval"
+    assert event["snapshot"]["progress"] == {
         "percentage": 25.0,
         "completedStages": 1,
         "totalStages": 4,
     }
     # read from the transition policy: what an in-progress attachment accepts, from someone
-    assert event["attachment"]["openActions"] == [
+    assert event["snapshot"]["openActions"] == [
         "APPROVE",
         "CHECK_IN",
         "VERIFY",
@@ -77,7 +86,7 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
         "CANCEL",
         "REASSIGN",
     ]
-    assert int(moved["payload"]["data"]["attachmentEvents"]["id"]) > int(
+    assert database_id_of(moved["payload"]["data"]["attachmentEvents"]["id"]) > database_id_of(
         approved["payload"]["data"]["attachmentEvents"]["id"]
     )
     await client.disconnect()
@@ -85,7 +94,9 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
 
 async def test_since_replays_missed_events_then_continues_live_without_duplicates(acme):
     request, attachment, reviewer = await sync_to_async(_setup)(acme)
-    started_id = await sync_to_async(lambda: attachment.events.get().pk)()
+    started_id = await sync_to_async(
+        lambda: attachment.events.get(event_type=EventType.STARTED).pk
+    )()
     await sync_to_async(approve_stage)(obj=request, user=reviewer, form_data={"budget_code": "B-1"})
     token = await sync_to_async(api_token_for)(acme.user("employee"))
     client = await connect(application, token)
@@ -104,7 +115,7 @@ async def test_since_replays_missed_events_then_continues_live_without_duplicate
         obj=request, user=acme.user("budget_manager1"), form_data={"allocated_budget": "1"}
     )
     live = [await receive(client), await receive(client)]
-    ids = [int(m["payload"]["data"]["attachmentEvents"]["id"]) for m in replayed + live]
+    ids = [database_id_of(m["payload"]["data"]["attachmentEvents"]["id"]) for m in replayed + live]
     assert ids == sorted(ids) and len(set(ids)) == 4
     assert [m["payload"]["data"]["attachmentEvents"]["type"] for m in live] == [
         "APPROVED",
@@ -166,8 +177,8 @@ async def test_several_subscriptions_on_one_socket_and_unsubscribe(acme):
         {
             "myInboxChanged": {
                 "change": "LEFT",
-                "attachmentId": str(attachment.pk),
-                "eventType": "stage_moved",
+                "attachmentId": global_id("WorkflowAttachment", attachment.pk),
+                "eventType": "STAGE_MOVED",
             }
         }
     ]
@@ -201,6 +212,8 @@ async def test_inbox_of_every_role_member_is_told_when_a_colleague_decides(acme)
     entered = await receive(sockets[cfo.username])
     assert left["payload"]["data"]["myInboxChanged"]["change"] == "LEFT"
     assert entered["payload"]["data"]["myInboxChanged"]["change"] == "ENTERED"
-    assert entered["payload"]["data"]["myInboxChanged"]["attachmentId"] == str(attachment.pk)
+    assert entered["payload"]["data"]["myInboxChanged"]["attachmentId"] == global_id(
+        "WorkflowAttachment", attachment.pk
+    )
     for client in sockets.values():
         await client.disconnect()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from graphql import parse
 
-from schema.document_limits import validate_within_limits
+from schema.execution.document_limits import validate_within_limits
 from schema.schema import MAX_TOKENS, build_schema
 
 TRIVIAL = "{ __typename }"
@@ -213,7 +213,7 @@ def _production_schema():
 def _production_rules() -> tuple:
     from graphql import specified_rules
 
-    from schema.document_limits import NoIntrospection
+    from schema.execution.document_limits import NoIntrospection
 
     return (*specified_rules, NoIntrospection)
 

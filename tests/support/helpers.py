@@ -73,3 +73,17 @@ def graphql(
         **headers,
     )
     return response.json()
+
+
+def global_id(type_name: str, pk) -> str:
+    """Return the API's global id of the ``type_name`` object with primary key ``pk``."""
+    from base64 import b64encode
+
+    return b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def database_id_of(value: str) -> int:
+    """Return the primary key inside one of the API's global ids."""
+    from base64 import b64decode
+
+    return int(b64decode(value).decode().partition(":")[2])

@@ -634,6 +634,7 @@ def _start(
     *,
     stages: list[Stage],
     replace_flow: bool,
+    earlier_events: tuple[WorkflowEvent, ...] = (),
 ) -> None:
     _check_runnable(stages)
     attachment.skipped_stage_ids = []
@@ -650,6 +651,7 @@ def _start(
     is_new = attachment.pk is None
     attachment.save()
     events = [
+        *earlier_events,
         _event(
             attachment,
             EventType.STARTED,
@@ -746,11 +748,21 @@ def attach_workflow_to_object(
                 workflow=running,
                 metadata=metadata or {},
             )
+            attached = _event(attachment, EventType.ATTACHED, user)
             if auto_start:
-                # _start saves the attachment: one INSERT of the started row, not INSERT + UPDATE.
-                _start(attachment, obj, user, stages=stages, replace_flow=bool(earlier))
+                # _start saves the attachment: one INSERT of the started row, not INSERT + UPDATE;
+                # ATTACHED is inserted with STARTED.
+                _start(
+                    attachment,
+                    obj,
+                    user,
+                    stages=stages,
+                    replace_flow=bool(earlier),
+                    earlier_events=(attached,),
+                )
             else:
                 attachment.save()
+                save_events([attached])
             return attachment
     except IntegrityError as error:
         raise ConflictError(

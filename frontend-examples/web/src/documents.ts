@@ -6,8 +6,8 @@ import { graphql } from './graphql';
 export const EventFields = graphql(`
   fragment EventFields on WorkflowEvent {
     id
+    databaseId
     type
-    attachmentId
     reason
     formData
     occurredAt
@@ -23,6 +23,7 @@ export const EventFields = graphql(`
       currentPipeline { id nameEn }
       progress { percentage completedStages totalStages }
     }
+    snapshot { status currentStageName progress { percentage } }
   }
 `);
 
@@ -215,7 +216,7 @@ export const CheckInStageMutation = graphql(
 
 export const VerifyStageMutation = graphql(
   `
-  mutation VerifyStage($input: ApproveStageInput!) {
+  mutation VerifyStage($input: VerifyStageInput!) {
     verifyStage(input: $input) {
       attachment { id status }
       error { ...MutationErrorFields }
@@ -274,7 +275,7 @@ export const AttachmentEventsSubscription = graphql(
 
 export const WorkflowEventsSubscription = graphql(`
   subscription WorkflowEvents($workflowId: ID!) {
-    workflowEvents(workflowId: $workflowId) { id type attachmentId }
+    workflowEvents(workflowId: $workflowId) { id type attachment { id } }
   }
 `);
 

@@ -5,7 +5,7 @@ import type { Api } from './api';
 import { InboxChangedSubscription, InboxQuery } from './documents';
 import type { ResultOf } from './graphql';
 
-export type InboxItem = ResultOf<typeof InboxQuery>['myPendingApprovals']['edges'][number]['node'];
+export type InboxItem = NonNullable<ResultOf<typeof InboxQuery>['myPendingApprovals']>['edges'][number]['node'];
 export type InboxChange = ResultOf<typeof InboxChangedSubscription>['myInboxChanged'];
 
 export interface InboxStore {
@@ -33,8 +33,8 @@ export function createInboxStore(api: Api, onError: (error: unknown) => void): I
       try {
         const data = await api.query(InboxQuery, {});
         if (mine !== generation) return; // a newer refresh is on its way
-        store.items = data.myPendingApprovals.edges.map((edge) => edge.node);
-        store.totalCount = data.myPendingApprovals.totalCount ?? store.items.length;
+        store.items = (data.myPendingApprovals?.edges ?? []).map((edge) => edge.node);
+        store.totalCount = data.myPendingApprovals?.totalCount ?? store.items.length;
         store.loaded = true;
         listeners.forEach((listener) => listener(change));
       } catch (error) {

@@ -295,6 +295,17 @@ async function main() {
     { before: cfoInboxBefore },
   );
   log(`B reconnected and caught up (progress 75 %, CFO's approval in the history) ${Date.now() - t1} ms after the approval`);
+  // Each history item keeps the state right after its event: the start still reads 0 %.
+  const snapshots = await b.evaluate(() =>
+    Object.fromEntries(
+      [...document.querySelectorAll('[data-testid=history-item]')].map((li) => [
+        li.dataset.eventType,
+        li.querySelector('[data-testid=history-snapshot]')?.textContent,
+      ]),
+    ),
+  );
+  assert.equal(snapshots.STARTED, 'In progress, 0%', JSON.stringify(snapshots));
+  log(`history snapshots: ${JSON.stringify(snapshots)}`);
 
   // --- The other screens: the workflow diagram and the statistics.
   await a.goto(`${base}/examples/#/inbox`);

@@ -15,7 +15,8 @@ import { formatTime, h, humanize, render, type Child } from '../dom';
 import type { ResultOf } from '../graphql';
 import { failure, loading, progressBar, stageChip, statusPill } from './common';
 
-type Attachment = ResultOf<typeof AttachmentQuery>['workflowAttachment'];
+// Single-object root fields are nullable: an unknown id answers null (with its error).
+type Attachment = NonNullable<ResultOf<typeof AttachmentQuery>['workflowAttachment']>;
 type WorkflowEvent = ResultOf<typeof EventFields>;
 type MutationError = { code: string; message: string; field?: string | null };
 
@@ -77,6 +78,12 @@ function describeEvent(event: WorkflowEvent): HTMLElement {
     h('span', null, text),
     event.reason ? h('q', null, event.reason) : null,
     formData.length ? h('span', { class: 'muted small' }, formData.map(([k, v]) => `${k}: ${String(v)}`).join(', ')) : null,
+    // The state right after this event (each event keeps its own).
+    h(
+      'span',
+      { class: 'muted small', 'data-testid': 'history-snapshot' },
+      `${humanize(event.snapshot.status)}, ${Math.round(event.snapshot.progress.percentage)}%`,
+    ),
     h('time', { class: 'muted small', datetime: event.occurredAt }, formatTime(event.occurredAt)),
   );
 }
@@ -91,7 +98,9 @@ export const attachmentScreen: Screen = (app, root, params) => {
   let active = true;
   let attachment: Attachment | null = null;
   const events = new Map<string, WorkflowEvent>();
+  // The global id of the newest event seen (`since` of a resubscription), and its key.
   let lastSeen: string | null = null;
+  let lastSeenKey = 0;
   let subscription: { unsubscribe(): void } | null = null;
   let reloadTimer: number | undefined;
   let formStageId: string | null | undefined;
@@ -106,7 +115,10 @@ export const attachmentScreen: Screen = (app, root, params) => {
 
   const remember = (event: WorkflowEvent) => {
     events.set(event.id, event);
-    if (lastSeen === null || Number(event.id) > Number(lastSeen)) lastSeen = event.id;
+    if (lastSeen === null || event.databaseId > lastSeenKey) {
+      lastSeen = event.id;
+      lastSeenKey = event.databaseId;
+    }
   };
 
   const follow = () => {
@@ -148,8 +160,10 @@ export const attachmentScreen: Screen = (app, root, params) => {
     try {
       const data = await app.api.query(AttachmentQuery, { id });
       if (!active) return;
-      attachment = data.workflowAttachment;
-      attachment.events.nodes.forEach(remember);
+      const loaded = data.workflowAttachment;
+      if (!loaded) throw new Error('This workflow attachment was not found.');
+      attachment = loaded;
+      (loaded.events?.nodes ?? []).forEach(remember);
       if (!root.contains(summary)) {
         render(
           root,
@@ -369,17 +383,17 @@ export const attachmentScreen: Screen = (app, root, params) => {
         behaviours.has('CHECK_IN_VERIFY')
           ? [
               button('CHECK_IN', 'Check in', () =>
-                act('Check in', async () => (await app.api.mutate(CheckInStageMutation, { input: { attachmentId: a.id, expectedStageId, comment: comment.value } })).checkInStage.error),
+                act('Check in', async () => (await app.api.mutate(CheckInStageMutation, { input: { attachmentId: a.id, expectedStageId, comment: comment.value } })).checkInStage?.error ?? null),
               ),
               button('VERIFY', 'Verify', () =>
-                act('Verify', async () => (await app.api.mutate(VerifyStageMutation, { input: input() })).verifyStage.error),
+                act('Verify', async () => (await app.api.mutate(VerifyStageMutation, { input: input() })).verifyStage?.error ?? null),
                 true,
               ),
             ]
           : button(
               'APPROVE',
               approveLabel,
-              () => act(approveLabel, async () => (await app.api.mutate(ApproveStageMutation, { input: input() })).approveStage.error),
+              () => act(approveLabel, async () => (await app.api.mutate(ApproveStageMutation, { input: input() })).approveStage?.error ?? null),
               true,
             ),
       ),
@@ -388,13 +402,13 @@ export const attachmentScreen: Screen = (app, root, params) => {
         'div',
         { class: 'buttons' },
         button('REJECT', 'Reject', () =>
-          act('Reject', async () => (await app.api.mutate(RejectStageMutation, { input: { attachmentId: a.id, expectedStageId, reason: reason.value } })).rejectStage.error),
+          act('Reject', async () => (await app.api.mutate(RejectStageMutation, { input: { attachmentId: a.id, expectedStageId, reason: reason.value } })).rejectStage?.error ?? null),
         ),
         backTo,
         button('REQUEST_RESUBMISSION', 'Send back', () =>
           act('Send back', async () =>
             (await app.api.mutate(RequestResubmissionMutation, { input: { attachmentId: a.id, expectedStageId, stageId: backTo.value, reason: reason.value } }))
-              .requestResubmission.error,
+              .requestResubmission?.error ?? null,
           ),
         ),
       ),
@@ -407,7 +421,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
           act('Delegate', async () =>
             (await app.api.mutate(DelegateStageMutation, {
               input: { attachmentId: a.id, expectedStageId, toUserId: otherUser.value.trim() || delegateTo.value, reason: reason.value },
-            })).delegateStage.error,
+            })).delegateStage?.error ?? null,
           ),
         ),
       ),

@@ -39,16 +39,17 @@ export const statisticsScreen: Screen = (app, root) => {
     .query(StatisticsQuery, {})
     .then((data) => {
       if (!active) return;
+      if (!data.workflowStatistics) throw new Error('No statistics.');
       const overview = data.workflowStatistics.overview;
       const byStatus: Bar[] = [
-        { label: 'Not started', value: data.notStarted.totalCount ?? 0, color: '#95a5a6' },
-        { label: 'In progress', value: data.inProgress.totalCount ?? 0, color: '#2980b9' },
-        { label: 'Completed', value: data.completed.totalCount ?? 0, color: '#27ae60' },
-        { label: 'Rejected', value: data.rejected.totalCount ?? 0, color: '#c0392b' },
-        { label: 'Cancelled', value: data.cancelled.totalCount ?? 0, color: '#7f8c8d' },
+        { label: 'Not started', value: data.notStarted?.totalCount ?? 0, color: '#95a5a6' },
+        { label: 'In progress', value: data.inProgress?.totalCount ?? 0, color: '#2980b9' },
+        { label: 'Completed', value: data.completed?.totalCount ?? 0, color: '#27ae60' },
+        { label: 'Rejected', value: data.rejected?.totalCount ?? 0, color: '#c0392b' },
+        { label: 'Cancelled', value: data.cancelled?.totalCount ?? 0, color: '#7f8c8d' },
       ];
       const perStage = new Map<string, Bar>();
-      for (const edge of data.waiting.edges) {
+      for (const edge of data.waiting?.edges ?? []) {
         const stage = edge.node.currentStage;
         if (!stage) continue;
         const key = stage.clonedFromId ?? stage.id;

@@ -13,7 +13,7 @@ export const workflowsScreen: Screen = (app, root) => {
     .query(WorkflowsQuery, {})
     .then((data) => {
       if (!active) return;
-      const workflows = data.workflows.edges.map((edge) => edge.node);
+      const workflows = (data.workflows?.edges ?? []).map((edge) => edge.node);
       render(
         root,
         h('h1', null, 'Workflows'),
@@ -64,8 +64,9 @@ export const workflowDiagramScreen: Screen = (app, root, params) => {
 
   const draw = (data: Diagram) => {
     const workflow = data.workflow;
+    if (!workflow) throw new Error('This workflow was not found.');
     const waiting = new Map<string, number>();
-    for (const edge of data.workflowAttachments.edges) {
+    for (const edge of data.workflowAttachments?.edges ?? []) {
       const stage = edge.node.currentStage;
       const key = stage?.clonedFromId ?? stage?.id;
       if (key) waiting.set(key, (waiting.get(key) ?? 0) + 1);
@@ -78,7 +79,7 @@ export const workflowDiagramScreen: Screen = (app, root, params) => {
       h(
         'p',
         { class: 'muted' },
-        `${data.workflowAttachments.totalCount ?? 0} requests in progress. Counts update live.`,
+        `${data.workflowAttachments?.totalCount ?? 0} requests in progress. Counts update live.`,
       ),
       h(
         'div',

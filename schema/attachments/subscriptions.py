@@ -1,14 +1,14 @@
 """Subscription root: live workflow events over graphql-transport-ws.
 
 Each subscription joins its channel-layer group (through the process's shared listener,
-``schema.fanout``) *before* reading the audit trail, so with ``since:`` it replays what the
+``schema.execution.fanout``) *before* reading the audit trail, so with ``since:`` it replays what the
 client missed and continues live with no gap and no duplicate. Without ``since:`` it starts
 from the newest event at the moment it subscribes (read before joining), so an event
 committed while it joins is not lost either. Events carry the id of the previous event of
 their attachment; when a message arrives before an earlier one (two processes publishing),
 the missing events are read from the audit trail first, so each attachment's events are
 delivered in commit order. A pushed event is rendered once per document and process and
-sent to the other subscribers as the same frame (``schema.execution``).
+sent to the other subscribers as the same frame (``schema.execution.event_sharing``).
 """
 
 from __future__ import annotations
@@ -38,12 +38,15 @@ from backend.workflows.exceptions import (
     WorkflowValidationError,
 )
 from backend.workflows.models import WorkflowEvent
-from schema import fanout
+from schema.attachments.types import WorkflowEventType
 from schema.context import RequestContext, context_of
 from schema.dataloaders import Loaders
+from schema.enums import EventTypeEnum
 from schema.errors import query_error
-from schema.execution import FastPath, share
-from schema.types import WorkflowEventType
+from schema.execution import fanout
+from schema.execution.event_sharing import FastPath, share
+from schema.global_ids import global_id
+from schema.tenancy import queried_id
 
 REPLAY_LIMIT = 1000
 PUSHED_EVENTS_CACHED = 256
@@ -64,7 +67,7 @@ def _since(value: strawberry.ID | None) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        return int(queried_id(value, "WorkflowEvent", field="since"))
     except (TypeError, ValueError):
         raise query_error(
             WorkflowValidationError("since must be an event id.", field="since")
@@ -170,7 +173,7 @@ class InboxChangeType:
     change: InboxChangeKind = strawberry.field(description="Entered or left.")
     attachment_id: strawberry.ID = strawberry.field(description="The attachment concerned.")
     event_id: strawberry.ID = strawberry.field(description="The event that caused the change.")
-    event_type: str = strawberry.field(description="Its type, e.g. approved.")
+    event_type: EventTypeEnum = strawberry.field(description="The type of that event.")
 
 
 @strawberry.type(
@@ -186,12 +189,15 @@ class Subscription:
         attachment_id: Annotated[strawberry.ID, strawberry.argument(description="Attachment id.")],
         since: Annotated[
             strawberry.ID | None,
-            strawberry.argument(description="Replay the events after this event id first."),
+            strawberry.argument(
+                description="Replay the events after this event (its id or databaseId) first."
+            ),
         ] = None,
     ) -> AsyncGenerator[WorkflowEventType, None]:
         context = _viewer(info)
         attachment = await sync_to_async(selectors.company_attachment)(
-            context.company_id, attachment_id
+            context.company_id,
+            queried_id(attachment_id, "WorkflowAttachment", field="attachmentId"),
         )
         if attachment is None:
             raise query_error(NotFoundError("Workflow attachment not found.", field="attachmentId"))
@@ -216,11 +222,15 @@ class Subscription:
         ],
         since: Annotated[
             strawberry.ID | None,
-            strawberry.argument(description="Replay the events after this event id first."),
+            strawberry.argument(
+                description="Replay the events after this event (its id or databaseId) first."
+            ),
         ] = None,
     ) -> AsyncGenerator[WorkflowEventType, None]:
         context = _viewer(info)
-        workflow = await sync_to_async(selectors.company_workflow)(context.company_id, workflow_id)
+        workflow = await sync_to_async(selectors.company_workflow)(
+            context.company_id, queried_id(workflow_id, "Workflow", field="workflowId")
+        )
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="workflowId"))
         scope = Q(attachment__workflow_id=workflow.pk) | Q(
@@ -251,7 +261,7 @@ class Subscription:
                     continue
                 yield InboxChangeType(
                     change=InboxChangeKind(message["change"]),
-                    attachment_id=strawberry.ID(str(message["attachment_id"])),
-                    event_id=strawberry.ID(str(message["event_id"])),
+                    attachment_id=global_id("WorkflowAttachment", message["attachment_id"]),
+                    event_id=global_id("WorkflowEvent", message["event_id"]),
                     event_type=message["event_type"],
                 )

@@ -10,6 +10,8 @@ from typing import Any
 
 import strawberry
 
+from schema.global_ids import global_id
+
 
 @strawberry.type(
     name="ApprovalTypeCounts",
@@ -78,7 +80,7 @@ class StageStructureType:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageStructureType:
         return cls(
-            id=strawberry.ID(str(data["id"])),
+            id=global_id("Stage", data["id"]),
             name_en=data["name_en"],
             name_ar=data["name_ar"],
             order=data["order"],
@@ -105,7 +107,7 @@ class PipelineStructureType:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineStructureType:
         return cls(
-            id=strawberry.ID(str(data["id"])),
+            id=global_id("Pipeline", data["id"]),
             name_en=data["name_en"],
             name_ar=data["name_ar"],
             order=data["order"],
@@ -131,7 +133,7 @@ class WorkflowPipelineStructureType:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorkflowPipelineStructureType:
         return cls(
-            workflow_id=strawberry.ID(str(data["workflow_id"])),
+            workflow_id=global_id("Workflow", data["workflow_id"]),
             workflow_name=data["workflow_name"],
             pipelines=[PipelineStructureType.from_dict(p) for p in data["pipelines"]],
             total_pipelines=data["total_pipelines"],

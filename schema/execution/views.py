@@ -19,7 +19,7 @@ from backend.accounts.tokens import aauthenticate_token, bearer_token_of
 from backend.workflows.companies import cached_company_id, get_company_id_for_user
 from backend.workflows.input_limits import json_depth
 from schema.context import RequestContext
-from schema.graphiql import render_graphiql
+from schema.execution.graphiql import render_graphiql
 from schema.schema import schema_for_settings
 
 

@@ -10,19 +10,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import strawberry
-from asgiref.sync import sync_to_async
 from django.contrib.contenttypes.models import ContentType
 from strawberry.types import Info
 
 from backend.workflows import services
 from backend.workflows.exceptions import (
     NotFoundError,
-    WorkflowError,
     WorkflowPermissionDenied,
 )
 from backend.workflows.models import WorkflowConfiguration
-from schema.context import RequestContext, context_of
-from schema.errors import MutationError, mutation_error
+from schema.context import RequestContext
+from schema.errors import MutationError, MutationPayload, run_mutation
 
 
 @strawberry.type(
@@ -78,7 +76,7 @@ class RegisterModelForWorkflowInput:
 @strawberry.type(
     name="RegisterModelForWorkflowPayload", description="Result of registerModelForWorkflow."
 )
-class RegisterModelForWorkflowPayload:
+class RegisterModelForWorkflowPayload(MutationPayload):
     configuration: WorkflowConfigurationType | None = strawberry.field(
         default=None, description="The result, when there is no error."
     )
@@ -122,13 +120,7 @@ class ConfigurationMutations:
             RegisterModelForWorkflowInput,
             strawberry.argument(description="The model and its settings."),
         ],
-    ) -> RegisterModelForWorkflowPayload:
-        context = context_of(info)
-
-        def call() -> RegisterModelForWorkflowPayload:
-            try:
-                return RegisterModelForWorkflowPayload(**_register(context, input))
-            except WorkflowError as error:
-                return RegisterModelForWorkflowPayload(error=mutation_error(error))
-
-        return await sync_to_async(call)()
+    ) -> RegisterModelForWorkflowPayload | None:
+        return await run_mutation(
+            info, RegisterModelForWorkflowPayload, lambda context: _register(context, input)
+        )

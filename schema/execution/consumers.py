@@ -20,7 +20,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from backend.accounts.tokens import aauthenticate_token
 from backend.workflows.companies import cached_company_id, get_company_id_for_user
 from schema.context import RequestContext
-from schema.execution import current_operation
+from schema.execution.event_sharing import current_operation
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _token_from(params: dict[str, Any] | None) -> str | None:
 
 
 class WorkflowTransportWSHandler(BaseGraphQLTransportWSHandler):
-    """Expose the running operation to its subscription (``schema.execution.FastPath``)."""
+    """Expose the running operation to its subscription (``schema.execution.event_sharing.FastPath``)."""
 
     async def run_operation(self, operation: Any) -> None:
         current_operation.set(operation)  # inside the operation's own task

@@ -65,7 +65,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
 from strawberry_django.fields.field import StrawberryDjangoField
 
-logger = logging.getLogger("schema.fast_fields")
+logger = logging.getLogger("schema.execution.fast_fields")
 
 _MISSING = object()
 

@@ -1,0 +1,214 @@
+"""Relay connections with keyset cursors, whose page arguments are checked before slicing.
+
+A cursor holds the values of the list's sort key (ending with the primary key) of its row,
+not an offset, so a row inserted or deleted between two page requests never makes the next
+page repeat or skip a row. ``first``/``after`` page forwards, ``last``/``before`` backwards.
+
+A page larger than ``max_results``, a negative size or a malformed cursor is a
+``VALIDATION_ERROR`` naming the argument.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import strawberry
+from asgiref.sync import sync_to_async
+from django.db.models import Q, QuerySet
+from strawberry import relay
+from strawberry.relay.utils import from_base64, to_base64
+from strawberry.types import Info
+from strawberry.utils.inspect import in_async_context
+from strawberry_django.relay import DjangoListConnection
+
+from backend.workflows.exceptions import WorkflowValidationError
+from schema.errors import query_error
+
+KEYSET_PREFIX = "keyset"
+
+
+def encode_cursor(values: list[Any]) -> str:
+    """Return the cursor of a row whose sort key has ``values``."""
+    return to_base64(KEYSET_PREFIX, json.dumps(values, separators=(",", ":")))
+
+
+def decode_cursor(value: str) -> list[Any] | None:
+    """Return the sort-key values of a keyset cursor, or None when it is not one."""
+    try:
+        prefix, payload = from_base64(value)
+        values = json.loads(payload)
+    except (ValueError, TypeError):
+        return None
+    if prefix != KEYSET_PREFIX or not isinstance(values, list):
+        return None
+    if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in values):
+        return None
+    return values
+
+
+def _is_cursor(value: str) -> bool:
+    return decode_cursor(value) is not None
+
+
+def sort_key(queryset: QuerySet[Any]) -> list[tuple[str, bool]]:
+    """Return ``(field, descending)`` pairs ordering ``queryset``, ending with the primary key."""
+    key: list[tuple[str, bool]] = []
+    for item in queryset.query.order_by:
+        name = str(item)
+        descending = name.startswith("-")
+        field = name.lstrip("-")
+        field = "pk" if field in ("id", "pk") else field
+        if field not in (f for f, _ in key):
+            key.append((field, descending))
+        if field == "pk":
+            break
+    if not key or key[-1][0] != "pk":
+        key.append(("pk", key[-1][1] if key else False))
+    return key
+
+
+def _beyond(key: list[tuple[str, bool]], values: list[Any], *, forward: bool) -> Q:
+    """Return the condition of the rows after (``forward``) or before the row with ``values``."""
+    condition = Q(pk__in=[])
+    for position, (field, descending) in enumerate(key):
+        # Ascending and forwards (or descending and backwards): greater values lie beyond.
+        lookup = "gt" if descending != forward else "lt"
+        step = Q(**{f"{field}__{lookup}": values[position]})
+        for earlier, (earlier_field, _) in enumerate(key[:position]):
+            step &= Q(**{earlier_field: values[earlier]})
+        condition |= step
+    return condition
+
+
+def _row_values(row: Any, key: list[tuple[str, bool]]) -> list[Any]:
+    return [row.pk if field == "pk" else getattr(row, field) for field, _ in key]
+
+
+def keyset_page(
+    queryset: QuerySet[Any],
+    *,
+    before: str | None,
+    after: str | None,
+    first: int | None,
+    last: int | None,
+    max_results: int,
+) -> tuple[list[tuple[Any, str]], dict[str, Any]]:
+    """Return ``[(row, cursor)]`` of the requested page and its page info (arguments checked)."""
+    key = sort_key(queryset)
+    rows = queryset
+    for name, cursor, forward in (("after", after, True), ("before", before, False)):
+        if cursor is None:
+            continue
+        values = decode_cursor(cursor)
+        if values is None or len(values) != len(key):
+            raise WorkflowValidationError(f"Argument '{name}' is not a valid cursor.", field=name)
+        rows = rows.filter(_beyond(key, values, forward=forward))
+    backwards = last is not None and first is None
+    size = (last if backwards else first) if (first is not None or last is not None) else None
+    size = max_results if size is None else size
+    if backwards:
+        ordering = [f"{'' if descending else '-'}{field}" for field, descending in key]
+        page = list(rows.order_by(*ordering)[: size + 1])
+        more = len(page) > size
+        page = list(reversed(page[:size]))
+        info = {"has_previous_page": more, "has_next_page": before is not None}
+    else:
+        page = list(rows[: size + 1])
+        more = len(page) > size
+        page = page[:size]
+        if first is not None and last is not None and last < len(page):
+            page = page[len(page) - last :]
+        info = {"has_next_page": more, "has_previous_page": after is not None}
+    return [(row, encode_cursor(_row_values(row, key))) for row in page], info
+
+
+def check_page_arguments(
+    *,
+    before: str | None,
+    after: str | None,
+    first: int | None,
+    last: int | None,
+    max_results: int,
+) -> None:
+    """Raise a validation error for a page size out of ``0..max_results`` or a foreign cursor."""
+    for name, size in (("first", first), ("last", last)):
+        if size is None:
+            continue
+        if size < 0:
+            raise WorkflowValidationError(
+                f"Argument '{name}' must be a non-negative integer.", field=name
+            )
+        if size > max_results:
+            raise WorkflowValidationError(
+                f"Argument '{name}' cannot be higher than {max_results}.", field=name
+            )
+    for name, cursor in (("after", after), ("before", before)):
+        if cursor is not None and not _is_cursor(cursor):
+            raise WorkflowValidationError(f"Argument '{name}' is not a valid cursor.", field=name)
+
+
+# Named "Connection" like its parent, so the schema's type names (WorkflowConnection, ...) stay.
+@strawberry.type(name="Connection", description="A connection to a list of items.")
+class CheckedListConnection(DjangoListConnection[relay.NodeType]):
+    @classmethod
+    def resolve_connection(
+        cls,
+        nodes: Any,
+        *,
+        info: Info,
+        before: str | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        last: int | None = None,
+        max_results: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        try:
+            check_page_arguments(
+                before=before,
+                after=after,
+                first=first,
+                last=last,
+                max_results=max_results
+                if max_results is not None
+                else info.schema.config.relay_max_results,
+            )
+        except WorkflowValidationError as error:
+            raise query_error(error) from error
+        if not isinstance(nodes, QuerySet):
+            return super().resolve_connection(
+                nodes,
+                info=info,
+                before=before,
+                after=after,
+                first=first,
+                last=last,
+                max_results=max_results,
+                **kwargs,
+            )
+        limit = max_results if max_results is not None else info.schema.config.relay_max_results
+
+        def build() -> Any:
+            try:
+                page, page_info = keyset_page(
+                    nodes, before=before, after=after, first=first, last=last, max_results=limit
+                )
+            except WorkflowValidationError as error:
+                raise query_error(error) from error
+            edges = [
+                relay.Edge(node=cls.resolve_node(row, info=info, **kwargs), cursor=cursor)
+                for row, cursor in page
+            ]
+            return cls(
+                edges=edges,
+                page_info=relay.PageInfo(
+                    start_cursor=edges[0].cursor if edges else None,
+                    end_cursor=edges[-1].cursor if edges else None,
+                    **page_info,
+                ),
+                nodes=nodes,
+            )
+
+        # The page is read from the database: in a worker thread under async execution.
+        return sync_to_async(build)() if in_async_context() else build()
