@@ -218,8 +218,16 @@ def _production_rules() -> tuple:
     return (*specified_rules, NoIntrospection)
 
 
-def cpu_seconds(document: str) -> float:
-    """CPU time of this process to parse and validate ``document`` (no caches)."""
-    start = time.process_time()
-    answer_errors(document)
-    return time.process_time() - start
+def cpu_seconds(document: str, *, attempts: int = 3) -> float:
+    """CPU time of this thread to parse and validate ``document`` (no caches), best of a few.
+
+    The thread's own clock leaves out other threads of the process (database pools, channel
+    layers of earlier tests), and the best of three leaves out a garbage collection that
+    happened to fall into one run: the bound is on the document's own cost.
+    """
+    timings = []
+    for _ in range(attempts):
+        start = time.thread_time()
+        answer_errors(document)
+        timings.append(time.thread_time() - start)
+    return min(timings)
