@@ -42,6 +42,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.child_database import (
+    setup_django,
+    throwaway_database_name,
+)
 from tests.benchmarks.report import print_table, vendor_name
 from tests.benchmarks.targets import database_targets
 
@@ -50,21 +54,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- child process
-
-
-def _setup_django(test_db_name: str) -> Any:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_databases
-
-    # A name of our own, so neither the developer's database nor pytest's test_* database is used.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
-    return setup_databases(
-        verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
-    )
 
 
 class Bench:
@@ -241,10 +230,7 @@ class AfterCommitProbe:
 
 
 def run_child(runs: int, show_sql: bool) -> dict[str, Any]:
-    name = f"bench_workflowql_{os.getpid()}"
-    if os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite"):
-        name = str(Path(tempfile.gettempdir()) / f"{name}.sqlite3")
-    old_config = _setup_django(name)
+    old_config = setup_django(throwaway_database_name("bench_workflowql"))
     from django.db import connection
     from django.test.utils import CaptureQueriesContext, teardown_databases
 

@@ -71,6 +71,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.child_database import setup_django
 from tests.benchmarks.report import print_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -448,21 +449,6 @@ class ClientFleet:
 # --------------------------------------------------------------------------- benchmark process
 
 
-def _setup_django(test_db_name: str) -> Any:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
-    os.environ.pop("REDIS_URL", None)  # this process's own publishes stay in its memory
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_databases
-
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
-    return setup_databases(
-        verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
-    )
-
-
 class Scenario:
     """The seed's purchase workflow; attachments are created in-process (nothing is broadcast
     to the servers: this process has its own in-memory layer), decisions go over HTTP."""
@@ -714,7 +700,8 @@ def run(
         tmp = tempfile.mkdtemp(prefix="bench-fanout-")
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/unused.sqlite3"  # never created
         name = f"{tmp}/{name}.sqlite3"
-    old_config = _setup_django(name)
+    os.environ.pop("REDIS_URL", None)  # this process's own publishes stay in its memory
+    old_config = setup_django(name)
     from django.db import connection, connections
     from django.test.utils import teardown_databases
 

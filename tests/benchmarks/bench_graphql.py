@@ -53,8 +53,12 @@ import time
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from tests.benchmarks.child_database import (
+    server_database_url,
+    setup_django,
+    throwaway_database_name,
+)
 from tests.benchmarks.report import print_table, vendor_name
 from tests.benchmarks.targets import database_targets
 
@@ -238,32 +242,6 @@ class Server:
 
 
 # --------------------------------------------------------------------------- child process
-
-
-def _setup_django(test_db_name: str) -> Any:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_databases
-
-    # A name of our own, so neither the developer's database nor pytest's test_* database is used.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
-    return setup_databases(
-        verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
-    )
-
-
-def _server_database_url() -> str:
-    """Return a DATABASE_URL naming the test database this process has just created."""
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{name}"
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def _parse_size(size: str) -> tuple[int, int, int]:
@@ -475,10 +453,7 @@ def _profile(size: str) -> str:
 
 
 def run_child(sizes: list[str], runs: int, profile: bool) -> dict[str, Any]:
-    name = f"bench_graphql_{os.getpid()}"
-    if os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite"):
-        name = str(Path(tempfile.gettempdir()) / f"{name}.sqlite3")
-    old_config = _setup_django(name)
+    old_config = setup_django(throwaway_database_name("bench_graphql"))
     from django.db import connection, connections
     from django.test.utils import teardown_databases
 
@@ -491,7 +466,7 @@ def run_child(sizes: list[str], runs: int, profile: bool) -> dict[str, Any]:
         if profile:
             results["profile"] = _profile(sizes[-1])
             return results
-        server = Server(_server_database_url())
+        server = Server(server_database_url())
         results["transport"] = f"uvicorn subprocess, http://127.0.0.1:{server.port}/graphql"
         for size in sizes:
             results["sizes"].append(measure_size(server, size, runs))

@@ -42,8 +42,12 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from tests.benchmarks.child_database import (
+    server_database_url,
+    setup_django,
+    throwaway_database_name,
+)
 from tests.benchmarks.report import print_table, vendor_name
 from tests.benchmarks.targets import database_targets
 
@@ -274,30 +278,6 @@ def measure(port: int, token: str, clients: int, seconds: float) -> dict[str, An
 # --------------------------------------------------------------------------- child process
 
 
-def _setup_django(test_db_name: str) -> Any:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backend.settings_test"
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_databases
-
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_db_name
-    return setup_databases(
-        verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
-    )
-
-
-def _server_database_url() -> str:
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{name}"
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
 def _prepare() -> str:
     """Build the company, put requests in the budget manager's inbox; return their token."""
     from decimal import Decimal
@@ -327,10 +307,7 @@ def _prepare() -> str:
 
 
 def run_child(clients: int, seconds: float) -> dict[str, Any]:
-    name = f"bench_small_{os.getpid()}"
-    if os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite"):
-        name = str(Path(tempfile.gettempdir()) / f"{name}.sqlite3")
-    old_config = _setup_django(name)
+    old_config = setup_django(throwaway_database_name("bench_small"))
     from django.db import connection, connections
     from django.test.utils import teardown_databases
 
@@ -339,7 +316,7 @@ def run_child(clients: int, seconds: float) -> dict[str, Any]:
     try:
         token = _prepare()
         connections.close_all()
-        server = Server(_server_database_url())
+        server = Server(server_database_url())
         results["cases"] = measure(server.port, token, clients, seconds)
     finally:
         if server is not None:
