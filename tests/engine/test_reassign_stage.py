@@ -164,14 +164,28 @@ def test_targets_must_be_active_users_or_roles_of_the_company(acme, globex):
         "toUserId",
     )
     assert _refused(reassign(to_role=outsider_role.pk)) == (
-        ErrorCode.VALIDATION_ERROR,
-        f"Role {outsider_role.pk} has members outside this company.",
+        ErrorCode.NOT_FOUND,
+        "Role not found.",
         "toRoleId",
     )
     empty = Group.objects.create(name="Nobody")
     assert _refused(reassign(to_role=empty.pk)) == (
+        ErrorCode.NOT_FOUND,
+        "Role not found.",
+        "toRoleId",
+    )
+    mixed = Group.objects.create(name="Mixed")
+    mixed.user_set.add(acme.user("cfo"), globex.user("cfo"))
+    assert _refused(reassign(to_role=mixed.pk)) == (
         ErrorCode.VALIDATION_ERROR,
-        f"Role {empty.pk} has no active members.",
+        f"Role {mixed.pk} has members outside this company.",
+        "toRoleId",
+    )
+    departed = Group.objects.create(name="Departed")
+    departed.user_set.add(acme.user("employee"))  # deactivated by stuck()
+    assert _refused(reassign(to_role=departed.pk)) == (
+        ErrorCode.VALIDATION_ERROR,
+        f"Role {departed.pk} has no active members.",
         "toRoleId",
     )
     assert _refused(reassign()) == (
