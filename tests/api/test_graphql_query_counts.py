@@ -547,6 +547,12 @@ COVERED_LIST_FIELDS = {
     "Query.workflowModels": (
         "tests.api.test_lookups.test_workflow_models_cost_the_same_queries_for_one_and_three_models"
     ),
+    "ApproveStagesPayload.results": (
+        "tests.api.test_graphql_bulk_decisions.test_each_item_costs_the_same_queries"
+    ),
+    "RejectStagesPayload.results": (
+        "tests.api.test_graphql_bulk_decisions.test_each_item_costs_the_same_queries"
+    ),
     "Query.availableWorkflows": (
         "tests.api.test_seed_compatibility_graphql."
         "test_available_workflows_costs_the_same_queries_for_1_and_30_templates"
