@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.accounts.absence import AbsenceMutations
 from schema.accounts.queries import AccountQueries
 from schema.actions.mutations import ActionMutations
 from schema.actions.queries import ActionQueries
@@ -33,6 +34,7 @@ class Mutation(
     AttachmentMutations,
     ReassignmentMutations,
     BulkDecisionMutations,
+    AbsenceMutations,
     ActionMutations,
     ConfigurationMutations,
 ):
