@@ -160,6 +160,30 @@ def test_inbox_cursors_page_by_due_time_and_stay_stable_when_rows_arrive(client,
     assert rest["data"]["myPendingApprovals"]["pageInfo"]["hasNextPage"] is False
 
 
+BACKWARDS = """
+query($before: String) {
+  myPendingApprovals(last: 2, before: $before) {
+    edges { node { id } }
+    pageInfo { hasPreviousPage startCursor }
+  }
+}
+"""
+
+
+def test_inbox_cursors_page_backwards_by_due_time(client, acme):
+    a, b, c, d = inbox_of_four(acme)
+    token = warm_token(client, acme.user("employee"))
+
+    last = graphql(client, BACKWARDS, {}, token=token)
+    start = last["data"]["myPendingApprovals"]["pageInfo"]["startCursor"]
+    earlier = graphql(client, BACKWARDS, {"before": start}, token=token)
+
+    assert inbox_ids(last) == [global_id("WorkflowAttachment", x.pk) for x in (d, b)]
+    assert inbox_ids(earlier) == [global_id("WorkflowAttachment", x.pk) for x in (c, a)]
+    assert last["data"]["myPendingApprovals"]["pageInfo"]["hasPreviousPage"] is True
+    assert earlier["data"]["myPendingApprovals"]["pageInfo"]["hasPreviousPage"] is False
+
+
 def test_the_overdue_argument_filters_the_inbox(client, acme):
     a, b, c, d = inbox_of_four(acme)
     token = warm_token(client, acme.user("employee"))

@@ -94,7 +94,7 @@ ATTACHMENT_FIELDS = """
   currentStage { nameEn } currentPipeline { nameEn } workflow { nameEn }
   progress { percentage } nextStage { nameEn }
   currentApprovers { user { username } role { name } }
-  availableActions
+  availableActions dueAt isOverdue
   target { model objectId display }
   startedBy { username }
   events { totalCount nodes { type actor { username } fromStage { nameEn } }
