@@ -569,6 +569,20 @@ MUTATION_CASES = [
         ATTACHMENT_NOT_FOUND,
         id="requestResubmission",
     ),
+    pytest.param(
+        "mutation($input: ReassignStageInput!) { reassignStage(input: $input) "
+        "{ attachment { id } error { code message field } } }",
+        "reassignStage",
+        lambda t: {
+            "input": {
+                "attachmentId": t.acme_running.pk,
+                "toUserId": t.globex.user("cfo").pk,
+                "reason": "Hijacked",
+            }
+        },
+        ATTACHMENT_NOT_FOUND,
+        id="reassignStage",
+    ),
 ]
 
 
