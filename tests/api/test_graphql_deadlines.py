@@ -242,6 +242,7 @@ def test_due_times_cost_the_same_queries_for_1_and_30_inbox_items(client, acme):
 
     # then: the page (its due times ordered in the same query) and the open steps of the page
     assert_constant_queries(few, many, ceiling=REQUEST_OVERHEAD + 2)
+    assert len(many.statements) == REQUEST_OVERHEAD + 2
     edges = many.body["data"]["myPendingApprovals"]["edges"]
     assert len(edges) == 30
     assert sum(edge["node"]["isOverdue"] for edge in edges) == 15
