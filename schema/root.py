@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.accounts.absence import AbsenceMutations
 from schema.accounts.queries import AccountQueries
 from schema.actions.mutations import ActionMutations
 from schema.actions.queries import ActionQueries
+from schema.attachments.bulk import BulkDecisionMutations
 from schema.attachments.mutations import AttachmentMutations
 from schema.attachments.queries import AttachmentQueries
+from schema.attachments.reassignment import ReassignmentMutations
 from schema.attachments.subscriptions import Subscription
 from schema.nodes import NodeQueries
 from schema.workflows.configuration import ConfigurationMutations
@@ -26,5 +29,13 @@ class Query(NodeQueries, AccountQueries, WorkflowQueries, AttachmentQueries, Act
 @strawberry.type(
     description="Every change: build workflow templates, attach and run them, decide on stages."
 )
-class Mutation(WorkflowMutations, AttachmentMutations, ActionMutations, ConfigurationMutations):
+class Mutation(
+    WorkflowMutations,
+    AttachmentMutations,
+    ReassignmentMutations,
+    BulkDecisionMutations,
+    AbsenceMutations,
+    ActionMutations,
+    ConfigurationMutations,
+):
     pass

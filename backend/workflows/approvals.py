@@ -119,6 +119,8 @@ class StepInfo:
     flow: Any = None
     # Everyone holding a current row of the flow before the decision (for inbox updates).
     approvers: tuple[int, ...] = ()
+    # When the step is due (set when it opened with a deadline), else None.
+    due_at: Any = None
 
 
 def _required_fields(row: ApprovalInstance, required_form: Any) -> tuple[str, ...] | None:
@@ -178,6 +180,7 @@ def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepI
             else None
         ),
         flow=row.flow if ApprovalInstance.flow.is_cached(row) else None,  # type: ignore[attr-defined]
+        due_at=row.due_date,
     )
 
 

@@ -171,11 +171,17 @@ def _inbox_messages(
     state: transition_state.TransitionState | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Tell users whose pending approvals gained or lost this attachment."""
-    before: set[int] = set()
-    for event in batch:
-        before.update(event.details.get("approvers_before", []) if event.details else [])
-        if event.actor_id:
-            before.add(event.actor_id)
+    # A decision on a step records who held it before: only they can lose the item. The actor
+    # counts only without that record: a manager who reassigns or cancels never held the step,
+    # so telling them it "left" their inbox would be wrong.
+    recorded = [
+        event.details["approvers_before"]
+        for event in batch
+        if event.details and "approvers_before" in event.details
+    ]
+    before: set[int] = {user_id for holders in recorded for user_id in holders}
+    if not recorded:
+        before.update(event.actor_id for event in batch if event.actor_id)
     after = (
         {
             step.assignee_id

@@ -7,6 +7,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from backend.workflows.constants import AttachmentStatus
 from backend.workflows.models import Workflow, WorkflowAttachment
+from backend.workflows.selectors import filter_overdue
 
 
 class WorkflowFilterSet(django_filters.FilterSet):
@@ -30,6 +31,7 @@ class WorkflowAttachmentFilterSet(django_filters.FilterSet):
     model = django_filters.CharFilter(method="filter_model")
     stage_id = django_filters.NumberFilter(method="filter_stage")
     started_by_id = django_filters.NumberFilter(field_name="started_by_id")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
 
     class Meta:
         model = WorkflowAttachment
@@ -45,6 +47,10 @@ class WorkflowAttachmentFilterSet(django_filters.FilterSet):
         app_label, _, model = str(value).lower().partition(".")
         content_type = ContentType.objects.filter(app_label=app_label, model=model).first()
         return queryset.filter(content_type=content_type) if content_type else queryset.none()
+
+    def filter_overdue(self, queryset, name, value):
+        """Keep in-progress attachments with a step past its due time (or, false, the others)."""
+        return filter_overdue(queryset, overdue=value)
 
     def filter_stage(self, queryset, name, value):
         return queryset.filter(current_stage_id=value) | queryset.filter(

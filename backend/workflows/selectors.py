@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import DateTimeField, F, Model, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backend.workflows import approvals
@@ -268,11 +270,31 @@ def is_overdue(due_at: Any, *, now: Any = None) -> bool:
     return due_at is not None and due_at <= (now or timezone.now())
 
 
+def earliest_due_time(steps: Any) -> Any:
+    """Return the earliest due time of open steps (``StepInfo``), or None without deadlines."""
+    return min((step.due_at for step in steps if step.due_at is not None), default=None)
+
+
+# What ``due_order`` holds for an attachment without a deadline: after every real due time.
+NO_DUE_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def by_due_time(queryset: QuerySet[WorkflowAttachment]) -> QuerySet[WorkflowAttachment]:
+    """Order attachments by the earliest due time (no deadline last), then newest first.
+
+    The order is by plain annotations (``due_order``, then ``id``), so keyset cursors can hold
+    a row's position: ``due_order`` is ``due_at`` with ``NO_DUE_TIME`` for no deadline.
+    """
+    return (
+        with_due_at(queryset)
+        .annotate(due_order=Coalesce(F("due_at"), Value(NO_DUE_TIME, output_field=DateTimeField())))
+        .order_by("due_order", "-id")
+    )
+
+
 def pending_approvals_by_due_time(user: Any) -> QuerySet[WorkflowAttachment]:
     """Return the user's inbox with ``due_at``, the earliest due first (no deadline last)."""
-    return with_due_at(pending_approvals_queryset(user)).order_by(
-        F("due_at").asc(nulls_last=True), "-id"
-    )
+    return by_due_time(pending_approvals_queryset(user))
 
 
 # --------------------------------------------------------------------------- tenant-scoped reads

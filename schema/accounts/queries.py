@@ -40,6 +40,7 @@ class AccountQueries:
             user=UserType.from_user(user),  # type: ignore[arg-type]
             company=CompanyType.from_company(context.company_id, company),
             roles=[RoleType.from_role(group) for group in user.groups.all()],
+            account=user,
         )
 
     # Plain (non-Node) items: strawberry bounds the item TypeVar to relay.Node, but list

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 import strawberry
+from asgiref.sync import sync_to_async
+from django.utils import timezone
 from strawberry import relay
 from strawberry.scalars import JSON
 
 from backend.workflows.approval_config import form_schema
+from backend.workflows.services.absence import get_out_of_office
 
 DATABASE_ID = "The object's primary key (prefer `id`, the global id)."
 
@@ -87,8 +91,46 @@ class CompanyType(relay.Node):
         return cls(database_id=company_id, name=name)
 
 
+@strawberry.type(
+    name="OutOfOffice",
+    description=(
+        "An absence window: while it lasts, steps assigned to the user by name go to the "
+        "substitute (recorded on the event that opened them)."
+    ),
+)
+class OutOfOfficeType:
+    substitute: UserType = strawberry.field(description="Who takes the user's new steps.")
+    starts_at: datetime = strawberry.field(description="When the absence starts.")
+    ends_at: datetime = strawberry.field(description="When it ends (exclusive).")
+    reason: str = strawberry.field(description="Optional reason.")
+    is_active: bool = strawberry.field(description="True while now is inside the window.")
+
+    @classmethod
+    def from_absence(cls, absence: Any) -> OutOfOfficeType | None:
+        if absence is None:
+            return None
+        return cls(
+            substitute=UserType.from_user(absence.substitute),  # type: ignore[arg-type]
+            starts_at=absence.starts_at,
+            ends_at=absence.ends_at,
+            reason=absence.reason,
+            is_active=absence.is_active_at(timezone.now()),
+        )
+
+
 @strawberry.type(name="Viewer", description="The signed-in user, their company and roles.")
 class ViewerType:
     user: UserType = strawberry.field(description="The user.")
     company: CompanyType = strawberry.field(description="The company they act for.")
     roles: list[RoleType] = strawberry.field(description="Roles (groups) they belong to.")
+    account: strawberry.Private[Any] = None
+
+    @strawberry.field(
+        description="The viewer's absence window (past, present or future), or null: set it "
+        "with setOutOfOffice."
+    )
+    async def out_of_office(self) -> OutOfOfficeType | None:
+        def load() -> OutOfOfficeType | None:
+            return OutOfOfficeType.from_absence(get_out_of_office(self.account))
+
+        return await sync_to_async(load)()

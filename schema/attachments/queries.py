@@ -42,6 +42,10 @@ class WorkflowAttachmentFilterInput:
     started_by_id: strawberry.ID | None = strawberry.field(
         default=None, description="Started by this user."
     )
+    overdue: bool | None = strawberry.field(
+        default=None,
+        description="True: in progress with a step past its due time; false: all the others.",
+    )
 
 
 @strawberry.type(description="Reads of running workflows (merged into Query).")
@@ -120,9 +124,24 @@ class AttachmentQueries:
     # type-var: see ``workflows``.
     @strawberry_django.connection(  # type: ignore[type-var]
         CheckedListConnection[WorkflowAttachmentType] | None,  # type: ignore[type-var,arg-type]
-        description="The viewer's inbox: attachments whose current step the viewer can act on, newest first.",
+        description=(
+            "The viewer's inbox: attachments whose current step the viewer can act on, the "
+            "earliest due first (`dueAt`), then those without a deadline, newest first."
+        ),
         max_results=MAX_PAGE_SIZE,
     )
-    def my_pending_approvals(self, info: Info) -> list[WorkflowAttachmentType]:
+    def my_pending_approvals(
+        self,
+        info: Info,
+        overdue: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="True: only steps past their due time; false: only the others."
+            ),
+        ] = None,
+    ) -> list[WorkflowAttachmentType]:
         viewer_company_id(info)
-        return selectors.pending_approvals_queryset(context_of(info).user)  # type: ignore[return-value]
+        inbox = selectors.pending_approvals_by_due_time(context_of(info).user)
+        if overdue is not None:
+            inbox = selectors.filter_overdue(inbox, overdue=overdue)
+        return inbox  # type: ignore[return-value]

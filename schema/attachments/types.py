@@ -19,7 +19,13 @@ from backend.workflows.constants import (
 )
 from backend.workflows.exceptions import WorkflowValidationError
 from backend.workflows.models import WorkflowAttachment, WorkflowEvent
-from backend.workflows.selectors import attachment_snapshot, compute_next_stage, compute_progress
+from backend.workflows.selectors import (
+    attachment_snapshot,
+    compute_next_stage,
+    compute_progress,
+    earliest_due_time,
+    is_overdue,
+)
 from backend.workflows.services.running import available_actions
 from schema.accounts.types import DATABASE_ID, RoleType, UserType
 from schema.context import context_of
@@ -173,6 +179,21 @@ class WorkflowAttachmentType(relay.Node):
 
     @strawberry_django.field(
         description=(
+            "When the current step is due: the earliest due time of its open steps (an "
+            "approval with `due_in`); null without a deadline or once finished."
+        )
+    )
+    async def due_at(self, info: Info) -> datetime | None:
+        return await _due_time(self, info)
+
+    @strawberry_django.field(
+        description="True while the current step is past its due time (`dueAt`)."
+    )
+    async def is_overdue(self, info: Info) -> bool:
+        return is_overdue(await _due_time(self, info))
+
+    @strawberry_django.field(
+        description=(
             "What the viewer may do on this attachment now, read from the engine's declared "
             "transition policy: exactly the decisions the server would accept."
         )
@@ -235,6 +256,16 @@ class WorkflowAttachmentType(relay.Node):
         return WorkflowEventConnection.slice(
             events, first=first, after=after, last=last, before=before
         )
+
+
+async def _due_time(attachment: Any, info: Info) -> datetime | None:
+    """Return the earliest due time of an attachment's open steps (one batched load)."""
+    if attachment.status != AttachmentStatus.IN_PROGRESS:
+        return None
+    steps = await context_of(info).loaders.current_steps_by_attachment.load(
+        (attachment.content_type_id, attachment.object_id)
+    )
+    return earliest_due_time(steps)
 
 
 async def _content_type(content_type_id: int) -> Any:

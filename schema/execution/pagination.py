@@ -11,6 +11,7 @@ A page larger than ``max_results``, a negative size or a malformed cursor is a
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -81,8 +82,13 @@ def _beyond(key: list[tuple[str, bool]], values: list[Any], *, forward: bool) ->
     return condition
 
 
+def _cursor_value(value: Any) -> Any:
+    # A date-time (e.g. the inbox's due time) travels as ISO 8601; the filter parses it back.
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def _row_values(row: Any, key: list[tuple[str, bool]]) -> list[Any]:
-    return [row.pk if field == "pk" else getattr(row, field) for field, _ in key]
+    return [_cursor_value(row.pk if field == "pk" else getattr(row, field)) for field, _ in key]
 
 
 def keyset_page(

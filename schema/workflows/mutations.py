@@ -232,6 +232,14 @@ class StageInput:
         description='The seed\'s {"color", "approvals"} object, instead of color and approvals; '
         "other keys are refused.",
     )
+    condition: JSON | None = strawberry.field(
+        default=None,
+        description=(
+            "Run the stage only when the object matches these Django lookups, e.g. "
+            '{"amount__gte": 10000} (at most 20 lookups), evaluated when the stage would '
+            "become current; otherwise it is skipped (STAGE_SKIPPED). Null: always."
+        ),
+    )
 
 
 def _stage_data(stage: StageInput) -> dict[str, Any]:
@@ -244,6 +252,7 @@ def _stage_data(stage: StageInput) -> dict[str, Any]:
         "approvals": None if with_info and not stage.approvals else _approvals(stage.approvals),
         "stage_info": stage.stage_info,
         "actions": action_specs(stage.actions),
+        "condition": stage.condition,
     }
 
 
@@ -362,6 +371,13 @@ class UpdateStageInput:
     approvals: list[ApprovalInput] | None = strawberry.field(
         default=None, description="Replace the approvals (validated)."
     )
+    condition: JSON | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            'Replace the stage\'s condition (Django lookups, e.g. {"amount__gte": 10000}); '
+            "null removes it; leave it out to keep it."
+        ),
+    )
     actions: list[WorkflowActionSpecInput] | None = strawberry.field(
         default=None, description="Replace the stage-level actions (checked)."
     )
@@ -425,6 +441,11 @@ def _stage(context: RequestContext, stage_id: Any) -> Any:
     if stage is None:
         raise NotFoundError("Stage not found.", field="id")
     return stage
+
+
+def _condition(value: Any) -> dict[str, Any]:
+    """Return ``{"condition": value}`` unless the input left it out (null removes it)."""
+    return {} if value is strawberry.UNSET else {"condition": value}
 
 
 def _fields(data: Any, *names: str) -> dict[str, Any]:
@@ -618,6 +639,7 @@ class WorkflowMutations:
                     stage_info=input.stage_info,  # type: ignore[arg-type]
                     actions=action_specs(input.actions),
                     **_fields(input, "name_en", "name_ar", "color", "order"),
+                    **_condition(input.condition),
                 )
             }
 

@@ -23,6 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 from strawberry import relay
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from backend.workflows.constants import (
@@ -142,6 +143,17 @@ class StageType(relay.Node):
     name_ar: str = strawberry_django.field(description="Arabic name.")
     order: int = strawberry_django.field(description="Position within the pipeline.")
     color: str = strawberry_django.field(description="Display colour, e.g. #3498db.")
+
+    @strawberry_django.field(
+        description=(
+            'Django lookups the object must match for the stage to run, e.g. {"amount__gte": '
+            "10000}; null: it always runs. A stage whose condition is false is skipped."
+        ),
+        only=["condition"],
+    )
+    @in_memory
+    def condition(self) -> JSON | None:
+        return self.condition  # type: ignore[attr-defined,return-value]
 
     @strawberry_django.field(description="Number of approvals configured.", only=["approvals"])
     @in_memory

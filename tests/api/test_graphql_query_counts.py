@@ -94,7 +94,7 @@ ATTACHMENT_FIELDS = """
   currentStage { nameEn } currentPipeline { nameEn } workflow { nameEn }
   progress { percentage } nextStage { nameEn }
   currentApprovers { user { username } role { name } }
-  availableActions
+  availableActions dueAt isOverdue
   target { model objectId display }
   startedBy { username }
   events { totalCount nodes { type actor { username } fromStage { nameEn } }
@@ -546,6 +546,12 @@ COVERED_LIST_FIELDS = {
     "Query.departments": "tests.api.test_lookups.test_lookups_cost_the_same_queries_for_few_and_many_rows",
     "Query.workflowModels": (
         "tests.api.test_lookups.test_workflow_models_cost_the_same_queries_for_one_and_three_models"
+    ),
+    "ApproveStagesPayload.results": (
+        "tests.api.test_graphql_bulk_decisions.test_each_item_costs_the_same_queries"
+    ),
+    "RejectStagesPayload.results": (
+        "tests.api.test_graphql_bulk_decisions.test_each_item_costs_the_same_queries"
     ),
     "Query.availableWorkflows": (
         "tests.api.test_seed_compatibility_graphql."

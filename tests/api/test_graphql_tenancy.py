@@ -569,6 +569,20 @@ MUTATION_CASES = [
         ATTACHMENT_NOT_FOUND,
         id="requestResubmission",
     ),
+    pytest.param(
+        "mutation($input: ReassignStageInput!) { reassignStage(input: $input) "
+        "{ attachment { id } error { code message field } } }",
+        "reassignStage",
+        lambda t: {
+            "input": {
+                "attachmentId": t.acme_running.pk,
+                "toUserId": t.globex.user("cfo").pk,
+                "reason": "Hijacked",
+            }
+        },
+        ATTACHMENT_NOT_FOUND,
+        id="reassignStage",
+    ),
 ]
 
 
@@ -957,6 +971,52 @@ ANONYMOUS_MUTATIONS = [
         "registerModelForWorkflow",
         lambda t: {"input": {"model": "demo.ticket", "statusField": "status"}},
         id="registerModelForWorkflow",
+    ),
+    pytest.param(
+        "mutation($input: ReassignStageInput!) { reassignStage(input: $input) "
+        "{ attachment { id } error { code message field } } }",
+        "reassignStage",
+        lambda t: {
+            "input": {
+                "attachmentId": str(t.acme_running.pk),
+                "toUserId": str(t.acme.user("cfo").pk),
+                "reason": "Stuck",
+            }
+        },
+        id="reassignStage",
+    ),
+    pytest.param(
+        "mutation($input: ApproveStagesInput!) { approveStages(input: $input) "
+        "{ results { index } error { code message field } } }",
+        "approveStages",
+        lambda t: {"input": {"items": [{"attachmentId": str(t.acme_running.pk)}]}},
+        id="approveStages",
+    ),
+    pytest.param(
+        "mutation($input: RejectStagesInput!) { rejectStages(input: $input) "
+        "{ results { index } error { code message field } } }",
+        "rejectStages",
+        lambda t: {"input": {"items": [{"attachmentId": str(t.acme_running.pk), "reason": "No"}]}},
+        id="rejectStages",
+    ),
+    pytest.param(
+        "mutation($input: SetOutOfOfficeInput!) { setOutOfOffice(input: $input) "
+        "{ outOfOffice { reason } error { code message field } } }",
+        "setOutOfOffice",
+        lambda t: {
+            "input": {
+                "substituteId": str(t.acme.user("cfo").pk),
+                "startsAt": "2026-07-01T08:00:00Z",
+                "endsAt": "2026-07-02T08:00:00Z",
+            }
+        },
+        id="setOutOfOffice",
+    ),
+    pytest.param(
+        "mutation { clearOutOfOffice(input: {}) { cleared error { code message field } } }",
+        "clearOutOfOffice",
+        lambda t: {},
+        id="clearOutOfOffice",
     ),
 ]
 

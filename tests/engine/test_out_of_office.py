@@ -18,7 +18,12 @@ from backend.workflows.services import (
 )
 from tests.support.database_state import attachment_state
 from tests.support.helpers import approvers_of
-from tests.support.workflow_builders import attached_request, two_stage_workflow, user_approval
+from tests.support.workflow_builders import (
+    attached_request,
+    role_approval,
+    two_stage_workflow,
+    user_approval,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +63,25 @@ def test_a_step_opened_during_the_absence_goes_to_the_substitute(acme):
         ]
     }
     approve_stage(obj=request, user=acme.user("budget_manager1"))
+    assert attachment_state(attachment)[2] == "After"
+
+
+def test_an_absent_member_keeps_their_share_of_a_role_step(acme):
+    # given: one of the two executives is away; the substitute is not an executive
+    away(acme, "executive1", "budget_manager1")
+
+    # when: a stage shared by the Executive role opens during the absence
+    with at(T0 + timedelta(days=1)):
+        request, attachment = attached_request(
+            acme, two_stage_workflow(acme, role_approval(acme.roles["Executive"]))
+        )
+
+    # then: a role step is assigned to the role, not to the user by name: the members share
+    # it as usual (the present one covers), and the substitute does not act for the role
+    assert approvers_of(attachment) == ["acme-executive1", "acme-executive2"]
+    started = WorkflowEvent.objects.get(attachment=attachment, event_type=EventType.STARTED)
+    assert "substitutions" not in (started.details or {})
+    approve_stage(obj=request, user=acme.user("executive2"))
     assert attachment_state(attachment)[2] == "After"
 
 

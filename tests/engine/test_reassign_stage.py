@@ -67,13 +67,12 @@ def test_both_inboxes_are_told(acme):
 
     sends = broadcast._inbox_messages(attachment, [event])
 
-    # the previous holder is told the item left, the new one that it entered (the acting
-    # manager also gets a "left": the publisher counts every actor as a possible holder)
+    # the previous holder is told the item left, the new one that it entered; the acting
+    # manager never held the step, so nothing is sent to them
     changes = {message["user_id"]: message["change"] for _, message in sends}
     assert changes == {
         acme.user("employee").pk: "left",
         acme.user("cfo").pk: "entered",
-        acme.company.pk: "left",
     }
 
 
@@ -165,14 +164,28 @@ def test_targets_must_be_active_users_or_roles_of_the_company(acme, globex):
         "toUserId",
     )
     assert _refused(reassign(to_role=outsider_role.pk)) == (
-        ErrorCode.VALIDATION_ERROR,
-        f"Role {outsider_role.pk} has members outside this company.",
+        ErrorCode.NOT_FOUND,
+        "Role not found.",
         "toRoleId",
     )
     empty = Group.objects.create(name="Nobody")
     assert _refused(reassign(to_role=empty.pk)) == (
+        ErrorCode.NOT_FOUND,
+        "Role not found.",
+        "toRoleId",
+    )
+    mixed = Group.objects.create(name="Mixed")
+    mixed.user_set.add(acme.user("cfo"), globex.user("cfo"))
+    assert _refused(reassign(to_role=mixed.pk)) == (
         ErrorCode.VALIDATION_ERROR,
-        f"Role {empty.pk} has no active members.",
+        f"Role {mixed.pk} has members outside this company.",
+        "toRoleId",
+    )
+    departed = Group.objects.create(name="Departed")
+    departed.user_set.add(acme.user("employee"))  # deactivated by stuck()
+    assert _refused(reassign(to_role=departed.pk)) == (
+        ErrorCode.VALIDATION_ERROR,
+        f"Role {departed.pk} has no active members.",
         "toRoleId",
     )
     assert _refused(reassign()) == (

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from backend.workflows.companies import get_company_id_for_user
 from backend.workflows.exceptions import NotFoundError, WorkflowValidationError
@@ -48,6 +49,11 @@ def set_out_of_office(
         raise WorkflowValidationError("You cannot be your own substitute.", field="substituteId")
     if not isinstance(starts_at, datetime) or not isinstance(ends_at, datetime):
         raise WorkflowValidationError("Give the start and end as date-times.", field="startsAt")
+    for name, moment in (("startsAt", starts_at), ("endsAt", ends_at)):
+        if timezone.is_naive(moment):
+            raise WorkflowValidationError(
+                "Give the date-time with its time zone (e.g. 2026-07-01T08:00:00Z).", field=name
+            )
     if ends_at <= starts_at:
         raise WorkflowValidationError("The absence must end after it starts.", field="endsAt")
     if ends_at - starts_at > MAX_ABSENCE:

@@ -60,6 +60,9 @@ def _decide_each(
     for index, item in enumerate(_check_items(items)):
         attachment_id = item.get("attachment_id") if isinstance(item, Mapping) else None
         try:
+            if isinstance(item, WorkflowError):
+                # Refused while the caller read it (e.g. an id naming another type of object).
+                raise item
             if not isinstance(item, Mapping):
                 raise WorkflowValidationError(
                     "Each item must be an object.", field=f"items[{index}]"
@@ -92,7 +95,8 @@ def approve_stages(
 
     An item: ``attachment_id``, optional ``expected_stage``, ``comment``, ``form_data`` and
     ``idempotency_key``. Up to 100 items; more (or no list) is a VALIDATION_ERROR on ``items``
-    and nothing is decided.
+    and nothing is decided. An item may also be the ``WorkflowError`` that refused it while
+    the caller read it (an API layer decoding ids): it becomes that item's result.
     """
     return _decide_each(
         transitions.Action.APPROVE, items, APPROVE_ITEM_KEYS, user=user, company_id=company_id

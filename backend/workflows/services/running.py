@@ -73,6 +73,7 @@ from backend.workflows.models import (
 )
 from backend.workflows.selectors import (
     can_manage_workflows,
+    company_roles,
     ordered_stages,
     ordered_stages_queryset,
     stage_position,
@@ -1173,8 +1174,9 @@ def resolve_assignee(
 ) -> tuple[Any, Any]:
     """Return ``(user, None)`` or ``(None, role)``: an active user or a role of the company.
 
-    Exactly one of ``to_user`` / ``to_role`` (objects or ids). A user of another company is
-    NOT_FOUND, like an unknown one; a role needs active members, all of the company.
+    Exactly one of ``to_user`` / ``to_role`` (objects or ids). A user or a role of another
+    company is NOT_FOUND, like an unknown one (a role belongs to the companies of its
+    members); a role needs active members, all of the company.
     """
     if (to_user in (None, "")) == (to_role in (None, "")):
         raise WorkflowValidationError("Name exactly one user or one role.", field="toUserId")
@@ -1188,6 +1190,8 @@ def resolve_assignee(
     role_id = parse_id(
         to_role.pk if isinstance(to_role, Model) else to_role, "toRoleId", what="Role"
     )
+    if not company_roles(company_id).filter(pk=role_id).exists():
+        raise NotFoundError("Role not found.", field="toRoleId")
     check_roles({role_id: "toRoleId"}, company_id)
     return None, role_model().objects.get(pk=role_id)
 

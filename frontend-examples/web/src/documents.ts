@@ -105,7 +105,7 @@ export const InboxQuery = graphql(
   query Inbox {
     myPendingApprovals(first: 50) {
       totalCount
-      edges { node { ...AttachmentSummary startedBy { id displayName } } }
+      edges { node { ...AttachmentSummary startedBy { id displayName } dueAt isOverdue } }
     }
   }
 `,

@@ -1,4 +1,4 @@
-// "My pending approvals", kept fresh for the whole app: the myInboxChanged subscription says
+// "My pending approvals" (the earliest due first), kept fresh for the whole app: the myInboxChanged subscription says
 // when an item entered or left the inbox, and the list is read again (also after a reconnect,
 // since changes made while the socket was down were not pushed).
 import type { Api } from './api';
@@ -14,6 +14,8 @@ export interface InboxStore {
   loaded: boolean;
   /** Attachment ids that entered since the page opened, to highlight them. */
   recentlyEntered: Set<string>;
+  /** Attachment ids picked for a bulk decision; an item that leaves the inbox leaves it too. */
+  selected: Set<string>;
   refresh(change?: InboxChange | null): Promise<void>;
   listen(listener: (change: InboxChange | null) => void): () => void;
   dispose(): void;
@@ -28,6 +30,7 @@ export function createInboxStore(api: Api, onError: (error: unknown) => void): I
     totalCount: 0,
     loaded: false,
     recentlyEntered: new Set(),
+    selected: new Set(),
     async refresh(change: InboxChange | null = null) {
       const mine = ++generation;
       try {
@@ -35,6 +38,8 @@ export function createInboxStore(api: Api, onError: (error: unknown) => void): I
         if (mine !== generation) return; // a newer refresh is on its way
         store.items = (data.myPendingApprovals?.edges ?? []).map((edge) => edge.node);
         store.totalCount = data.myPendingApprovals?.totalCount ?? store.items.length;
+        const listed = new Set(store.items.map((item) => item.id));
+        for (const id of [...store.selected]) if (!listed.has(id)) store.selected.delete(id);
         store.loaded = true;
         listeners.forEach((listener) => listener(change));
       } catch (error) {

@@ -8,6 +8,10 @@
 //      approval, B's progress, current stage, history and inbox (the request entered it) update
 //      live within 2 s, as does A's own inbox (the request left it). Then B's socket is dropped,
 //      the CFO approves meanwhile over HTTP, and B catches up after reconnecting.
+//   Both executives' inboxes list the overdue "Conference booth" first (badge) and "Developer
+//      laptops"; executive 2 rejects the booth with "Reject selected", then executive 1 (whose
+//      socket was down) selects both and "Approve selected" shows one result per item: the
+//      laptops approved, the booth refused with its error code.
 // Finally the workflow diagram and the statistics screens are checked, and GraphiQL renders
 // from the server's own files (no other host) and answers with a token in its Headers pane.
 // Screenshots go to <repo>/test-artifacts/frontend-examples/ (with --update-screenshots, the
@@ -160,7 +164,7 @@ async function main() {
   log(`starting the server on port ${port} (database ${database})`);
   const base = await startServer(port);
   log('server up; creating API tokens');
-  const users = ['acme-budget_manager1', 'acme-cfo'];
+  const users = ['acme-budget_manager1', 'acme-cfo', 'acme-executive1', 'acme-executive2'];
   // One Python process runs `create_api_token` for each user (each prints its token on a line).
   const { stdout } = await manage(
     'shell',
@@ -306,6 +310,75 @@ async function main() {
   );
   assert.equal(snapshots.STARTED, 'In progress, 0%', JSON.stringify(snapshots));
   log(`history snapshots: ${JSON.stringify(snapshots)}`);
+
+  // --- Bulk decisions in the executives' inboxes: "Developer laptops" now waits at Executive
+  // Approval (consensus of both executives), as does "Conference booth" since the seed. The
+  // booth's step is made overdue (as if its due time had passed), so it is listed first.
+  await manage(
+    'shell',
+    '-c',
+    [
+      'from datetime import timedelta',
+      'from approval_workflow.models import ApprovalInstance',
+      'from django.contrib.contenttypes.models import ContentType',
+      'from django.utils import timezone',
+      'from backend.demo.models import PurchaseRequest',
+      "booth = PurchaseRequest.objects.get(title='Conference booth', requester__username='acme-requester')",
+      'ApprovalInstance.objects.filter(flow__content_type=ContentType.objects.get_for_model(booth), ' +
+        "flow__object_id=str(booth.pk), status='current').update(due_date=timezone.now() - timedelta(hours=1))",
+    ].join('\n'),
+  );
+  const e1 = await open('acme-executive1', `${base}/examples/#/inbox`);
+  const e2 = await open('acme-executive2', `${base}/examples/#/inbox`);
+  for (const page of [e1, e2]) {
+    await until(page, 10_000, () => document.querySelectorAll('[data-testid=inbox-row]').length === 2);
+    await page.waitForSelector('[data-testid=connection].live');
+  }
+  const rows = await e1.$$eval('[data-testid=inbox-row]', (trs) =>
+    trs.map((tr) => ({ id: tr.dataset.attachmentId, text: tr.textContent, overdue: tr.dataset.overdue })),
+  );
+  assert.match(rows[0].text, /Conference booth/, 'the overdue step comes first');
+  assert.equal(rows[0].overdue, 'true');
+  assert.match(rows[0].text, /Overdue/);
+  assert.equal(rows[1].id, laptops.id);
+  assert.equal(rows[1].overdue, 'false');
+  const booth = rows[0].id;
+  await shoot(e1, 'inbox-overdue');
+  // Executive 2 rejects the booth from their inbox (one item, with a reason) while executive 1's
+  // socket is down, so executive 1 still lists it and approves both: one result per item.
+  await e1.check('[data-testid=select-all]');
+  await e1.waitForSelector('[data-testid=selected-count]:text("2 selected")');
+  await e2.check(`[data-testid=inbox-row][data-attachment-id="${booth}"] [data-testid=select-row]`);
+  assert.equal(await e2.isDisabled('[data-testid=reject-selected]'), true, 'a rejection needs a reason');
+  await e2.fill('[data-testid=bulk-reason]', 'Over the events budget.');
+  await e1.evaluate(() => window.workflowql.simulateOutage(6000));
+  await e1.waitForSelector('[data-testid=connection].reconnecting');
+  await e2.click('[data-testid=reject-selected]');
+  await e2.waitForSelector(`[data-testid=bulk-result][data-attachment-id="${booth}"][data-ok=true]`);
+  await e1.click('[data-testid=approve-selected]');
+  await e1.waitForSelector('[data-testid=bulk-result] >> nth=1');
+  const results = await e1.$$eval('[data-testid=bulk-result]', (items) =>
+    items.map((li) => ({ id: li.dataset.attachmentId, ok: li.dataset.ok, text: li.textContent })),
+  );
+  log(`bulk approve results: ${JSON.stringify(results)}`);
+  assert.deepEqual(
+    results.map((r) => [r.id, r.ok]),
+    [
+      [booth, 'false'],
+      [laptops.id, 'true'],
+    ],
+  );
+  assert.match(
+    results[0].text,
+    /Conference booth .*: The workflow is rejected; this action is not possible now\. \(INVALID_STATE\)$/,
+    'the failed item says why, with its code',
+  );
+  assert.match(results[1].text, /Developer laptops .*: approved, now in Executive Approval$/);
+  assert.match(await e1.textContent('[data-testid=bulk-results] p'), /Approved 1 of 2\./);
+  // Both items have left executive 1's inbox (the approved one and the rejected one).
+  await e1.waitForSelector('[data-testid=inbox-empty]', { timeout: 10_000 });
+  await shoot(e1, 'inbox-bulk');
+  log('executive 1 approved two items in one request: one approved, one refused with its reason');
 
   // --- The other screens: the workflow diagram and the statistics.
   await a.goto(`${base}/examples/#/inbox`);
