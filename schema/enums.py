@@ -18,6 +18,7 @@ from backend.workflows.constants import (
     AttachmentStatus,
     EventType,
     RoleSelectionStrategy,
+    TimeoutAction,
     WorkflowStatus,
 )
 from backend.workflows.transitions import Action
@@ -91,6 +92,17 @@ choices_enum(
         "ARCHIVED": "Retired: readable, its running copies go on, cannot be attached.",
     },
 )
+choices_enum(
+    TimeoutAction,
+    name="TimeoutAction",
+    description="What happens to a step still open at its due time (process_deadlines).",
+    values={
+        "ESCALATE": "The named user or role becomes the step's approver (TIMED_OUT, ESCALATED).",
+        "REJECT": "The workflow is rejected, as if an approver had (event TIMED_OUT).",
+        "APPROVE": "The step is approved and the workflow moves on (event TIMED_OUT).",
+        "NOTIFY": "The approvers are told it is overdue; the step stays open (event TIMED_OUT).",
+    },
+)
 # The transition policy's actions: a new action appears here by itself.
 choices_enum(Action, name="AvailableAction", description="A decision the viewer may take now.")
 # The names the type modules annotate with (each is the engine's class itself).
@@ -101,3 +113,4 @@ StrategyEnum = RoleSelectionStrategy
 BehaviourEnum = ApprovalBehaviour
 WorkflowStatusEnum = WorkflowStatus
 AvailableAction = Action
+TimeoutActionEnum = TimeoutAction

@@ -57,6 +57,7 @@ APPROVAL_KEYS = {
 }
 
 MAX_DURATION = timedelta(days=366)
+MAX_DURATION_TEXT = 40  # characters of a duration; longer text is refused unread
 _SHORT_DURATION = re.compile(r"(\d{1,6})\s*([dhm])")
 _SHORT_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -64,7 +65,7 @@ _SHORT_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 def parse_step_duration(value: Any, field: str) -> timedelta:
     """Parse ``due_in`` / ``remind_before``: ISO 8601 (``"P2D"``) or ``"48h"``, ``"30m"``, ``"2d"``."""
     duration: timedelta | None = None
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= MAX_DURATION_TEXT:
         text = value.strip()
         short = _SHORT_DURATION.fullmatch(text.lower())
         if short:

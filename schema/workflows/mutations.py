@@ -14,7 +14,13 @@ from backend.workflows import selectors, services
 from backend.workflows.exceptions import NotFoundError, WorkflowError
 from schema.actions.types import WorkflowActionSpecInput, action_specs
 from schema.context import RequestContext
-from schema.enums import ApprovalTypeEnum, BehaviourEnum, StrategyEnum, WorkflowStatusEnum
+from schema.enums import (
+    ApprovalTypeEnum,
+    BehaviourEnum,
+    StrategyEnum,
+    TimeoutActionEnum,
+    WorkflowStatusEnum,
+)
 from schema.errors import MutationError, MutationPayload, run_mutation
 from schema.global_ids import database_id, global_id, optional_database_id
 from schema.workflows.types import PipelineType, StageType, WorkflowType
@@ -134,6 +140,19 @@ class ReorderStagesPayload(MutationPayload):
 
 
 @strawberry.input(
+    name="OnTimeoutInput", description="What happens to a step still open at its due time."
+)
+class OnTimeoutInput:
+    action: TimeoutActionEnum = strawberry.field(description="What process_deadlines does.")
+    user_id: strawberry.ID | None = strawberry.field(
+        default=None, description="ESCALATE: the global id of the user who takes the step."
+    )
+    role_id: strawberry.ID | None = strawberry.field(
+        default=None, description="ESCALATE: the global id of the role that takes the step."
+    )
+
+
+@strawberry.input(
     name="ApprovalInput",
     description="One approval requirement of a stage: the input twin of `Approval`.",
 )
@@ -160,6 +179,17 @@ class ApprovalInput:
     percentage_required: float | None = strawberry.field(
         default=None, description="Share of members needed (PERCENTAGE)."
     )
+    due_in: str | None = strawberry.field(
+        default=None,
+        description="A deadline once the step opens: ISO 8601 (P2D, PT4H) or 48h, 30m, 2d; "
+        "at most 366 days.",
+    )
+    remind_before: str | None = strawberry.field(
+        default=None, description="Remind the approvers this long before the due time."
+    )
+    on_timeout: OnTimeoutInput | None = strawberry.field(
+        default=None, description="What happens at the due time (default NOTIFY)."
+    )
 
 
 # (input attribute, the engine's approval key, the Node type an id names or None)
@@ -172,10 +202,13 @@ APPROVAL_KEYS = (
     ("form_id", "required_form", "Form"),
     ("quorum_count", "quorum_count", None),
     ("percentage_required", "percentage_required", None),
+    ("due_in", "due_in", None),
+    ("remind_before", "remind_before", None),
 )
 # The engine names an approval's fields by the seed's keys; the input names them as the output.
 INPUT_NAME_OF = {"approvalUser": "userId", "userRole": "roleId", "requiredForm": "formId"}
 _SEED_NAME = re.compile(r"(^|\.)(approvalUser|userRole|requiredForm)$")
+_TIMEOUT_NAME = re.compile(r"(\.onTimeout\.)(user|role)$")
 
 
 def _approvals(items: list[ApprovalInput] | None) -> list[dict[str, Any]] | None:
@@ -191,8 +224,20 @@ def _approvals(items: list[ApprovalInput] | None) -> list[dict[str, Any]] | None
             if type_name is not None:
                 value = database_id(value, type_name, field=_camel(attribute))
             data[key] = getattr(value, "value", value)
+        if item.on_timeout is not None:
+            data["on_timeout"] = _on_timeout(item.on_timeout)
         result.append(data)
     return result
+
+
+def _on_timeout(spec: OnTimeoutInput) -> dict[str, Any]:
+    """The engine's ``on_timeout`` dict of ``spec`` (its checks name ``onTimeout.userId``)."""
+    data: dict[str, Any] = {"action": spec.action.value}
+    for attribute, key, type_name in (("user_id", "user", "User"), ("role_id", "role", "Role")):
+        value = getattr(spec, attribute)
+        if value is not None:
+            data[key] = database_id(value, type_name, field=f"onTimeout.{_camel(attribute)}")
+    return data
 
 
 def _camel(name: str) -> str:
@@ -211,6 +256,7 @@ def _input_names(action: Callable[[RequestContext], dict[str, Any]]) -> Any:
                 error.field = _SEED_NAME.sub(
                     lambda match: match.group(1) + INPUT_NAME_OF[match.group(2)], error.field
                 )
+                error.field = _TIMEOUT_NAME.sub(r"\1\2Id", error.field)
             raise
 
     return named

@@ -39,11 +39,45 @@ from schema.enums import (
     ApprovalTypeEnum,
     BehaviourEnum,
     StrategyEnum,
+    TimeoutActionEnum,
     WorkflowStatusEnum,
 )
 from schema.global_ids import model_node_id, optional_global_id
 from schema.resolution import in_memory, is_prefetched, loaded_or_in_thread
 from schema.workflows.approval_references import ApprovalReferences, with_approval_references
+
+
+@strawberry.type(
+    name="OnTimeout", description="What happens to the step if it is still open at its due time."
+)
+class OnTimeoutType:
+    action: TimeoutActionEnum = strawberry.field(description="What process_deadlines does.")
+    user_id: strawberry.Private[int | None]
+    role_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The user the step is escalated to (ESCALATE to a user).")
+    async def user(self, info: Info) -> UserType | None:
+        if self.user_id is None:
+            return None
+        user = await context_of(info).loaders.user_by_id.load(self.user_id)
+        return UserType.from_user(user) if user is not None else None
+
+    @strawberry.field(description="The role the step is escalated to (ESCALATE to a role).")
+    async def role(self, info: Info) -> RoleType | None:
+        if self.role_id is None:
+            return None
+        role = await context_of(info).loaders.role_by_id.load(self.role_id)
+        return RoleType.from_role(role) if role is not None else None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> OnTimeoutType | None:
+        if not data:
+            return None
+        return cls(
+            action=TimeoutActionEnum(data["action"]),
+            user_id=data.get("user"),
+            role_id=data.get("role"),
+        )
 
 
 @strawberry.type(name="Approval", description="One approval requirement of a stage.")
@@ -58,6 +92,16 @@ class ApprovalItemType:
     quorum_count: int | None = strawberry.field(description="Approvals needed (quorum strategy).")
     percentage_required: float | None = strawberry.field(
         description="Share of members needed (percentage strategy)."
+    )
+    due_in: str | None = strawberry.field(
+        description="How long the step may stay open once it opens, an ISO 8601 duration "
+        "(P2D); null: no deadline."
+    )
+    remind_before: str | None = strawberry.field(
+        description="How long before the due time the approvers are reminded (ISO 8601)."
+    )
+    on_timeout: OnTimeoutType | None = strawberry.field(
+        description="What happens at the due time; null with a deadline: NOTIFY."
     )
     user_id: strawberry.Private[int | None]
     role_id: strawberry.Private[int | None]
@@ -129,6 +173,9 @@ class ApprovalItemType:
             behaviour=BehaviourEnum(data.get("behaviour", ApprovalBehaviour.APPROVE)),
             quorum_count=data.get("quorum_count"),
             percentage_required=data.get("percentage_required"),
+            due_in=data.get("due_in"),
+            remind_before=data.get("remind_before"),
+            on_timeout=OnTimeoutType.from_dict(data.get("on_timeout")),
             user_id=data.get("approval_user"),
             role_id=data.get("user_role"),
             form_id=data.get("required_form"),
