@@ -139,17 +139,34 @@ class CleanupStatisticsType:
 
 
 @strawberry.input(
-    name="CreateWorkflowActionInput",
-    description="A new action; give exactly one of workflowId, pipelineId and stageId (of a template).",
+    name="ActionScopeInput",
+    one_of=True,
+    description="What a new action belongs to: exactly one of a workflow, a pipeline or a stage of "
+    "a template (the request is refused before anything runs when none or several are given).",
 )
-class CreateWorkflowActionInput:
+class ActionScopeInput:
     workflow_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Workflow scope."
+        default=strawberry.UNSET,
+        description="The workflow's global id: the action runs for events anywhere in it.",
     )
     pipeline_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Pipeline scope."
+        default=strawberry.UNSET,
+        description="The pipeline's global id: the action runs for events of its stages.",
     )
-    stage_id: strawberry.ID | None = strawberry.field(default=None, description="Stage scope.")
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The stage's global id: the action runs for events of that stage only.",
+    )
+
+
+@strawberry.input(
+    name="CreateWorkflowActionInput",
+    description="A new action of a template, at the level its scope names.",
+)
+class CreateWorkflowActionInput:
+    scope: ActionScopeInput = strawberry.field(
+        description="The workflow, pipeline or stage the action belongs to (exactly one)."
+    )
     action_type: ActionTypeEnum = strawberry.field(description="When it runs.")
     function_path: str = strawberry.field(
         description="Dotted path of a registered handler or one in WORKFLOW_ACTION_ALLOWED_MODULES."

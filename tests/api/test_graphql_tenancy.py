@@ -409,7 +409,7 @@ MUTATION_CASES = [
         ADD_PIPELINE,
         "addPipeline",
         lambda t: {
-            "input": {"workflowId": t.acme_workflow, "nameEn": "Injected", "numberOfStages": 1}
+            "input": {"workflowId": t.acme_workflow, "nameEn": "Injected", "stages": {"blank": 1}}
         },
         WORKFLOW_NOT_FOUND,
         id="addPipeline",
@@ -695,7 +695,10 @@ KEY_OF = {"user": "userId", "role": "roleId", "form": "formId"}
                 "input": {
                     "nameEn": "Borrowed approvers",
                     "pipelines": [
-                        {"nameEn": "Main", "stages": [{"nameEn": "Step", "approvals": [approval]}]}
+                        {
+                            "nameEn": "Main",
+                            "stages": {"list": [{"nameEn": "Step", "approvals": [approval]}]},
+                        }
                     ],
                 }
             },
@@ -709,7 +712,7 @@ KEY_OF = {"user": "userId", "role": "roleId", "form": "formId"}
                 "input": {
                     "workflowId": t.globex_workflow,
                     "nameEn": "Borrowed",
-                    "stages": [{"nameEn": "Step", "approvals": [approval]}],
+                    "stages": {"list": [{"nameEn": "Step", "approvals": [approval]}]},
                 }
             },
             "pipelines[0].stages[0].approvals[0]",
@@ -895,7 +898,10 @@ ANONYMOUS_MUTATIONS = [
         CREATE_WORKFLOW,
         "createWorkflow",
         lambda t: {
-            "input": {"nameEn": "Anonymous", "pipelines": [{"nameEn": "Main", "numberOfStages": 1}]}
+            "input": {
+                "nameEn": "Anonymous",
+                "pipelines": [{"nameEn": "Main", "stages": {"blank": 1}}],
+            }
         },
         id="createWorkflow",
     ),
@@ -931,7 +937,7 @@ ANONYMOUS_MUTATIONS = [
         "createWorkflowAction",
         lambda t: {
             "input": {
-                "workflowId": t.acme_workflow,
+                "scope": {"workflowId": t.acme_workflow},
                 "actionType": "AFTER_APPROVE",
                 "functionPath": "backend.workflows.notifications.send_workflow_notification",
             }
