@@ -15,6 +15,7 @@ from backend.workflows.filters import (
     WorkflowAttachmentFilterSet,
 )
 from schema.attachments.types import WorkflowAttachmentType
+from schema.connections import connection
 from schema.context import context_of
 from schema.enums import (
     AttachmentStatusEnum,
@@ -90,8 +91,8 @@ class AttachmentQueries:
         return (live or attachments or [None])[0]  # type: ignore[list-item,return-value]
 
     # type-var: see ``workflows``.
-    @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowAttachmentType] | None,  # type: ignore[type-var,arg-type]
+    @connection(
+        CheckedListConnection[WorkflowAttachmentType] | None,
         description="Attachments of the viewer's company, newest first.",
         max_results=MAX_PAGE_SIZE,
     )
@@ -118,8 +119,8 @@ class AttachmentQueries:
         )
 
     # type-var: see ``workflows``.
-    @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowAttachmentType] | None,  # type: ignore[type-var,arg-type]
+    @connection(
+        CheckedListConnection[WorkflowAttachmentType] | None,
         description="The viewer's inbox: attachments whose current step the viewer can act on, newest first.",
         max_results=MAX_PAGE_SIZE,
     )

@@ -162,8 +162,12 @@ async def _stream(
     name="InboxChangeKind", description="Whether an attachment entered or left an inbox."
 )
 class InboxChangeKind(Enum):
-    ENTERED = "entered"
-    LEFT = "left"
+    ENTERED = strawberry.enum_value(
+        "entered", description="The viewer now holds a share of the attachment's current step."
+    )
+    LEFT = strawberry.enum_value(
+        "left", description="The viewer no longer holds a share: decided, moved on or ended."
+    )
 
 
 @strawberry.type(

@@ -21,6 +21,7 @@ from backend.workflows.services import (
     get_workflow_pipeline_structure,
     get_workflow_statistics,
 )
+from schema.connections import connection
 from schema.errors import query_error
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
@@ -53,16 +54,16 @@ class WorkflowFilterInput:
 
 @strawberry.enum(name="WorkflowOrder", description="Sort order of workflow lists.")
 class WorkflowOrder(Enum):
-    NEWEST = "-id"
-    OLDEST = "id"
-    NAME = "name_en"
+    NEWEST = strawberry.enum_value("-id", description="Most recently created first (default).")
+    OLDEST = strawberry.enum_value("id", description="First created first.")
+    NAME = strawberry.enum_value("name_en", description="By English name, A to Z.")
 
 
 @strawberry.type(description="Reads of workflow templates (merged into Query).")
 class WorkflowQueries:
     # connections of any type work.
-    @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowType] | None,  # type: ignore[type-var,arg-type]
+    @connection(
+        CheckedListConnection[WorkflowType] | None,
         description="Workflow templates of the viewer's company (running copies are never listed).",
         max_results=MAX_PAGE_SIZE,
     )
