@@ -10,12 +10,13 @@ from schema.actions.queries import ActionQueries
 from schema.attachments.mutations import AttachmentMutations
 from schema.attachments.queries import AttachmentQueries
 from schema.attachments.subscriptions import Subscription
+from schema.attachments.targets import BusinessObjectType
 from schema.nodes import NodeQueries
 from schema.workflows.configuration import ConfigurationMutations
 from schema.workflows.mutations import WorkflowMutations
 from schema.workflows.queries import WorkflowQueries
 
-__all__ = ["Mutation", "Query", "Subscription"]
+__all__ = ["TYPES", "Mutation", "Query", "Subscription"]
 
 
 @strawberry.type(description="Every read, scoped to the viewer's company.")
@@ -28,3 +29,7 @@ class Query(NodeQueries, AccountQueries, WorkflowQueries, AttachmentQueries, Act
 )
 class Mutation(WorkflowMutations, AttachmentMutations, ActionMutations, ConfigurationMutations):
     pass
+
+
+# Types no field names directly: the implementations of the ``Target`` interface.
+TYPES: list[type] = [BusinessObjectType]

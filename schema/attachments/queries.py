@@ -10,7 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from strawberry.types import Info
 
 from backend.workflows import selectors
-from backend.workflows.exceptions import NotFoundError
+from backend.workflows.exceptions import NotFoundError, WorkflowError
 from backend.workflows.filters import (
     WorkflowAttachmentFilterSet,
 )
@@ -23,6 +23,7 @@ from schema.enums import (
 from schema.errors import query_error
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
+from schema.global_ids import business_object_key
 from schema.tenancy import MAX_PAGE_SIZE, optimized_first, queried_id, viewer_company_id
 
 
@@ -74,17 +75,24 @@ class AttachmentQueries:
             str, strawberry.argument(description="app_label.modelname, e.g. demo.purchaserequest.")
         ],
         object_id: Annotated[
-            strawberry.ID, strawberry.argument(description="Primary key of the object.")
+            strawberry.ID,
+            strawberry.argument(
+                description="The object's global id (Target.id) or its primary key."
+            ),
         ],
     ) -> WorkflowAttachmentType | None:
         company_id = viewer_company_id(info)
+        try:
+            key = business_object_key(model, object_id, field="objectId")
+        except WorkflowError as error:
+            raise query_error(error) from None
         app_label, _, model_name = model.lower().partition(".")
         content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
         if content_type is None:
             raise query_error(NotFoundError(f"Unknown model {model!r}.", field="model"))
         attachments = list(
             selectors.company_attachments(company_id).filter(
-                content_type=content_type, object_id=str(object_id)
+                content_type=content_type, object_id=str(key)
             )[:5]
         )
         live = [a for a in attachments if a.is_live]

@@ -22,6 +22,7 @@ from backend.workflows.models import WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import attachment_snapshot, compute_next_stage, compute_progress
 from backend.workflows.services.running import available_actions
 from schema.accounts.types import DATABASE_ID, RoleType, UserType
+from schema.attachments.targets import TargetInterface, target_of
 from schema.context import context_of
 from schema.enums import (
     AttachmentStatusEnum,
@@ -41,29 +42,6 @@ class ProgressType:
     percentage: float = strawberry.field(description="0 at start, 100 only once completed.")
     completed_stages: int = strawberry.field(description="Stages fully approved.")
     total_stages: int = strawberry.field(description="All stages of the running workflow.")
-
-
-@strawberry.type(name="Target", description="The business object a workflow runs on.")
-class TargetType:
-    model: str = strawberry.field(description="app_label.modelname, e.g. demo.purchaserequest.")
-    object_id: strawberry.ID = strawberry.field(description="Primary key of the object.")
-    display: str = strawberry.field(description="The object's text representation.")
-    content_type_id: strawberry.Private[int] = 0
-    target: strawberry.Private[Any] = None
-
-    @strawberry.field(
-        description="The value of the model's configured status field (registerModelForWorkflow); "
-        "null when none is configured or the object is gone."
-    )
-    async def status(self, info: Info) -> str | None:
-        configuration = await context_of(info).loaders.configuration_by_content_type.load(
-            self.content_type_id
-        )
-        field_name = configuration.status_field if configuration is not None else ""
-        if self.target is None or not field_name:
-            return None
-        value = getattr(self.target, field_name, None)
-        return None if value is None else str(value)
 
 
 @strawberry.type(name="CurrentApprover", description="Someone who can act on the current step.")
@@ -129,18 +107,20 @@ class WorkflowAttachmentType(relay.Node):
         stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
         return compute_next_stage(self, stages)  # type: ignore[arg-type,return-value]
 
-    @strawberry_django.field(description="The business object.")
-    async def target(self, info: Info) -> TargetType:
+    @strawberry_django.field(
+        description="The business object: its own type when the host application gives its "
+        "model one (PurchaseRequest in the demo), else a BusinessObject."
+    )
+    async def target(self, info: Info) -> TargetInterface:
         obj = await context_of(info).loaders.target_by_attachment.load(
             (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
         )
         content_type = await _content_type(self.content_type_id)  # type: ignore[attr-defined]
-        return TargetType(
-            model=f"{content_type.app_label}.{content_type.model}",
-            object_id=strawberry.ID(self.object_id),  # type: ignore[attr-defined]
-            display=str(obj) if obj is not None else "(deleted)",
+        return target_of(  # type: ignore[no-any-return]
+            obj,
+            label=f"{content_type.app_label}.{content_type.model}",
+            object_id=self.object_id,  # type: ignore[attr-defined]
             content_type_id=self.content_type_id,  # type: ignore[attr-defined]
-            target=obj,
         )
 
     @strawberry_django.field(description="Everyone who can act on the current step now.")
