@@ -33,7 +33,6 @@ NODE_LABELS = {
     "Form": "Form",
     "Department": "Department",
     "Company": "Company",
-    "PurchaseRequest": "Purchase request",
 }
 
 

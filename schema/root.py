@@ -1,9 +1,15 @@
-"""The root types: each area's queries, mutations and subscriptions, merged."""
+"""The root types: each area's queries, mutations and subscriptions, merged.
+
+The host application's own types join here as any host's would: the demo's schema module
+(``backend.demo.schema``) adds purchase requests, their connection and their mutation.
+"""
 
 from __future__ import annotations
 
 import strawberry
 
+from backend.demo import schema as demo_schema
+from backend.demo.schema import DemoMutations, DemoQueries
 from schema.accounts.queries import AccountQueries
 from schema.actions.mutations import ActionMutations
 from schema.actions.queries import ActionQueries
@@ -20,16 +26,20 @@ __all__ = ["TYPES", "Mutation", "Query", "Subscription"]
 
 
 @strawberry.type(description="Every read, scoped to the viewer's company.")
-class Query(NodeQueries, AccountQueries, WorkflowQueries, AttachmentQueries, ActionQueries):
+class Query(
+    NodeQueries, AccountQueries, WorkflowQueries, AttachmentQueries, ActionQueries, DemoQueries
+):
     pass
 
 
 @strawberry.type(
     description="Every change: build workflow templates, attach and run them, decide on stages."
 )
-class Mutation(WorkflowMutations, AttachmentMutations, ActionMutations, ConfigurationMutations):
+class Mutation(
+    WorkflowMutations, AttachmentMutations, ActionMutations, ConfigurationMutations, DemoMutations
+):
     pass
 
 
 # Types no field names directly: the implementations of the ``Target`` interface.
-TYPES: list[type] = [BusinessObjectType]
+TYPES: list[type] = [BusinessObjectType, *demo_schema.TYPES]
