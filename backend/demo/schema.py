@@ -61,7 +61,9 @@ class PurchaseRequestType(relay.Node, TargetInterface):
 
     @strawberry_django.field(description="Who asked for it.", select_related=["requester"])
     def requester(self, root: PurchaseRequest) -> UserType:
-        return UserType.from_user(root.requester)
+        user = UserType.from_user(root.requester)
+        assert user is not None  # the column is not null
+        return user
 
 
 @strawberry.input(name="CreatePurchaseRequestInput", description="A new purchase request.")

@@ -590,8 +590,8 @@ def default_workflows(configurations: list[Any], company_id: int | None) -> dict
     )
     by_slug: dict[str, Workflow] = {}
     if slugs:
-        for workflow in active.filter(slug__in=set(slugs.values())).order_by("id"):
-            by_slug[workflow.slug] = workflow  # the newest wins, as auto-start picks it
+        for candidate in active.filter(slug__in=set(slugs.values())).order_by("id"):
+            by_slug[candidate.slug] = candidate  # the newest wins, as auto-start picks it
     configured_ids = {
         configuration.default_workflow_id
         for configuration in configurations
@@ -600,7 +600,7 @@ def default_workflows(configurations: list[Any], company_id: int | None) -> dict
     by_id = active.in_bulk(configured_ids) if configured_ids else {}
     result: dict[int, Workflow] = {}
     for configuration in configurations:
-        workflow = (
+        workflow: Workflow | None = (
             by_slug.get(slugs[configuration.pk])
             if configuration.pk in slugs
             else by_id.get(configuration.default_workflow_id)

@@ -55,9 +55,13 @@ class WorkflowFilterInput:
 
 @strawberry.enum(name="WorkflowOrder", description="Sort order of workflow lists.")
 class WorkflowOrder(Enum):
-    NEWEST = strawberry.enum_value("-id", description="Most recently created first (default).")
-    OLDEST = strawberry.enum_value("id", description="First created first.")
-    NAME = strawberry.enum_value("name_en", description="By English name, A to Z.")
+    NEWEST = strawberry.enum_value("newest", description="Most recently created first (default).")
+    OLDEST = strawberry.enum_value("oldest", description="First created first.")
+    NAME = strawberry.enum_value("name", description="By English name, A to Z.")
+
+
+# The ordering of each sort order (the primary key breaks ties, for keyset cursors).
+ORDER_BY = {WorkflowOrder.NEWEST: "-id", WorkflowOrder.OLDEST: "id", WorkflowOrder.NAME: "name_en"}
 
 
 @strawberry.type(description="Reads of workflow templates (merged into Query).")
@@ -92,7 +96,7 @@ class WorkflowQueries:
             filter_data(filter, {"department_id": ("Department", "departmentId")}),
             selectors.company_workflows(company_id_value),
         )
-        return queryset.order_by((order or WorkflowOrder.NEWEST).value, "-id")  # type: ignore[return-value]
+        return queryset.order_by(ORDER_BY[order or WorkflowOrder.NEWEST], "-id")  # type: ignore[return-value]
 
     @strawberry_django.field(description="One workflow of the viewer's company.")
     def workflow(

@@ -867,6 +867,11 @@ ANONYMOUS_QUERIES = [
         lambda t: {"ids": [global_id("Workflow", t.acme_workflow)]},
         id="nodes",
     ),
+    pytest.param(
+        "query { purchaseRequests(first: 5) { edges { node { id } } } }",
+        lambda t: {},
+        id="purchaseRequests",
+    ),
 ]
 
 
@@ -963,6 +968,13 @@ ANONYMOUS_MUTATIONS = [
         "registerModelForWorkflow",
         lambda t: {"input": {"model": "demo.ticket", "statusField": "status"}},
         id="registerModelForWorkflow",
+    ),
+    pytest.param(
+        "mutation($input: CreatePurchaseRequestInput!) { createPurchaseRequest(input: $input) "
+        "{ purchaseRequest { id } error { code message field } } }",
+        "createPurchaseRequest",
+        lambda t: {"input": {"title": "Anonymous", "amount": "10.00"}},
+        id="createPurchaseRequest",
     ),
 ]
 
