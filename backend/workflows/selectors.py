@@ -535,15 +535,19 @@ def company_colleagues(company_id: int | None, *, search: str = "", limit: int =
     return list(users.order_by("username", "pk")[:limit])
 
 
-def configurations_by_content_type(content_type_ids: list[int]) -> dict[int, Any]:
-    """Return the enabled model configurations of these content types, by content type id."""
+def configurations_by_model(labels: list[str]) -> dict[str, Any]:
+    """Return the enabled configurations of these models (``app_label.modelname``), by label."""
     from backend.workflows.models import WorkflowConfiguration
 
+    wanted = Q(pk__in=[])
+    for label in set(labels):
+        app_label, _, model_name = label.lower().partition(".")
+        wanted |= Q(content_type__app_label=app_label, content_type__model=model_name)
     return {
-        configuration.content_type_id: configuration
+        f"{configuration.content_type.app_label}.{configuration.content_type.model}": configuration
         for configuration in WorkflowConfiguration.objects.filter(
-            content_type_id__in=content_type_ids, is_enabled=True
-        )
+            wanted, is_enabled=True
+        ).select_related("content_type")
     }
 
 

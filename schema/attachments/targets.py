@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from asgiref.sync import sync_to_async
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 from strawberry.types import Info
 
@@ -29,22 +27,16 @@ def model_label(model: type[Model]) -> str:
     return f"{model._meta.app_label}.{model._meta.model_name}"
 
 
-async def status_of(obj: Model | None, content_type_id: int, info: Info) -> str | None:
+async def status_of(obj: Model | None, label: str, info: Info) -> str | None:
     """Return the value of the configured status field of ``obj`` (None without one)."""
     if obj is None:
         return None
-    configuration = await context_of(info).loaders.configuration_by_content_type.load(
-        content_type_id
-    )
+    configuration = await context_of(info).loaders.configuration_by_model.load(label)
     field_name = configuration.status_field if configuration is not None else ""
     if not field_name:
         return None
     value = getattr(obj, field_name, None)
     return None if value is None else str(value)
-
-
-def _content_type_id(model: type[Model]) -> int:
-    return ContentType.objects.get_for_model(model).pk
 
 
 @strawberry.interface(
@@ -83,8 +75,7 @@ class TargetInterface:
     )
     async def status(self, info: Info) -> str | None:
         assert isinstance(self, Model)
-        content_type_id = await sync_to_async(_content_type_id)(type(self))
-        return await status_of(self, content_type_id, info)
+        return await status_of(self, model_label(type(self)), info)
 
 
 @strawberry.type(
@@ -105,7 +96,6 @@ class BusinessObjectType(TargetInterface):
     display: str = strawberry.field(  # type: ignore[assignment]
         description="The object's text representation; (deleted) when it is gone."
     )
-    content_type_id: strawberry.Private[int] = 0
     target: strawberry.Private[Any] = None
 
     @strawberry.field(
@@ -113,10 +103,10 @@ class BusinessObjectType(TargetInterface):
         "null when none is configured or the object is gone."
     )
     async def status(self, info: Info) -> str | None:
-        return await status_of(self.target, self.content_type_id, info)
+        return await status_of(self.target, self.model, info)
 
 
-def target_of(obj: Model | None, *, label: str, object_id: str, content_type_id: int) -> Any:
+def target_of(obj: Model | None, *, label: str, object_id: str) -> Any:
     """Return what ``WorkflowAttachment.target`` answers for ``obj`` (None: deleted)."""
     if obj is not None:
         host_type = TARGET_TYPES.get(type(obj))
@@ -127,6 +117,5 @@ def target_of(obj: Model | None, *, label: str, object_id: str, content_type_id:
         model=label,
         object_id=strawberry.ID(object_id),
         display=str(obj) if obj is not None else "(deleted)",
-        content_type_id=content_type_id,
         target=obj,
     )

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import strawberry
 import strawberry_django
-from asgiref.sync import sync_to_async
 from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -112,16 +111,10 @@ class WorkflowAttachmentType(relay.Node):
         "model one (PurchaseRequest in the demo), else a BusinessObject."
     )
     async def target(self, info: Info) -> TargetInterface:
-        obj = await context_of(info).loaders.target_by_attachment.load(
+        obj, label = await context_of(info).loaders.target_by_attachment.load(
             (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
         )
-        content_type = await _content_type(self.content_type_id)  # type: ignore[attr-defined]
-        return target_of(  # type: ignore[no-any-return]
-            obj,
-            label=f"{content_type.app_label}.{content_type.model}",
-            object_id=self.object_id,  # type: ignore[attr-defined]
-            content_type_id=self.content_type_id,  # type: ignore[attr-defined]
-        )
+        return target_of(obj, label=label, object_id=self.object_id)  # type: ignore[attr-defined,no-any-return]
 
     @strawberry_django.field(description="Everyone who can act on the current step now.")
     async def current_approvers(self, info: Info) -> list[CurrentApproverType]:
@@ -215,12 +208,6 @@ class WorkflowAttachmentType(relay.Node):
         return WorkflowEventConnection.slice(
             events, first=first, after=after, last=last, before=before
         )
-
-
-async def _content_type(content_type_id: int) -> Any:
-    from django.contrib.contenttypes.models import ContentType
-
-    return await sync_to_async(ContentType.objects.get_for_id)(content_type_id)
 
 
 @strawberry.type(
@@ -379,6 +366,7 @@ class WorkflowEventType(relay.Node):
             return AttachmentSnapshotType.from_snapshot(self.snapshot_data)
         loaders = context_of(info).loaders
         attachment = await loaders.attachment_by_id.load(self.attachment_pk)
+        assert attachment is not None  # events are deleted with their attachment
         stages = await loaders.stages_by_workflow.load(attachment.workflow_id)
         return AttachmentSnapshotType.from_snapshot(attachment_snapshot(attachment, stages))
 
