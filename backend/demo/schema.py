@@ -61,9 +61,7 @@ class PurchaseRequestType(relay.Node, TargetInterface):
 
     @strawberry_django.field(description="Who asked for it.", select_related=["requester"])
     def requester(self, root: PurchaseRequest) -> UserType:
-        user = UserType.from_user(root.requester)
-        assert user is not None  # the column is not null
-        return user
+        return UserType.from_user(root.requester)
 
 
 @strawberry.input(name="CreatePurchaseRequestInput", description="A new purchase request.")

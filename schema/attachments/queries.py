@@ -63,7 +63,7 @@ class AttachmentQueries:
         )
         if attachment is None:
             raise query_error(NotFoundError("Workflow attachment not found.", field="id"))
-        return attachment  # type: ignore[return-value]
+        return attachment
 
     @strawberry_django.field(
         description='The live (else latest) attachment of a business object, e.g. model: "demo.purchaserequest".'

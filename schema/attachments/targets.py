@@ -84,16 +84,12 @@ class TargetInterface:
     "was deleted: display is then (deleted)).",
 )
 class BusinessObjectType(TargetInterface):
-    id: strawberry.ID = strawberry.field(  # type: ignore[assignment]
+    id: strawberry.ID = strawberry.field(
         description="An opaque global id naming the model and the key."
     )
-    model: str = strawberry.field(  # type: ignore[assignment]
-        description="app_label.modelname, e.g. demo.ticket."
-    )
-    object_id: strawberry.ID = strawberry.field(  # type: ignore[assignment]
-        description="Primary key of the object."
-    )
-    display: str = strawberry.field(  # type: ignore[assignment]
+    model: str = strawberry.field(description="app_label.modelname, e.g. demo.ticket.")
+    object_id: strawberry.ID = strawberry.field(description="Primary key of the object.")
+    display: str = strawberry.field(
         description="The object's text representation; (deleted) when it is gone."
     )
     target: strawberry.Private[Any] = None

@@ -80,21 +80,21 @@ class WorkflowAttachmentType(relay.Node):
 
     @strawberry_django.field(description="Current status.", only=["status"])
     @in_memory
-    def status(self) -> AttachmentStatusEnum:
-        return AttachmentStatusEnum(self.status)  # type: ignore[attr-defined]
+    def status(self, root: WorkflowAttachment) -> AttachmentStatusEnum:
+        return AttachmentStatusEnum(root.status)
 
     @strawberry_django.field(description="Who started it.", select_related=["started_by"])
     @in_memory
-    def started_by(self) -> UserType | None:
+    def started_by(self, root: WorkflowAttachment) -> UserType | None:
         return loaded_or_in_thread(
-            self.started_by_id is None or WorkflowAttachment.started_by.is_cached(self),  # type: ignore[attr-defined,arg-type]
-            lambda: UserType.from_user(self.started_by),  # type: ignore[attr-defined]
+            root.started_by_id is None or WorkflowAttachment.started_by.is_cached(root),
+            lambda: UserType.from_user(root.started_by),
         )
 
     @strawberry_django.field(description="Progress through the stages.")
-    async def progress(self, info: Info) -> ProgressType:
-        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
-        progress = compute_progress(self, stages)  # type: ignore[arg-type]
+    async def progress(self, root: WorkflowAttachment, info: Info) -> ProgressType:
+        stages = await context_of(info).loaders.stages_by_workflow.load(root.workflow_id)
+        progress = compute_progress(root, stages)
         return ProgressType(
             percentage=progress.percentage,
             completed_stages=progress.completed_stages,
@@ -102,27 +102,29 @@ class WorkflowAttachmentType(relay.Node):
         )
 
     @strawberry_django.field(description="The stage after the current one; null once finished.")
-    async def next_stage(self, info: Info) -> StageType | None:
-        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
-        return compute_next_stage(self, stages)  # type: ignore[arg-type,return-value]
+    async def next_stage(self, root: WorkflowAttachment, info: Info) -> StageType | None:
+        stages = await context_of(info).loaders.stages_by_workflow.load(root.workflow_id)
+        return compute_next_stage(root, stages)  # type: ignore[return-value]
 
     @strawberry_django.field(
         description="The business object: its own type when the host application gives its "
         "model one (PurchaseRequest in the demo), else a BusinessObject."
     )
-    async def target(self, info: Info) -> TargetInterface:
+    async def target(self, root: WorkflowAttachment, info: Info) -> TargetInterface:
         obj, label = await context_of(info).loaders.target_by_attachment.load(
-            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+            (root.content_type_id, root.object_id)
         )
-        return target_of(obj, label=label, object_id=self.object_id)  # type: ignore[attr-defined,no-any-return]
+        return target_of(obj, label=label, object_id=root.object_id)
 
     @strawberry_django.field(description="Everyone who can act on the current step now.")
-    async def current_approvers(self, info: Info) -> list[CurrentApproverType]:
-        if self.status != AttachmentStatus.IN_PROGRESS:  # type: ignore[attr-defined]
+    async def current_approvers(
+        self, root: WorkflowAttachment, info: Info
+    ) -> list[CurrentApproverType]:
+        if root.status != AttachmentStatus.IN_PROGRESS:
             return []
         context = context_of(info)
         steps = await context.loaders.current_steps_by_attachment.load(
-            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+            (root.content_type_id, root.object_id)
         )
         result = []
         for step in steps:
@@ -135,7 +137,7 @@ class WorkflowAttachmentType(relay.Node):
                     role = RoleType.from_role(role_object)
             result.append(
                 CurrentApproverType(
-                    user=UserType.from_user(step.assignee),  # type: ignore[arg-type]
+                    user=UserType.from_user(step.assignee),
                     role=role,
                     is_delegated=step.delegated_from is not None,
                     is_checked_in=step.is_checked_in,
@@ -150,20 +152,22 @@ class WorkflowAttachmentType(relay.Node):
             "transition policy: exactly the decisions the server would accept."
         )
     )
-    async def available_actions(self, info: Info) -> list[AvailableAction]:
+    async def available_actions(
+        self, root: WorkflowAttachment, info: Info
+    ) -> list[AvailableAction]:
         context = context_of(info)
         if not context.is_authenticated:
             return []
         steps = (
             await context.loaders.current_steps_by_attachment.load(
-                (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+                (root.content_type_id, root.object_id)
             )
-            if self.status == AttachmentStatus.IN_PROGRESS  # type: ignore[attr-defined]
+            if root.status == AttachmentStatus.IN_PROGRESS
             else []
         )
         permissions = await context.viewer_permissions()
         actions = available_actions(
-            attachment=self,  # type: ignore[arg-type]
+            attachment=root,
             user=context.user,
             steps=steps,
             permissions=permissions,
@@ -176,6 +180,7 @@ class WorkflowAttachmentType(relay.Node):
     )
     async def events(
         self,
+        root: WorkflowAttachment,
         info: Info,
         first: Annotated[
             int | None,
@@ -204,7 +209,7 @@ class WorkflowAttachmentType(relay.Node):
             )
         except WorkflowValidationError as error:
             raise query_error(error) from None
-        events = await context_of(info).loaders.events_by_attachment.load(self.pk)  # type: ignore[attr-defined]
+        events = await context_of(info).loaders.events_by_attachment.load(root.pk)
         return WorkflowEventConnection.slice(
             events, first=first, after=after, last=last, before=before
         )

@@ -111,7 +111,7 @@ class WorkflowQueries:
         )
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="id"))
-        return workflow  # type: ignore[return-value]
+        return workflow
 
     @strawberry_django.field(
         description="The business models workflows may run on, with their configuration "
