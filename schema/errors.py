@@ -29,7 +29,24 @@ logger = logging.getLogger("schema.errors")
 
 _Payload = TypeVar("_Payload")
 
-choices_enum(ErrorCode, name="ErrorCode", description="Stable machine-readable error codes.")
+choices_enum(
+    ErrorCode,
+    name="ErrorCode",
+    description="Stable machine-readable error codes.",
+    values={
+        "UNAUTHENTICATED": "No valid API token or session came with the request.",
+        "NOT_FOUND": "The id names nothing the viewer's company may see (or the wrong type).",
+        "PERMISSION_DENIED": "The viewer is signed in but may not do this.",
+        "NOT_AN_APPROVER": "The viewer holds no share of the current step.",
+        "INVALID_STATE": "The attachment or template is not in a state that allows this.",
+        "VALIDATION_ERROR": "An input value is malformed, too large or inconsistent; `field` "
+        "names it.",
+        "FORM_REQUIRED": "The step needs form data (or a required field of its form) that was "
+        "not given.",
+        "CONFLICT": "Someone changed it first: a stale expectedStageId, a decision already "
+        "taken, or a reused idempotencyKey.",
+    },
+)
 ErrorCodeEnum = ErrorCode
 
 

@@ -33,8 +33,37 @@ NODE_LABELS = {
     "Form": "Form",
     "Department": "Department",
     "Company": "Company",
-    "PurchaseRequest": "Purchase request",
 }
+
+
+# Model label (``app_label.modelname``, lower case) -> the name of the host application's Node
+# type for its objects (``schema.host.register_target``). Objects of other models get global ids
+# naming the model label itself.
+BUSINESS_OBJECT_TYPES: dict[str, str] = {}
+
+
+def business_object_id(model_label: str, key: Any) -> strawberry.ID:
+    """Return the global id of the business object of ``model_label`` whose key is ``key``."""
+    label = model_label.lower()
+    return global_id(BUSINESS_OBJECT_TYPES.get(label, label), key)
+
+
+def business_object_key(model_label: str, value: Any, *, field: str) -> Any:
+    """Return the key ``value`` names for an object of ``model_label``.
+
+    ``value`` may be the object's global id (``Target.id``, or the id of the host's type for
+    it) or its raw key; the global id of anything else is NOT_FOUND naming ``field``.
+    """
+    if not isinstance(value, str) or value.isdigit() or len(value) > 200:
+        return value
+    try:
+        decoded = GlobalID.from_id(value)
+    except (GlobalIDValueError, ValueError, TypeError):
+        return value
+    label = model_label.lower()
+    if decoded.type_name not in {label, BUSINESS_OBJECT_TYPES.get(label)} or not decoded.node_id:
+        raise NotFoundError("Object not found.", field=field)
+    return decoded.node_id
 
 
 def global_id(type_name: str, database_id: Any) -> strawberry.ID:

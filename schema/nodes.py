@@ -31,7 +31,7 @@ from schema.tenancy import viewer_company_id
 MAX_NODES = 100
 
 
-def _scoped(
+def scoped_loader(
     queryset: Callable[[RequestContext], QuerySet[Any]],
     build: Callable[[Any], Any] | None = None,
     optimize: bool = False,
@@ -64,22 +64,22 @@ def _company(context: RequestContext, info: Info, keys: list[int]) -> dict[int, 
 
 # Type name -> load(context, info, keys) -> {key: object of that type}.
 NODE_LOADERS: dict[str, Callable[[RequestContext, Info, list[int]], dict[int, Any]]] = {
-    "Workflow": _scoped(
+    "Workflow": scoped_loader(
         lambda c: selectors.company_workflows_and_copies(c.company_id), optimize=True
     ),
-    "Pipeline": _scoped(lambda c: selectors.company_pipelines(c.company_id), optimize=True),
-    "Stage": _scoped(lambda c: selectors.company_stages(c.company_id), optimize=True),
-    "WorkflowAttachment": _scoped(
+    "Pipeline": scoped_loader(lambda c: selectors.company_pipelines(c.company_id), optimize=True),
+    "Stage": scoped_loader(lambda c: selectors.company_stages(c.company_id), optimize=True),
+    "WorkflowAttachment": scoped_loader(
         lambda c: selectors.company_attachments(c.company_id), optimize=True
     ),
-    "WorkflowEvent": _scoped(
+    "WorkflowEvent": scoped_loader(
         lambda c: selectors.company_events(c.company_id), WorkflowEventType.from_model
     ),
-    "WorkflowAction": _scoped(_actions, WorkflowActionType.from_model),
-    "User": _scoped(lambda c: selectors.company_users(c.company_id), UserType.from_user),
-    "Role": _scoped(lambda c: selectors.company_roles(c.company_id), RoleType.from_role),
-    "Form": _scoped(lambda c: selectors.company_forms(c.company_id), FormType.from_form),
-    "Department": _scoped(
+    "WorkflowAction": scoped_loader(_actions, WorkflowActionType.from_model),
+    "User": scoped_loader(lambda c: selectors.company_users(c.company_id), UserType.from_user),
+    "Role": scoped_loader(lambda c: selectors.company_roles(c.company_id), RoleType.from_role),
+    "Form": scoped_loader(lambda c: selectors.company_forms(c.company_id), FormType.from_form),
+    "Department": scoped_loader(
         lambda c: selectors.company_departments(c.company_id), DepartmentType.from_department
     ),
     "Company": _company,

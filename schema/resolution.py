@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from strawberry.dataloader import DataLoader
 from strawberry.utils.inspect import in_async_context
 
 _Result = TypeVar("_Result")
@@ -37,3 +38,8 @@ def is_prefetched(instance: Any, *relations: str) -> bool:
     """Tell whether every one of ``relations`` of ``instance`` was prefetched."""
     cache = getattr(instance, "_prefetched_objects_cache", {})
     return all(relation in cache for relation in relations)
+
+
+def batch_loader(batch: Callable[[list[Any]], list[Any]]) -> DataLoader[Any, Any]:
+    """Return a DataLoader running the sync ``batch`` (a list of keys in, one value each out) in a thread."""
+    return DataLoader(load_fn=sync_to_async(batch))

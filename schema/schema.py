@@ -31,7 +31,7 @@ from schema.execution.fast_fields import (
 )
 from schema.execution.input_guard import RefuseNulCharacters
 from schema.execution.optimizer import QueryOptimizerExtension
-from schema.root import Mutation, Query, Subscription
+from schema.root import TYPES, Mutation, Query, Subscription
 
 MAX_TOKENS = 2000
 CACHED_DOCUMENTS = 256
@@ -108,6 +108,7 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = 
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        types=TYPES,
         extensions=extensions,
         config=StrawberryConfig(
             disable_field_suggestions=not allow, scalar_map={datetime: DATETIME}

@@ -557,15 +557,19 @@ def company_colleagues(company_id: int | None, *, search: str = "", limit: int =
     return list(users.order_by("username", "pk")[:limit])
 
 
-def configurations_by_content_type(content_type_ids: list[int]) -> dict[int, Any]:
-    """Return the enabled model configurations of these content types, by content type id."""
+def configurations_by_model(labels: list[str]) -> dict[str, Any]:
+    """Return the enabled configurations of these models (``app_label.modelname``), by label."""
     from backend.workflows.models import WorkflowConfiguration
 
+    wanted = Q(pk__in=[])
+    for label in set(labels):
+        app_label, _, model_name = label.lower().partition(".")
+        wanted |= Q(content_type__app_label=app_label, content_type__model=model_name)
     return {
-        configuration.content_type_id: configuration
+        f"{configuration.content_type.app_label}.{configuration.content_type.model}": configuration
         for configuration in WorkflowConfiguration.objects.filter(
-            content_type_id__in=content_type_ids, is_enabled=True
-        )
+            wanted, is_enabled=True
+        ).select_related("content_type")
     }
 
 
@@ -588,3 +592,50 @@ def enabled_workflow_models() -> list[Any]:
             configuration.content_type.model,
         ),
     )
+
+
+def default_workflows(configurations: list[Any], company_id: int | None) -> dict[int, Workflow]:
+    """Return each configuration's default workflow in a company, by configuration id.
+
+    The default is what a new object of the model would start with: the active template of
+    the company whose slug the model's ``AUTO_START_WORKFLOWS`` rule names (its conditions
+    aside), else the configuration's ``default_workflow`` when it is an active template of the
+    company. ``MODEL_WORKFLOW_MAPPINGS`` must allow it. Two queries at most, for any number.
+    """
+    from backend.workflows.engine_settings import engine_setting, lookup_by_label
+
+    rules = engine_setting("AUTO_START_WORKFLOWS") or {}
+    slugs: dict[int, str] = {}
+    for configuration in configurations:
+        model = configuration.content_type.model_class()
+        rule = lookup_by_label(rules, model) if model is not None else None
+        if rule and rule.get("workflow_slug"):
+            slugs[configuration.pk] = str(rule["workflow_slug"])
+    active = Workflow.objects.filter(
+        company_id=company_id, is_hidden=False, status=WorkflowStatus.ACTIVE
+    )
+    by_slug: dict[str, Workflow] = {}
+    if slugs:
+        for candidate in active.filter(slug__in=set(slugs.values())).order_by("id"):
+            by_slug[candidate.slug] = candidate  # the newest wins, as auto-start picks it
+    configured_ids = {
+        configuration.default_workflow_id
+        for configuration in configurations
+        if configuration.pk not in slugs and configuration.default_workflow_id is not None
+    }
+    by_id = active.in_bulk(configured_ids) if configured_ids else {}
+    result: dict[int, Workflow] = {}
+    for configuration in configurations:
+        workflow: Workflow | None = (
+            by_slug.get(slugs[configuration.pk])
+            if configuration.pk in slugs
+            else by_id.get(configuration.default_workflow_id)
+        )
+        model = configuration.content_type.model_class()
+        allowed = model_workflow_mapping(model) if model is not None else None
+        if workflow is None or (
+            allowed is not None and workflow.slug not in allowed and workflow.name_en not in allowed
+        ):
+            continue
+        result[configuration.pk] = workflow
+    return result

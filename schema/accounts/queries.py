@@ -37,7 +37,7 @@ class AccountQueries:
         assert context.company_id is not None  # every signed-in user acts for a company
         company = selectors.company_users(context.company_id).filter(pk=context.company_id).first()
         return ViewerType(
-            user=UserType.from_user(user),  # type: ignore[arg-type]
+            user=UserType.from_user(user),
             company=CompanyType.from_company(context.company_id, company),
             roles=[RoleType.from_role(group) for group in user.groups.all()],
             account=user,
@@ -72,7 +72,7 @@ class AccountQueries:
         except WorkflowError as error:
             raise query_error(error) from None
         users = selectors.company_colleagues(company_id, search=text, limit=first)
-        return [user for user in map(UserType.from_user, users) if user is not None]
+        return [UserType.from_user(user) for user in users]
 
     @strawberry_django.field(
         description="Roles (groups) that members of the viewer's company belong to."

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import strawberry
 from asgiref.sync import sync_to_async
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 from strawberry import relay
 from strawberry.scalars import JSON
@@ -24,6 +25,14 @@ class UserType(relay.Node):
     username: str = strawberry.field(description="Login name.")
     display_name: str = strawberry.field(description="Full name, or the username.")
     email: str = strawberry.field(description="E-mail address.")
+
+    @overload
+    @classmethod
+    def from_user(cls, user: None) -> None: ...
+
+    @overload
+    @classmethod
+    def from_user(cls, user: AbstractBaseUser) -> UserType: ...
 
     @classmethod
     def from_user(cls, user: Any) -> UserType | None:

@@ -14,6 +14,7 @@ from backend.workflows.exceptions import (
 from backend.workflows.models import WorkflowAction
 from schema.actions.types import (
     ACTIONS_REFUSED,
+    ActionScopeInput,
     CreateWorkflowActionInput,
     UpdateWorkflowActionInput,
     WorkflowActionType,
@@ -65,27 +66,37 @@ class DeleteWorkflowActionInput:
     id: strawberry.ID = strawberry.field(description="The action's global id.")
 
 
-def _scope(context: RequestContext, data: CreateWorkflowActionInput) -> dict[str, Any]:
-    scope: dict[str, Any] = {}
-    if data.workflow_id is not None:
-        scope["workflow"] = selectors.company_workflow(
-            context.company_id, database_id(data.workflow_id, "Workflow", field="workflowId")
+def _given(value: Any) -> bool:
+    return value is not None and value is not strawberry.UNSET
+
+
+def _scope(context: RequestContext, scope: ActionScopeInput) -> dict[str, Any]:
+    """Resolve the one id ``scope`` holds (``@oneOf`` lets exactly one through)."""
+    if _given(scope.workflow_id):
+        workflow = selectors.company_workflow(
+            context.company_id,
+            database_id(scope.workflow_id, "Workflow", field="scope.workflowId"),
         )
-        if scope["workflow"] is None:
-            raise NotFoundError("Workflow not found.", field="workflowId")
-    if data.pipeline_id is not None:
-        scope["pipeline"] = selectors.company_pipeline(
-            context.company_id, database_id(data.pipeline_id, "Pipeline", field="pipelineId")
+        if workflow is None:
+            raise NotFoundError("Workflow not found.", field="scope.workflowId")
+        return {"workflow": workflow}
+    if _given(scope.pipeline_id):
+        pipeline = selectors.company_pipeline(
+            context.company_id,
+            database_id(scope.pipeline_id, "Pipeline", field="scope.pipelineId"),
         )
-        if scope["pipeline"] is None:
-            raise NotFoundError("Pipeline not found.", field="pipelineId")
-    if data.stage_id is not None:
-        scope["stage"] = selectors.company_stage(
-            context.company_id, database_id(data.stage_id, "Stage", field="stageId")
+        if pipeline is None:
+            raise NotFoundError("Pipeline not found.", field="scope.pipelineId")
+        return {"pipeline": pipeline}
+    if _given(scope.stage_id):
+        stage = selectors.company_stage(
+            context.company_id, database_id(scope.stage_id, "Stage", field="scope.stageId")
         )
-        if scope["stage"] is None:
-            raise NotFoundError("Stage not found.", field="stageId")
-    return scope
+        if stage is None:
+            raise NotFoundError("Stage not found.", field="scope.stageId")
+        return {"stage": stage}
+    # Unreachable through GraphQL (@oneOf); the service refuses an empty scope the same way.
+    return {}
 
 
 def _action(context: RequestContext, action_id: Any) -> WorkflowAction:
@@ -112,7 +123,7 @@ class ActionMutations:
         def action(context: RequestContext) -> dict[str, Any]:
             context.manager(ACTIONS_REFUSED)
             created = services.create_workflow_action(
-                **_scope(context, input),
+                **_scope(context, input.scope),
                 action_type=_value(input.action_type),
                 function_path=input.function_path,
                 # JSON scalar; the service checks that it is an object.

@@ -18,11 +18,29 @@ from schema.global_ids import global_id, optional_global_id
 # Reading or changing actions needs the right to manage the company's workflows.
 ACTIONS_REFUSED = "You may not see or edit workflow actions."
 
-choices_enum(ActionType, name="WorkflowActionType", description="When a stored action runs.")
+choices_enum(
+    ActionType,
+    name="WorkflowActionType",
+    description="When a stored action runs.",
+    values={
+        "AFTER_APPROVE": "After an approval of a step (an APPROVED event).",
+        "AFTER_REJECT": "After the workflow was rejected (a REJECTED event).",
+        "AFTER_RESUBMISSION": "After an approver sent the workflow back (RESUBMISSION_REQUESTED).",
+        "AFTER_DELEGATE": "After a share of a step was delegated (a DELEGATED event).",
+        "AFTER_MOVE_STAGE": "After the workflow moved to the next stage (STAGE_MOVED).",
+        "AFTER_MOVE_PIPELINE": "After the workflow moved to the next pipeline (PIPELINE_MOVED).",
+        "ON_WORKFLOW_START": "When the workflow starts (a STARTED event).",
+        "ON_WORKFLOW_COMPLETE": "When the last stage is approved (a COMPLETED event).",
+    },
+)
 choices_enum(
     FailurePolicy,
     name="ActionFailurePolicy",
     description="What a failing action does to the later actions of its event.",
+    values={
+        "CONTINUE": "Record the failure (ACTION_FAILED) and run the event's later actions.",
+        "STOP": "Record the failure (ACTION_FAILED) and skip the event's later actions.",
+    },
 )
 choices_enum(
     HandlerConvention,
@@ -30,6 +48,12 @@ choices_enum(
     description="How the handler is called, read from its signature when the action is saved: CONTEXT is "
     "handler(context, parameters), ATTACHMENT is "
     "handler(workflow_attachment, action_parameters, **context).",
+    values={
+        "CONTEXT": "Called as handler(context, parameters): one dict describing the event, "
+        "then the action's parameters.",
+        "ATTACHMENT": "The seed's convention, called as handler(workflow_attachment, "
+        "action_parameters, **context).",
+    },
 )
 
 
@@ -40,9 +64,13 @@ HandlerConventionEnum = HandlerConvention
 
 @strawberry.enum(name="ActionScopeLevel", description="The level an action is attached to.")
 class ActionScopeLevel(Enum):
-    WORKFLOW = "workflow"
-    PIPELINE = "pipeline"
-    STAGE = "stage"
+    WORKFLOW = strawberry.enum_value(
+        "workflow", description="Runs for events anywhere in the workflow."
+    )
+    PIPELINE = strawberry.enum_value(
+        "pipeline", description="Runs for events of the pipeline's stages."
+    )
+    STAGE = strawberry.enum_value("stage", description="Runs for events of that one stage.")
 
 
 @strawberry.type(
@@ -139,17 +167,34 @@ class CleanupStatisticsType:
 
 
 @strawberry.input(
-    name="CreateWorkflowActionInput",
-    description="A new action; give exactly one of workflowId, pipelineId and stageId (of a template).",
+    name="ActionScopeInput",
+    one_of=True,
+    description="What a new action belongs to: exactly one of a workflow, a pipeline or a stage of "
+    "a template (the request is refused before anything runs when none or several are given).",
 )
-class CreateWorkflowActionInput:
+class ActionScopeInput:
     workflow_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Workflow scope."
+        default=strawberry.UNSET,
+        description="The workflow's global id: the action runs for events anywhere in it.",
     )
     pipeline_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Pipeline scope."
+        default=strawberry.UNSET,
+        description="The pipeline's global id: the action runs for events of its stages.",
     )
-    stage_id: strawberry.ID | None = strawberry.field(default=None, description="Stage scope.")
+    stage_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The stage's global id: the action runs for events of that stage only.",
+    )
+
+
+@strawberry.input(
+    name="CreateWorkflowActionInput",
+    description="A new action of a template, at the level its scope names.",
+)
+class CreateWorkflowActionInput:
+    scope: ActionScopeInput = strawberry.field(
+        description="The workflow, pipeline or stage the action belongs to (exactly one)."
+    )
     action_type: ActionTypeEnum = strawberry.field(description="When it runs.")
     function_path: str = strawberry.field(
         description="Dotted path of a registered handler or one in WORKFLOW_ACTION_ALLOWED_MODULES."

@@ -17,7 +17,7 @@ from backend.workflows.transitions import Action
 from schema.attachments.types import WorkflowAttachmentType
 from schema.context import RequestContext
 from schema.errors import MutationError, MutationPayload, run_mutation
-from schema.global_ids import database_id, optional_database_id
+from schema.global_ids import business_object_key, database_id, optional_database_id
 
 
 @strawberry.type(name="AttachWorkflowPayload", description="Result of attachWorkflow.")
@@ -113,7 +113,10 @@ class RequestResubmissionPayload(MutationPayload):
 @strawberry.input(name="AttachWorkflowInput", description="Attach a workflow to a business object.")
 class AttachWorkflowInput:
     model: str = strawberry.field(description="app_label.modelname, e.g. demo.purchaserequest.")
-    object_id: strawberry.ID = strawberry.field(description="The object's primary key.")
+    object_id: strawberry.ID = strawberry.field(
+        description="The object's global id (Target.id, or the id of its own type such as "
+        "PurchaseRequest), or its primary key."
+    )
     workflow_id: strawberry.ID = strawberry.field(description="The template to attach.")
     auto_start: bool = strawberry.field(default=True, description="Start at once.")
     metadata: JSON | None = strawberry.field(default=None, description="Free metadata to keep.")
@@ -293,7 +296,11 @@ class AttachmentMutations:
     ) -> AttachWorkflowPayload | None:
         def action(context: RequestContext) -> dict[str, Any]:
             user = context.viewer()
-            obj = selectors.company_target(context.company_id, input.model, input.object_id)
+            obj = selectors.company_target(
+                context.company_id,
+                input.model,
+                business_object_key(input.model, input.object_id, field="objectId"),
+            )
             if obj is None:
                 raise NotFoundError("Object not found.", field="objectId")
             workflow = selectors.company_workflow(

@@ -10,11 +10,12 @@ from django.contrib.contenttypes.models import ContentType
 from strawberry.types import Info
 
 from backend.workflows import selectors
-from backend.workflows.exceptions import NotFoundError
+from backend.workflows.exceptions import NotFoundError, WorkflowError
 from backend.workflows.filters import (
     WorkflowAttachmentFilterSet,
 )
 from schema.attachments.types import WorkflowAttachmentType
+from schema.connections import connection
 from schema.context import context_of
 from schema.enums import (
     AttachmentStatusEnum,
@@ -22,6 +23,7 @@ from schema.enums import (
 from schema.errors import query_error
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
+from schema.global_ids import business_object_key
 from schema.tenancy import MAX_PAGE_SIZE, optimized_first, queried_id, viewer_company_id
 
 
@@ -65,7 +67,7 @@ class AttachmentQueries:
         )
         if attachment is None:
             raise query_error(NotFoundError("Workflow attachment not found.", field="id"))
-        return attachment  # type: ignore[return-value]
+        return attachment
 
     @strawberry_django.field(
         description='The live (else latest) attachment of a business object, e.g. model: "demo.purchaserequest".'
@@ -77,25 +79,32 @@ class AttachmentQueries:
             str, strawberry.argument(description="app_label.modelname, e.g. demo.purchaserequest.")
         ],
         object_id: Annotated[
-            strawberry.ID, strawberry.argument(description="Primary key of the object.")
+            strawberry.ID,
+            strawberry.argument(
+                description="The object's global id (Target.id) or its primary key."
+            ),
         ],
     ) -> WorkflowAttachmentType | None:
         company_id = viewer_company_id(info)
+        try:
+            key = business_object_key(model, object_id, field="objectId")
+        except WorkflowError as error:
+            raise query_error(error) from None
         app_label, _, model_name = model.lower().partition(".")
         content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
         if content_type is None:
             raise query_error(NotFoundError(f"Unknown model {model!r}.", field="model"))
         attachments = list(
             selectors.company_attachments(company_id).filter(
-                content_type=content_type, object_id=str(object_id)
+                content_type=content_type, object_id=str(key)
             )[:5]
         )
         live = [a for a in attachments if a.is_live]
         return (live or attachments or [None])[0]  # type: ignore[list-item,return-value]
 
     # type-var: see ``workflows``.
-    @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowAttachmentType] | None,  # type: ignore[type-var,arg-type]
+    @connection(
+        CheckedListConnection[WorkflowAttachmentType] | None,
         description="Attachments of the viewer's company, newest first.",
         max_results=MAX_PAGE_SIZE,
     )
@@ -122,8 +131,8 @@ class AttachmentQueries:
         )
 
     # type-var: see ``workflows``.
-    @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowAttachmentType] | None,  # type: ignore[type-var,arg-type]
+    @connection(
+        CheckedListConnection[WorkflowAttachmentType] | None,
         description=(
             "The viewer's inbox: attachments whose current step the viewer can act on, the "
             "earliest due first (`dueAt`), then those without a deadline, newest first."

@@ -46,7 +46,7 @@ from schema.errors import query_error
 from schema.execution import fanout
 from schema.execution.event_sharing import FastPath, share
 from schema.global_ids import global_id
-from schema.tenancy import queried_id
+from schema.tenancy import queried_id, viewer_company_id
 
 REPLAY_LIMIT = 1000
 PUSHED_EVENTS_CACHED = 256
@@ -162,8 +162,12 @@ async def _stream(
     name="InboxChangeKind", description="Whether an attachment entered or left an inbox."
 )
 class InboxChangeKind(Enum):
-    ENTERED = "entered"
-    LEFT = "left"
+    ENTERED = strawberry.enum_value(
+        "entered", description="The viewer now holds a share of the attachment's current step."
+    )
+    LEFT = strawberry.enum_value(
+        "left", description="The viewer no longer holds a share: decided, moved on or ended."
+    )
 
 
 @strawberry.type(
@@ -206,7 +210,7 @@ class Subscription:
             group=attachment_group(attachment.pk),
             scope=Q(attachment_id=attachment.pk),
             since=_since(since),
-            company_id=context.company_id,  # type: ignore[arg-type]
+            company_id=viewer_company_id(info),
             accept=lambda data: data["attachment_id"] == attachment.pk,
         ):
             yield event
@@ -242,7 +246,7 @@ class Subscription:
             group=workflow_group(workflow.pk),
             scope=scope,
             since=_since(since),
-            company_id=context.company_id,  # type: ignore[arg-type]
+            company_id=viewer_company_id(info),
             accept=lambda data: workflow.pk in data["workflow_ids"],
         ):
             yield event

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import strawberry
 import strawberry_django
-from asgiref.sync import sync_to_async
 from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -28,6 +27,7 @@ from backend.workflows.selectors import (
 )
 from backend.workflows.services.running import available_actions
 from schema.accounts.types import DATABASE_ID, RoleType, UserType
+from schema.attachments.targets import TargetInterface, target_of
 from schema.context import context_of
 from schema.enums import (
     AttachmentStatusEnum,
@@ -47,29 +47,6 @@ class ProgressType:
     percentage: float = strawberry.field(description="0 at start, 100 only once completed.")
     completed_stages: int = strawberry.field(description="Stages fully approved.")
     total_stages: int = strawberry.field(description="All stages of the running workflow.")
-
-
-@strawberry.type(name="Target", description="The business object a workflow runs on.")
-class TargetType:
-    model: str = strawberry.field(description="app_label.modelname, e.g. demo.purchaserequest.")
-    object_id: strawberry.ID = strawberry.field(description="Primary key of the object.")
-    display: str = strawberry.field(description="The object's text representation.")
-    content_type_id: strawberry.Private[int] = 0
-    target: strawberry.Private[Any] = None
-
-    @strawberry.field(
-        description="The value of the model's configured status field (registerModelForWorkflow); "
-        "null when none is configured or the object is gone."
-    )
-    async def status(self, info: Info) -> str | None:
-        configuration = await context_of(info).loaders.configuration_by_content_type.load(
-            self.content_type_id
-        )
-        field_name = configuration.status_field if configuration is not None else ""
-        if self.target is None or not field_name:
-            return None
-        value = getattr(self.target, field_name, None)
-        return None if value is None else str(value)
 
 
 @strawberry.type(name="CurrentApprover", description="Someone who can act on the current step.")
@@ -109,21 +86,21 @@ class WorkflowAttachmentType(relay.Node):
 
     @strawberry_django.field(description="Current status.", only=["status"])
     @in_memory
-    def status(self) -> AttachmentStatusEnum:
-        return AttachmentStatusEnum(self.status)  # type: ignore[attr-defined]
+    def status(self, root: WorkflowAttachment) -> AttachmentStatusEnum:
+        return AttachmentStatusEnum(root.status)
 
     @strawberry_django.field(description="Who started it.", select_related=["started_by"])
     @in_memory
-    def started_by(self) -> UserType | None:
+    def started_by(self, root: WorkflowAttachment) -> UserType | None:
         return loaded_or_in_thread(
-            self.started_by_id is None or WorkflowAttachment.started_by.is_cached(self),  # type: ignore[attr-defined,arg-type]
-            lambda: UserType.from_user(self.started_by),  # type: ignore[attr-defined]
+            root.started_by_id is None or WorkflowAttachment.started_by.is_cached(root),
+            lambda: UserType.from_user(root.started_by),
         )
 
     @strawberry_django.field(description="Progress through the stages.")
-    async def progress(self, info: Info) -> ProgressType:
-        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
-        progress = compute_progress(self, stages)  # type: ignore[arg-type]
+    async def progress(self, root: WorkflowAttachment, info: Info) -> ProgressType:
+        stages = await context_of(info).loaders.stages_by_workflow.load(root.workflow_id)
+        progress = compute_progress(root, stages)
         return ProgressType(
             percentage=progress.percentage,
             completed_stages=progress.completed_stages,
@@ -131,31 +108,29 @@ class WorkflowAttachmentType(relay.Node):
         )
 
     @strawberry_django.field(description="The stage after the current one; null once finished.")
-    async def next_stage(self, info: Info) -> StageType | None:
-        stages = await context_of(info).loaders.stages_by_workflow.load(self.workflow_id)  # type: ignore[attr-defined]
-        return compute_next_stage(self, stages)  # type: ignore[arg-type,return-value]
+    async def next_stage(self, root: WorkflowAttachment, info: Info) -> StageType | None:
+        stages = await context_of(info).loaders.stages_by_workflow.load(root.workflow_id)
+        return compute_next_stage(root, stages)  # type: ignore[return-value]
 
-    @strawberry_django.field(description="The business object.")
-    async def target(self, info: Info) -> TargetType:
-        obj = await context_of(info).loaders.target_by_attachment.load(
-            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+    @strawberry_django.field(
+        description="The business object: its own type when the host application gives its "
+        "model one (PurchaseRequest in the demo), else a BusinessObject."
+    )
+    async def target(self, root: WorkflowAttachment, info: Info) -> TargetInterface:
+        obj, label = await context_of(info).loaders.target_by_attachment.load(
+            (root.content_type_id, root.object_id)
         )
-        content_type = await _content_type(self.content_type_id)  # type: ignore[attr-defined]
-        return TargetType(
-            model=f"{content_type.app_label}.{content_type.model}",
-            object_id=strawberry.ID(self.object_id),  # type: ignore[attr-defined]
-            display=str(obj) if obj is not None else "(deleted)",
-            content_type_id=self.content_type_id,  # type: ignore[attr-defined]
-            target=obj,
-        )
+        return target_of(obj, label=label, object_id=root.object_id)
 
     @strawberry_django.field(description="Everyone who can act on the current step now.")
-    async def current_approvers(self, info: Info) -> list[CurrentApproverType]:
-        if self.status != AttachmentStatus.IN_PROGRESS:  # type: ignore[attr-defined]
+    async def current_approvers(
+        self, root: WorkflowAttachment, info: Info
+    ) -> list[CurrentApproverType]:
+        if root.status != AttachmentStatus.IN_PROGRESS:
             return []
         context = context_of(info)
         steps = await context.loaders.current_steps_by_attachment.load(
-            (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+            (root.content_type_id, root.object_id)
         )
         result = []
         for step in steps:
@@ -168,7 +143,7 @@ class WorkflowAttachmentType(relay.Node):
                     role = RoleType.from_role(role_object)
             result.append(
                 CurrentApproverType(
-                    user=UserType.from_user(step.assignee),  # type: ignore[arg-type]
+                    user=UserType.from_user(step.assignee),
                     role=role,
                     is_delegated=step.delegated_from is not None,
                     is_checked_in=step.is_checked_in,
@@ -198,20 +173,22 @@ class WorkflowAttachmentType(relay.Node):
             "transition policy: exactly the decisions the server would accept."
         )
     )
-    async def available_actions(self, info: Info) -> list[AvailableAction]:
+    async def available_actions(
+        self, root: WorkflowAttachment, info: Info
+    ) -> list[AvailableAction]:
         context = context_of(info)
         if not context.is_authenticated:
             return []
         steps = (
             await context.loaders.current_steps_by_attachment.load(
-                (self.content_type_id, self.object_id)  # type: ignore[attr-defined]
+                (root.content_type_id, root.object_id)
             )
-            if self.status == AttachmentStatus.IN_PROGRESS  # type: ignore[attr-defined]
+            if root.status == AttachmentStatus.IN_PROGRESS
             else []
         )
         permissions = await context.viewer_permissions()
         actions = available_actions(
-            attachment=self,  # type: ignore[arg-type]
+            attachment=root,
             user=context.user,
             steps=steps,
             permissions=permissions,
@@ -224,6 +201,7 @@ class WorkflowAttachmentType(relay.Node):
     )
     async def events(
         self,
+        root: WorkflowAttachment,
         info: Info,
         first: Annotated[
             int | None,
@@ -252,7 +230,7 @@ class WorkflowAttachmentType(relay.Node):
             )
         except WorkflowValidationError as error:
             raise query_error(error) from None
-        events = await context_of(info).loaders.events_by_attachment.load(self.pk)  # type: ignore[attr-defined]
+        events = await context_of(info).loaders.events_by_attachment.load(root.pk)
         return WorkflowEventConnection.slice(
             events, first=first, after=after, last=last, before=before
         )
@@ -266,12 +244,6 @@ async def _due_time(attachment: Any, info: Info) -> datetime | None:
         (attachment.content_type_id, attachment.object_id)
     )
     return earliest_due_time(steps)
-
-
-async def _content_type(content_type_id: int) -> Any:
-    from django.contrib.contenttypes.models import ContentType
-
-    return await sync_to_async(ContentType.objects.get_for_id)(content_type_id)
 
 
 @strawberry.type(
@@ -430,6 +402,7 @@ class WorkflowEventType(relay.Node):
             return AttachmentSnapshotType.from_snapshot(self.snapshot_data)
         loaders = context_of(info).loaders
         attachment = await loaders.attachment_by_id.load(self.attachment_pk)
+        assert attachment is not None  # events are deleted with their attachment
         stages = await loaders.stages_by_workflow.load(attachment.workflow_id)
         return AttachmentSnapshotType.from_snapshot(attachment_snapshot(attachment, stages))
 

@@ -13,14 +13,15 @@ import strawberry
 from django.contrib.contenttypes.models import ContentType
 from strawberry.types import Info
 
-from backend.workflows import services
+from backend.workflows import selectors, services
 from backend.workflows.exceptions import (
     NotFoundError,
     WorkflowPermissionDenied,
 )
-from backend.workflows.models import WorkflowConfiguration
+from backend.workflows.models import Workflow, WorkflowConfiguration
 from schema.context import RequestContext
 from schema.errors import MutationError, MutationPayload, run_mutation
+from schema.workflows.types import WorkflowType
 
 
 @strawberry.type(
@@ -38,11 +39,20 @@ class WorkflowConfigurationType:
     stage_field: str = strawberry.field(description="Field naming the current stage (empty: none).")
     completion_status_value: str = strawberry.field(description="Written on completion.")
     rejection_status_value: str = strawberry.field(description="Written on rejection.")
+    default_workflow: WorkflowType | None = strawberry.field(
+        description="What a new object of the model starts with in the viewer's company: the "
+        "template its AUTO_START_WORKFLOWS rule names, else the configured default workflow "
+        "(an active template of the viewer's company that MODEL_WORKFLOW_MAPPINGS allows); "
+        "null when there is none. A UI preselects it."
+    )
 
     @classmethod
-    def from_model(cls, configuration: WorkflowConfiguration) -> WorkflowConfigurationType:
+    def from_model(
+        cls, configuration: WorkflowConfiguration, default_workflow: Workflow | None = None
+    ) -> WorkflowConfigurationType:
         content_type = configuration.content_type
         return cls(
+            default_workflow=default_workflow,  # type: ignore[arg-type]
             model=f"{content_type.app_label}.{content_type.model}",
             is_enabled=configuration.is_enabled,
             auto_start_workflow=configuration.auto_start_workflow,
@@ -104,7 +114,12 @@ def _register(context: RequestContext, data: RegisterModelForWorkflowInput) -> d
         rejection_status_value=data.rejection_status_value,
         is_enabled=data.is_enabled,
     )
-    return {"configuration": WorkflowConfigurationType.from_model(configuration)}
+    defaults = selectors.default_workflows([configuration], context.company_id)
+    return {
+        "configuration": WorkflowConfigurationType.from_model(
+            configuration, defaults.get(configuration.pk)
+        )
+    }
 
 
 @strawberry.type(description="Mutations of model configurations (merged into Mutation).")

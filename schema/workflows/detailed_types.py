@@ -15,26 +15,17 @@ from schema.global_ids import global_id
 
 @strawberry.type(
     name="ApprovalTypeCounts",
-    description="Approvals counted by approval type (the keys of the seed's by_type).",
+    description="Approvals counted by approval type: one count per value of ApprovalType.",
 )
 class ApprovalTypeCountsType:
     role: int = strawberry.field(description="Approvals by the members of a role.")
     user: int = strawberry.field(description="Approvals by a named user.")
-    self_approved: int = strawberry.field(
-        description="Self approvals (the seed's 'self-approved'); never configured here, so 0."
-    )
-    assigned: int = strawberry.field(
-        description="Approvals by an assigned user (the seed's 'assigned'); never configured here, so 0."
-    )
 
     @classmethod
     def from_dict(cls, data: dict[str, int]) -> ApprovalTypeCountsType:
-        return cls(
-            role=data["role"],
-            user=data["user"],
-            self_approved=data["self-approved"],
-            assigned=data["assigned"],
-        )
+        # The seed's "self-approved" and "assigned" keys stay in the Python dicts (always 0:
+        # those approval types cannot be configured here); the API counts only real types.
+        return cls(role=data["role"], user=data["user"])
 
 
 @strawberry.type(
@@ -67,7 +58,10 @@ class StageStructureType:
     name_en: str = strawberry.field(description="English name.")
     name_ar: str = strawberry.field(description="Arabic name.")
     order: int = strawberry.field(description="Position in its pipeline.")
-    is_active: bool = strawberry.field(description="Whether the stage runs (every stage does).")
+    is_active: bool = strawberry.field(
+        description="False when the attachment running this copy skipped the stage (its "
+        "condition was false when it would have opened); a template's stages are active."
+    )
     approvals_count: int = strawberry.field(description="Number of approvals the stage requires.")
     approval_types: ApprovalTypeCountsType = strawberry.field(
         description="The stage's approvals counted by type."

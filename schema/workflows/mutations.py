@@ -303,6 +303,32 @@ def _stage_data(stage: StageInput) -> dict[str, Any]:
 
 
 @strawberry.input(
+    name="PipelineStagesInput",
+    one_of=True,
+    description="The stages of a new pipeline: exactly one of a list of stages or a number of "
+    "blank stages (the request is refused before anything runs when none or both are given).",
+)
+class PipelineStagesInput:
+    stages: list[StageInput] | None = strawberry.field(
+        name="list", default=strawberry.UNSET, description="These stages, in order."
+    )
+    blank: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="This many blank stages named Stage 1, Stage 2, ... (0 to 50), to fill in later.",
+    )
+
+
+def _stages_data(stages: PipelineStagesInput | None) -> dict[str, Any]:
+    """The service's ``stages`` or ``number_of_stages`` key for the one alternative given."""
+    if stages is None:
+        return {"stages": None, "number_of_stages": None}
+    if stages.stages is not None and stages.stages is not strawberry.UNSET:
+        return {"stages": [_stage_data(s) for s in stages.stages], "number_of_stages": None}
+    blank = stages.blank if stages.blank is not strawberry.UNSET else None
+    return {"stages": None, "number_of_stages": blank}
+
+
+@strawberry.input(
     name="PipelineInput",
     description="A pipeline to create, with stages or a number of blank stages.",
 )
@@ -312,11 +338,9 @@ class PipelineInput:
     department_id: strawberry.ID | None = strawberry.field(
         default=None, description="Department id."
     )
-    number_of_stages: int | None = strawberry.field(
-        default=None, description="Create this many blank stages."
-    )
-    stages: list[StageInput] | None = strawberry.field(
-        default=None, description="Or: these stages."
+    stages: PipelineStagesInput | None = strawberry.field(
+        default=None,
+        description="Its stages: a list, or a number of blank ones (default: no stages).",
     )
     actions: list[WorkflowActionSpecInput] | None = strawberry.field(
         default=None, description="Pipeline-level actions (checked against the allow-list)."
@@ -330,10 +354,7 @@ def _pipeline_data(pipeline: PipelineInput) -> dict[str, Any]:
         "department_id": optional_database_id(
             pipeline.department_id, "Department", field="departmentId"
         ),
-        "number_of_stages": pipeline.number_of_stages,
-        "stages": [_stage_data(s) for s in pipeline.stages]
-        if pipeline.stages is not None
-        else None,
+        **_stages_data(pipeline.stages),
         "actions": action_specs(pipeline.actions),
     }
 

@@ -12,7 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from strawberry.types import Info
 
 from backend.workflows import selectors
-from backend.workflows.exceptions import NotFoundError
+from backend.workflows.exceptions import NotFoundError, WorkflowError
 from backend.workflows.filters import (
     WorkflowFilterSet,
 )
@@ -21,9 +21,11 @@ from backend.workflows.services import (
     get_workflow_pipeline_structure,
     get_workflow_statistics,
 )
+from schema.connections import connection
 from schema.errors import query_error
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
+from schema.global_ids import business_object_key
 from schema.tenancy import MAX_PAGE_SIZE, optimized_first, queried_id, viewer_company_id
 from schema.workflows.configuration import WorkflowConfigurationType
 from schema.workflows.detailed_types import (
@@ -53,16 +55,20 @@ class WorkflowFilterInput:
 
 @strawberry.enum(name="WorkflowOrder", description="Sort order of workflow lists.")
 class WorkflowOrder(Enum):
-    NEWEST = "-id"
-    OLDEST = "id"
-    NAME = "name_en"
+    NEWEST = strawberry.enum_value("newest", description="Most recently created first (default).")
+    OLDEST = strawberry.enum_value("oldest", description="First created first.")
+    NAME = strawberry.enum_value("name", description="By English name, A to Z.")
+
+
+# The ordering of each sort order (the primary key breaks ties, for keyset cursors).
+ORDER_BY = {WorkflowOrder.NEWEST: "-id", WorkflowOrder.OLDEST: "id", WorkflowOrder.NAME: "name_en"}
 
 
 @strawberry.type(description="Reads of workflow templates (merged into Query).")
 class WorkflowQueries:
     # connections of any type work.
-    @strawberry_django.connection(  # type: ignore[type-var]
-        CheckedListConnection[WorkflowType] | None,  # type: ignore[type-var,arg-type]
+    @connection(
+        CheckedListConnection[WorkflowType] | None,
         description="Workflow templates of the viewer's company (running copies are never listed).",
         max_results=MAX_PAGE_SIZE,
     )
@@ -90,7 +96,7 @@ class WorkflowQueries:
             filter_data(filter, {"department_id": ("Department", "departmentId")}),
             selectors.company_workflows(company_id_value),
         )
-        return queryset.order_by((order or WorkflowOrder.NEWEST).value, "-id")  # type: ignore[return-value]
+        return queryset.order_by(ORDER_BY[order or WorkflowOrder.NEWEST], "-id")  # type: ignore[return-value]
 
     @strawberry_django.field(description="One workflow of the viewer's company.")
     def workflow(
@@ -105,17 +111,19 @@ class WorkflowQueries:
         )
         if workflow is None:
             raise query_error(NotFoundError("Workflow not found.", field="id"))
-        return workflow  # type: ignore[return-value]
+        return workflow
 
     @strawberry_django.field(
         description="The business models workflows may run on, with their configuration "
-        "(status field and values, auto-start), by app_label.modelname."
+        "(status field and values, auto-start, default workflow), by app_label.modelname."
     )
     def workflow_models(self, info: Info) -> list[WorkflowConfigurationType]:
-        viewer_company_id(info)
+        company_id = viewer_company_id(info)
+        configurations = selectors.enabled_workflow_models()
+        defaults = selectors.default_workflows(configurations, company_id)
         return [
-            WorkflowConfigurationType.from_model(configuration)
-            for configuration in selectors.enabled_workflow_models()
+            WorkflowConfigurationType.from_model(configuration, defaults.get(configuration.pk))
+            for configuration in configurations
         ]
 
     @strawberry_django.field(
@@ -134,18 +142,27 @@ class WorkflowQueries:
         object_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(
-                description="An object of that model (of the viewer's company) to attach to; "
-                "an unknown object is NOT_FOUND."
+                description="An object of that model (of the viewer's company) to attach to: "
+                "its global id (Target.id, or the id of its own type such as PurchaseRequest) "
+                "or its primary key; an unknown object is NOT_FOUND."
             ),
         ] = None,
     ) -> list[WorkflowType]:
         company_id = viewer_company_id(info)
+        try:
+            key = (
+                None
+                if object_id is None
+                else business_object_key(model, object_id, field="objectId")
+            )
+        except WorkflowError as error:
+            raise query_error(error) from None
         app_label, _, model_name = model.lower().partition(".")
         content_type = ContentType.objects.filter(app_label=app_label, model=model_name).first()
         model_class = content_type.model_class() if content_type else None
         if model_class is None:
             raise query_error(NotFoundError(f"Unknown model {model!r}.", field="model"))
-        if object_id is not None and selectors.company_target(company_id, model, object_id) is None:
+        if key is not None and selectors.company_target(company_id, model, key) is None:
             raise query_error(NotFoundError("Object not found.", field="objectId"))
         return selectors.workflows_for_model_queryset(model_class, company_id=company_id)  # type: ignore[return-value]
 

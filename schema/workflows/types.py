@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeGuard, cast
+from typing import Any, TypeGuard
 
 import strawberry
 import strawberry_django
@@ -205,7 +205,7 @@ class StageType(relay.Node):
     @strawberry_django.field(description="Number of approvals configured.", only=["approvals"])
     @in_memory
     def approvals_count(self) -> int:
-        return len(self.approvals or [])  # type: ignore[attr-defined]
+        return len(self.approvals or [])
 
     @strawberry_django.field(
         description="The approvals configured on this stage, in order.", only=["approvals"]
@@ -213,7 +213,7 @@ class StageType(relay.Node):
     @in_memory
     def approvals(self) -> list[ApprovalItemType]:
         references = getattr(self, "approval_references", None)
-        return [ApprovalItemType.from_dict(item, references) for item in self.approvals or []]  # type: ignore[attr-defined]
+        return [ApprovalItemType.from_dict(item, references) for item in self.approvals or []]
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Stage], info: Info, **kwargs: Any) -> QuerySet[Stage]:
@@ -225,7 +225,7 @@ class StageType(relay.Node):
     )
     @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
-        return optional_global_id("Stage", self.cloned_from_id)  # type: ignore[attr-defined,return-value]
+        return optional_global_id("Stage", self.cloned_from_id)
 
 
 def _has_name_column(model: Any) -> TypeGuard[type[Model]]:
@@ -276,30 +276,27 @@ class PipelineType(relay.Node):
 
     @strawberry_django.field(description="Number of stages.", prefetch_related=["stages"])
     @in_memory
-    def stages_count(self) -> int:
-        return loaded_or_in_thread(
-            is_prefetched(self, "stages"),
-            lambda: len(self.stages.all()),  # type: ignore[attr-defined]
-        )
+    def stages_count(self, root: Pipeline) -> int:
+        return loaded_or_in_thread(is_prefetched(root, "stages"), lambda: len(root.stages.all()))
 
     @strawberry_django.field(
         description="The department this pipeline belongs to.", **_department_hints()
     )
     @in_memory
-    def department(self) -> DepartmentType | None:
-        if not self.department_content_type_id or not self.department_id:  # type: ignore[attr-defined]
+    def department(self, root: Pipeline) -> DepartmentType | None:
+        if not root.department_content_type_id or not root.department_id:
             return None
-        name = getattr(self, "department_name", None)
+        name = getattr(root, "department_name", None)
         if name is not None:
-            return DepartmentType(database_id=int(self.department_id), name=name)  # type: ignore[attr-defined]
+            return DepartmentType(database_id=int(root.department_id), name=name)
 
         def build() -> DepartmentType | None:
-            department = self.department  # type: ignore[attr-defined]
+            department = root.department
             if department is None:
                 return None
             return DepartmentType.from_department(department)
 
-        return loaded_or_in_thread(Pipeline.department.is_cached(self), build)  # type: ignore[arg-type]
+        return loaded_or_in_thread(Pipeline.department.is_cached(root), build)
 
 
 @strawberry.type(name="PipelineBreakdown", description="Counts for one pipeline of a workflow.")
@@ -351,40 +348,38 @@ class WorkflowType(relay.Node):
     )
     @in_memory
     def status(self) -> WorkflowStatusEnum:
-        return WorkflowStatusEnum(self.status)  # type: ignore[attr-defined]
+        return WorkflowStatusEnum(self.status)
 
     @strawberry_django.field(
         description="The template this workflow was cloned from.", only=["cloned_from_id"]
     )
     @in_memory
     def cloned_from_id(self) -> strawberry.ID | None:
-        return optional_global_id("Workflow", self.cloned_from_id)  # type: ignore[attr-defined,return-value]
+        return optional_global_id("Workflow", self.cloned_from_id)
 
     @strawberry_django.field(description="Number of pipelines.", prefetch_related=["pipelines"])
     @in_memory
-    def pipelines_count(self) -> int:
+    def pipelines_count(self, root: Workflow) -> int:
         return loaded_or_in_thread(
-            is_prefetched(self, "pipelines"),
-            lambda: len(self.pipelines.all()),  # type: ignore[attr-defined]
+            is_prefetched(root, "pipelines"), lambda: len(root.pipelines.all())
         )
 
     @strawberry_django.field(
         description="Number of stages over all pipelines.", prefetch_related=STRUCTURE_HINTS
     )
     @in_memory
-    def total_stages_count(self) -> int:
-        workflow = cast(Workflow, self)  # strawberry-django passes the model instance
+    def total_stages_count(self, root: Workflow) -> int:
         return loaded_or_in_thread(
-            _structure_is_prefetched(workflow),
-            lambda: sum(len(p.stages.all()) for p in _structure(workflow)),
+            _structure_is_prefetched(root),
+            lambda: sum(len(p.stages.all()) for p in _structure(root)),
         )
 
     @strawberry_django.field(
         description="Totals over pipelines, stages and approvals.", prefetch_related=STRUCTURE_HINTS
     )
     @in_memory
-    def summary(self) -> WorkflowSummaryType:
-        return loaded_or_in_thread(_structure_is_prefetched(self), lambda: _summary(self))  # type: ignore[arg-type]
+    def summary(self, root: Workflow) -> WorkflowSummaryType:
+        return loaded_or_in_thread(_structure_is_prefetched(root), lambda: _summary(root))
 
 
 def _structure_is_prefetched(workflow: Workflow) -> bool:

@@ -10,6 +10,7 @@ says how to install them; in CI (``CI=true``) it fails instead, so CI cannot pas
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -80,9 +81,22 @@ def test_dashboard_builds_and_passes_the_browser_test() -> None:
     assert "passed;" in result.stdout
 
 
+def _installed_version(package: str) -> str | None:
+    manifest = WEB / "node_modules" / package / "package.json"
+    if not manifest.is_file():
+        return None
+    return str(json.loads(manifest.read_text(encoding="utf-8")).get("version"))
+
+
 def _install(npm: str, env: dict[str, str]) -> None:
-    """Install the pinned packages (package-lock.json) when any is missing."""
-    if not (WEB / "node_modules" / "@apollo" / "client").is_dir():
+    """Install the pinned packages (package-lock.json) when any is missing or out of date.
+
+    The exactly pinned development packages are compared with what node_modules holds, so a
+    checkout whose package.json moved on (Apollo Client 4, relay-compiler 21) reinstalls.
+    """
+    pinned = json.loads((WEB / "package.json").read_text(encoding="utf-8"))["devDependencies"]
+    exact = {name: version for name, version in pinned.items() if version[:1].isdigit()}
+    if any(_installed_version(name) != version for name, version in exact.items()):
         _run([npm, "ci", "--no-audit", "--no-fund"], timeout=600, env=env)
 
 
@@ -99,6 +113,7 @@ def test_apollo_cache_is_updated_by_a_pushed_event() -> None:
     _install(npm, env)
     result = _run([node, "tests/apollo-cache.mjs"], timeout=120, env=env)
     assert "apollo-cache: passed;" in result.stdout, result.stdout
+    assert "node(id:) refetched 12 Node types" in result.stdout, result.stdout
 
 
 def test_graphql_eslint_passes_on_the_committed_sdl() -> None:

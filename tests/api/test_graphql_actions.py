@@ -77,7 +77,7 @@ def test_create_workflow_action_at_each_level(client, acme):
             CREATE,
             {
                 "input": {
-                    scope: str(target.pk),
+                    "scope": {scope: str(target.pk)},
                     "actionType": "AFTER_APPROVE",
                     "functionPath": RECORD,
                     "parameters": {"recipients": ["creator"]},
@@ -126,7 +126,7 @@ def test_create_workflow_action_refuses_a_dangerous_path(client, acme, path):
         CREATE,
         {
             "input": {
-                "workflowId": str(acme.workflow.pk),
+                "scope": {"workflowId": str(acme.workflow.pk)},
                 "actionType": "AFTER_REJECT",
                 "functionPath": path,
             }
@@ -150,22 +150,17 @@ def test_create_workflow_action_errors(client, acme, globex):
         return graphql(
             client,
             CREATE,
-            {"input": {**scope, "actionType": "AFTER_APPROVE", "functionPath": RECORD}},
+            {"input": {"scope": scope, "actionType": "AFTER_APPROVE", "functionPath": RECORD}},
             user=user,
         )["data"]["createWorkflowAction"]["error"]
 
     _, attachment = start_purchase_request(acme)
     workflow_id, stage_id = str(acme.workflow.pk), str(stages(acme)[0].pk)
 
-    assert create(manager(acme), workflowId=workflow_id, stageId=stage_id) == {
-        "code": "VALIDATION_ERROR",
-        "message": "Give exactly one scope for the action: a workflow, a pipeline or a stage.",
-        "field": "scope",
-    }
     assert create(manager(globex), workflowId=workflow_id) == {
         "code": "NOT_FOUND",
         "message": "Workflow not found.",
-        "field": "workflowId",
+        "field": "scope.workflowId",
     }
     assert create(manager(globex), stageId=stage_id)["code"] == "NOT_FOUND"
     assert create(acme.user("requester"), workflowId=workflow_id) == {
@@ -183,7 +178,7 @@ def test_create_workflow_action_anonymously(client, acme):
         CREATE,
         {
             "input": {
-                "workflowId": str(acme.workflow.pk),
+                "scope": {"workflowId": str(acme.workflow.pk)},
                 "actionType": "AFTER_APPROVE",
                 "functionPath": RECORD,
             }

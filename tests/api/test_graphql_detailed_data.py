@@ -16,12 +16,12 @@ query($id: ID!) { workflowPipelineStructure(id: $id) {
   workflowId workflowName totalPipelines totalStages
   pipelines { id nameEn nameAr order departmentName stagesCount
     stages { id nameEn order isActive approvalsCount color hasForms
-      approvalTypes { role user selfApproved assigned } } } } }
+      approvalTypes { role user } } } } }
 """
 WORKFLOW_APPROVAL_SUMMARY = """
 query($id: ID!) { workflowApprovalSummary(id: $id) {
   totalApprovals stagesWithForms
-  byType { role user selfApproved assigned }
+  byType { role user }
   byStrategy { anyone consensus roundRobin quorum majority percentage }
   pipelineBreakdown { pipelineName pipelineOrder totalApprovals
     stages { stageName stageOrder approvalsCount hasForms } } } }
@@ -52,7 +52,7 @@ GLOBEX_STATISTICS = {
         {"company": "globex", "workflows": 1, "pipelines": 2, "stages": 4, "approvals": 4}
     ],
 }
-NO_TYPES = {"role": 0, "user": 0, "selfApproved": 0, "assigned": 0}
+NO_TYPES = {"role": 0, "user": 0}
 
 
 def test_workflow_pipeline_structure(client, acme):
@@ -126,7 +126,7 @@ def test_workflow_approval_summary(client, acme):
             "workflowApprovalSummary": {
                 "totalApprovals": 4,
                 "stagesWithForms": 3,
-                "byType": {"role": 3, "user": 1, "selfApproved": 0, "assigned": 0},
+                "byType": {"role": 3, "user": 1},
                 "byStrategy": {
                     "anyone": 1,
                     "consensus": 1,

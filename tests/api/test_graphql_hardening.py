@@ -351,7 +351,7 @@ NOTIFY = "backend.workflows.notifications.send_workflow_notification"
 def email_action(workflow, parameters):
     return {
         "input": {
-            "workflowId": str(workflow.pk),
+            "scope": {"workflowId": str(workflow.pk)},
             "actionType": "AFTER_APPROVE",
             "functionPath": NOTIFY,
             "parameters": parameters,

@@ -67,6 +67,7 @@ def _objects(scenario: Any) -> dict[str, int]:
         "Form": next(iter(scenario.forms.values())).pk,
         "Department": next(iter(scenario.departments.values())).pk,
         "Company": scenario.company.pk,
+        "PurchaseRequest": request.pk,
     }
 
 
@@ -82,6 +83,7 @@ NODE_TYPES = [
     "Form",
     "Department",
     "Company",
+    "PurchaseRequest",
 ]
 
 

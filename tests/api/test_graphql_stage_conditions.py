@@ -37,14 +37,16 @@ def create_input(acme, condition):
         "pipelines": [
             {
                 "nameEn": "Main",
-                "stages": [
-                    {"nameEn": "Review", "approvals": [approval(acme.user("employee"))]},
-                    {
-                        "nameEn": "Executive",
-                        "approvals": [approval(acme.user("cfo"))],
-                        "condition": condition,
-                    },
-                ],
+                "stages": {
+                    "list": [
+                        {"nameEn": "Review", "approvals": [approval(acme.user("employee"))]},
+                        {
+                            "nameEn": "Executive",
+                            "approvals": [approval(acme.user("cfo"))],
+                            "condition": condition,
+                        },
+                    ]
+                },
             }
         ],
     }

@@ -409,7 +409,7 @@ MUTATION_CASES = [
         ADD_PIPELINE,
         "addPipeline",
         lambda t: {
-            "input": {"workflowId": t.acme_workflow, "nameEn": "Injected", "numberOfStages": 1}
+            "input": {"workflowId": t.acme_workflow, "nameEn": "Injected", "stages": {"blank": 1}}
         },
         WORKFLOW_NOT_FOUND,
         id="addPipeline",
@@ -709,7 +709,10 @@ KEY_OF = {"user": "userId", "role": "roleId", "form": "formId"}
                 "input": {
                     "nameEn": "Borrowed approvers",
                     "pipelines": [
-                        {"nameEn": "Main", "stages": [{"nameEn": "Step", "approvals": [approval]}]}
+                        {
+                            "nameEn": "Main",
+                            "stages": {"list": [{"nameEn": "Step", "approvals": [approval]}]},
+                        }
                     ],
                 }
             },
@@ -723,7 +726,7 @@ KEY_OF = {"user": "userId", "role": "roleId", "form": "formId"}
                 "input": {
                     "workflowId": t.globex_workflow,
                     "nameEn": "Borrowed",
-                    "stages": [{"nameEn": "Step", "approvals": [approval]}],
+                    "stages": {"list": [{"nameEn": "Step", "approvals": [approval]}]},
                 }
             },
             "pipelines[0].stages[0].approvals[0]",
@@ -878,6 +881,11 @@ ANONYMOUS_QUERIES = [
         lambda t: {"ids": [global_id("Workflow", t.acme_workflow)]},
         id="nodes",
     ),
+    pytest.param(
+        "query { purchaseRequests(first: 5) { edges { node { id } } } }",
+        lambda t: {},
+        id="purchaseRequests",
+    ),
 ]
 
 
@@ -909,7 +917,10 @@ ANONYMOUS_MUTATIONS = [
         CREATE_WORKFLOW,
         "createWorkflow",
         lambda t: {
-            "input": {"nameEn": "Anonymous", "pipelines": [{"nameEn": "Main", "numberOfStages": 1}]}
+            "input": {
+                "nameEn": "Anonymous",
+                "pipelines": [{"nameEn": "Main", "stages": {"blank": 1}}],
+            }
         },
         id="createWorkflow",
     ),
@@ -945,7 +956,7 @@ ANONYMOUS_MUTATIONS = [
         "createWorkflowAction",
         lambda t: {
             "input": {
-                "workflowId": t.acme_workflow,
+                "scope": {"workflowId": t.acme_workflow},
                 "actionType": "AFTER_APPROVE",
                 "functionPath": "backend.workflows.notifications.send_workflow_notification",
             }
@@ -1017,6 +1028,13 @@ ANONYMOUS_MUTATIONS = [
         "clearOutOfOffice",
         lambda t: {},
         id="clearOutOfOffice",
+    ),
+    pytest.param(
+        "mutation($input: CreatePurchaseRequestInput!) { createPurchaseRequest(input: $input) "
+        "{ purchaseRequest { id } error { code message field } } }",
+        "createPurchaseRequest",
+        lambda t: {"input": {"title": "Anonymous", "amount": "10.00"}},
+        id="createPurchaseRequest",
     ),
 ]
 

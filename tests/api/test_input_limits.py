@@ -257,7 +257,10 @@ def test_a_nul_character_in_a_literal_is_refused_with_its_path(client, acme):
             {
                 "nameEn": "P",
                 "pipelines": [
-                    {"nameEn": "P", "stages": [{"nameEn": "S", "color": "url(//evil.example/x)"}]}
+                    {
+                        "nameEn": "P",
+                        "stages": {"list": [{"nameEn": "S", "color": "url(//evil.example/x)"}]},
+                    }
                 ],
             },
             "pipelines[0].stages[0].color must be a colour written #rrggbb, e.g. #3498db.",

@@ -209,26 +209,28 @@ def create_input(scenario, *, stage_path=RECORD, **extra):
                         "parameters": {"team_email": "finance@example.com"},
                     }
                 ],
-                "stages": [
-                    {
-                        "nameEn": "Budget Approval",
-                        "color": "#f39c12",
-                        "approvals": [
-                            {
-                                "approvalType": "USER",
-                                "userId": str(scenario.user("cfo").pk),
-                            }
-                        ],
-                        "actions": [
-                            {
-                                "actionType": "AFTER_APPROVE",
-                                "functionPath": stage_path,
-                                "parameters": {"api_endpoint": "/api/budget/update"},
-                                "failurePolicy": "STOP",
-                            }
-                        ],
-                    }
-                ],
+                "stages": {
+                    "list": [
+                        {
+                            "nameEn": "Budget Approval",
+                            "color": "#f39c12",
+                            "approvals": [
+                                {
+                                    "approvalType": "USER",
+                                    "userId": str(scenario.user("cfo").pk),
+                                }
+                            ],
+                            "actions": [
+                                {
+                                    "actionType": "AFTER_APPROVE",
+                                    "functionPath": stage_path,
+                                    "parameters": {"api_endpoint": "/api/budget/update"},
+                                    "failurePolicy": "STOP",
+                                }
+                            ],
+                        }
+                    ]
+                },
             }
         ],
         **extra,
@@ -462,7 +464,10 @@ def test_stage_info_is_accepted_in_the_stage_inputs_and_unknown_keys_are_refused
             "input": {
                 "nameEn": "With stage info",
                 "pipelines": [
-                    {"nameEn": "Main", "stages": [{"nameEn": "S", "stageInfo": stage_info}]}
+                    {
+                        "nameEn": "Main",
+                        "stages": {"list": [{"nameEn": "S", "stageInfo": stage_info}]},
+                    }
                 ],
             }
         },

@@ -15,6 +15,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSITION_ROOT = {"backend/urls.py", "backend/asgi.py"}
+# A host application's own GraphQL module adds the host's types to the API through
+# ``schema.host``, the API package's one extension point, and through nothing else of
+# ``schema/``; like ``schema/`` it never writes itself (its mutations call the host's services).
+# The engine (``backend/workflows``, ``backend/accounts``) never imports the API at all.
+HOST_SCHEMA_MODULES = {"backend/demo/schema.py"}
+HOST_API = "schema.host"
 APPROVAL_ADAPTER = "backend/workflows/approvals.py"
 # Calls that write or lock: ``.save()``, ``Model.objects.create()``, ``select_for_update()``...
 WRITING_METHODS = {
@@ -73,10 +79,26 @@ def test_backend_never_imports_the_schema_outside_the_composition_root():
         for path, tree in python_files("backend")
         if path not in COMPOSITION_ROOT
         for line, module in imported_modules(tree)
-        if _is_within(module, "schema")
+        if _is_within(module, "schema") and not (path in HOST_SCHEMA_MODULES and module == HOST_API)
     ]
 
     assert offences == []
+
+
+def test_host_schema_modules_use_the_extension_point_and_never_write():
+    modules = {path: tree for path, tree in python_files("backend") if path in HOST_SCHEMA_MODULES}
+    imported = {
+        path: {module for _, module in imported_modules(tree) if _is_within(module, "schema")}
+        for path, tree in modules.items()
+    }
+    writes = [
+        f"{path}:{line} {what}"
+        for path, tree in modules.items()
+        for line, what in database_writes(tree)
+    ]
+
+    assert imported == {path: {HOST_API} for path in HOST_SCHEMA_MODULES}
+    assert writes == []
 
 
 def test_the_composition_root_is_where_backend_meets_schema():
@@ -88,7 +110,7 @@ def test_the_composition_root_is_where_backend_meets_schema():
         if _is_within(module, "schema")
     }
 
-    assert wiring == COMPOSITION_ROOT
+    assert wiring == COMPOSITION_ROOT | HOST_SCHEMA_MODULES
 
 
 def database_writes(tree: ast.Module) -> Iterator[tuple[int, str]]:

@@ -13,8 +13,9 @@ The dicts have the exact keys of django-dynamic-workflows' ``get_detailed_workfl
   ``by_company``); ``company_name`` is its display name: ``first_name`` when set, else the
   username.
 - ``company_id`` also scopes the one-workflow reads: a workflow of another company is None.
-- Stages have no active flag of their own here (every stage of a workflow runs), so a stage's
-  ``is_active`` is always True.
+- A stage's ``is_active`` is False when the attachment running the workflow skipped it (its
+  ``condition`` was false when it would have opened); templates' stages, and a running copy's
+  stages not skipped (yet), are active. Only a running copy costs the one query more.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ NO_COMPANY = "No Company"
 
 _WORKFLOW_FIELDS = (
     "id",
+    "is_hidden",
     "name_en",
     "name_ar",
     "is_active",
@@ -150,6 +152,20 @@ def _workflow_row(
     if not include_inactive:
         queryset = queryset.filter(is_active=True)
     return queryset.values(*_WORKFLOW_FIELDS, **_company_columns()).first()
+
+
+def _skipped_stage_ids(row: dict[str, Any]) -> set[int]:
+    """Return the stages the attachments running this workflow skipped (run copies only)."""
+    from backend.workflows.models import WorkflowAttachment
+
+    if not row.get("is_hidden"):
+        return set()
+    skipped: set[int] = set()
+    for stage_ids in WorkflowAttachment.objects.filter(workflow_id=row["id"]).values_list(
+        "skipped_stage_ids", flat=True
+    ):
+        skipped.update(stage_id for stage_id in stage_ids or () if isinstance(stage_id, int))
+    return skipped
 
 
 def _summary_rows(queryset: QuerySet[Workflow]) -> list[dict[str, Any]]:
@@ -281,7 +297,7 @@ def _enriched(approval: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _detailed_stage(stage: dict[str, Any]) -> dict[str, Any]:
+def _detailed_stage(stage: dict[str, Any], skipped: set[int]) -> dict[str, Any]:
     approvals = _approvals(stage)
     color = stage["color"] or DEFAULT_STAGE_COLOR
     return {
@@ -289,7 +305,7 @@ def _detailed_stage(stage: dict[str, Any]) -> dict[str, Any]:
         "name_en": stage["name_en"],
         "name_ar": stage["name_ar"],
         "order": stage["order"],
-        "is_active": True,
+        "is_active": stage["id"] not in skipped,
         "stage_info": {"color": color, "approvals": approvals},
         "approvals_count": len(approvals),
         "has_approvals": bool(approvals),
@@ -306,11 +322,12 @@ def _detailed_stage(stage: dict[str, Any]) -> dict[str, Any]:
 def _detailed_workflow(row: dict[str, Any]) -> dict[str, Any]:
     structure = _structure(row["id"])
     departments = _department_names(pipeline for pipeline, _ in structure)
+    skipped = _skipped_stage_ids(row)
     pipelines = []
     breakdown = []
     total_stages = total_approvals = 0
     for pipeline, stages in structure:
-        stage_dicts = [_detailed_stage(stage) for stage in stages]
+        stage_dicts = [_detailed_stage(stage, skipped) for stage in stages]
         approvals = sum(stage["approvals_count"] for stage in stage_dicts)
         department = _department_name(pipeline, departments)
         pipelines.append(
@@ -443,6 +460,7 @@ def get_workflow_pipeline_structure(
         return None
     structure = _structure(row["id"])
     departments = _department_names(pipeline for pipeline, _ in structure)
+    skipped = _skipped_stage_ids(row)
     pipelines = []
     total_stages = 0
     for pipeline, stages in structure:
@@ -455,7 +473,7 @@ def get_workflow_pipeline_structure(
                     "name_en": stage["name_en"],
                     "name_ar": stage["name_ar"],
                     "order": stage["order"],
-                    "is_active": True,
+                    "is_active": stage["id"] not in skipped,
                     "approvals_count": len(approvals),
                     "approval_types": _counted(
                         COUNTED_APPROVAL_TYPES, (a.get("approval_type") for a in approvals)

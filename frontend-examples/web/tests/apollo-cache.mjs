@@ -1,13 +1,16 @@
-// Apollo Client's normalized cache (InMemoryCache) against the committed SDL: a pushed event
-// updates the cached attachment and stage, and every event keeps its own snapshot.
+// Apollo Client 4's normalized cache (InMemoryCache) against the committed SDL: a pushed event
+// updates the cached attachment and stage, and every event keeps its own snapshot; node(id:)
+// refetches every Node type through an ApolloClient; an attachment's target is the same record
+// as the business object's own type (Target is an interface).
 //
 // Every document is validated against the committed SDL (schema/schema.graphql) first, so the
 // shapes written to the cache are ones the server answers.
 // Run: node tests/apollo-cache.mjs (the Python test suite runs it).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { InMemoryCache, gql } from '@apollo/client/core/index.js';
+import { ApolloClient, ApolloLink, InMemoryCache, gql } from '@apollo/client';
 import { buildSchema, validate } from 'graphql';
+import { of } from 'rxjs';
 
 const schema = buildSchema(readFileSync(new URL('../../../schema/schema.graphql', import.meta.url), 'utf8'));
 
@@ -46,11 +49,11 @@ for (const document of [ATTACHMENT, EVENTS, STAGE]) {
 
 // Node is the interface every entity implements: Apollo needs its implementations to match
 // fragments on it (node(id:) answers `Node`).
-const possibleTypes = {
-  Node: Object.values(schema.getTypeMap())
-    .filter((type) => typeof type.getInterfaces === 'function' && type.getInterfaces().some((i) => i.name === 'Node'))
-    .map((type) => type.name),
-};
+const implementing = (name) =>
+  Object.values(schema.getTypeMap())
+    .filter((type) => typeof type.getInterfaces === 'function' && type.getInterfaces().some((i) => i.name === name))
+    .map((type) => type.name);
+const possibleTypes = { Node: implementing('Node'), Target: implementing('Target') };
 assert.ok(possibleTypes.Node.includes('WorkflowAttachment') && possibleTypes.Node.includes('Stage'));
 
 const cache = new InMemoryCache({ possibleTypes });
@@ -130,4 +133,71 @@ cache.writeFragment({
   data: { __typename: 'Workflow', id: gid('Workflow', 31), nameEn: 'Purchase Request Approval' },
 });
 assert.equal(cache.readFragment({ id: cache.identify({ __typename: 'Stage', id: budget }), fragment: STAGE }).nameEn, 'Budget Approval');
-console.log('apollo-cache: passed; a pushed event updated the cached attachment and stage');
+
+// --- node(id:) refetches every Node type through an ApolloClient, updating the cached record.
+const answers = new Map(); // global id -> the object node(id:) answers
+const client = new ApolloClient({
+  cache: new InMemoryCache({ possibleTypes }),
+  link: new ApolloLink((operation) => of({ data: { node: answers.get(operation.variables.id) ?? null } })),
+});
+const refetched = [];
+for (const [index, typeName] of possibleTypes.Node.entries()) {
+  const key = 100 + index;
+  const id = gid(typeName, key);
+  const fragment = gql(`fragment Known${typeName} on ${typeName} { id databaseId }`);
+  const refetch = gql(`query Refetch${typeName}($id: ID!) { node(id: $id) { __typename id ... on ${typeName} { databaseId } } }`);
+  assert.deepEqual(validate(schema, refetch).map((e) => e.message), [], `node(id:) of ${typeName} is valid`);
+  // A stale copy in the cache (written by some other query), then the refetch.
+  client.cache.writeFragment({ fragment, data: { __typename: typeName, id, databaseId: -1 } });
+  answers.set(id, { __typename: typeName, id, databaseId: key });
+  const { data } = await client.query({ query: refetch, variables: { id }, fetchPolicy: 'network-only' });
+  assert.equal(data.node.__typename, typeName);
+  assert.equal(client.cache.readFragment({ id: client.cache.identify({ __typename: typeName, id }), fragment }).databaseId, key);
+  refetched.push(typeName);
+}
+assert.deepEqual(refetched.sort(), [
+  'Company', 'Department', 'Form', 'Pipeline', 'PurchaseRequest', 'Role', 'Stage', 'User',
+  'Workflow', 'WorkflowAction', 'WorkflowAttachment', 'WorkflowEvent',
+]);
+// An unknown (or another company's) id answers null: nothing is cached for it.
+const missing = await client.query({
+  query: gql`query Missing($id: ID!) { node(id: $id) { id } }`,
+  variables: { id: gid('Workflow', 999) },
+  fetchPolicy: 'network-only',
+});
+assert.equal(missing.data.node, null);
+
+// --- Target is an interface: an attachment's target is the PurchaseRequest record itself.
+assert.deepEqual(possibleTypes.Target.sort(), ['BusinessObject', 'PurchaseRequest']);
+const REQUESTS = gql`query Requests { purchaseRequests(first: 5) { edges { node { id title workflowStatus } } } }`;
+const TARGET = gql`
+  query Target($id: ID!) {
+    workflowAttachment(id: $id) { id target { __typename id display ... on PurchaseRequest { workflowStatus } } }
+  }
+`;
+for (const document of [REQUESTS, TARGET]) assert.deepEqual(validate(schema, document).map((e) => e.message), []);
+const request = gid('PurchaseRequest', 5);
+const requests = new InMemoryCache({ possibleTypes });
+requests.writeQuery({
+  query: REQUESTS,
+  data: {
+    purchaseRequests: {
+      __typename: 'PurchaseRequestConnection',
+      edges: [{ __typename: 'PurchaseRequestEdge', node: { __typename: 'PurchaseRequest', id: request, title: 'Laptops', workflowStatus: 'pending' } }],
+    },
+  },
+});
+requests.writeQuery({
+  query: TARGET,
+  variables: { id: attachmentId },
+  data: {
+    workflowAttachment: {
+      __typename: 'WorkflowAttachment',
+      id: attachmentId,
+      target: { __typename: 'PurchaseRequest', id: request, display: 'Purchase Request: Laptops - $2400.00', workflowStatus: 'approved' },
+    },
+  },
+});
+// The list shows the status the attachment's target brought: one record, not two.
+assert.equal(requests.readQuery({ query: REQUESTS }).purchaseRequests.edges[0].node.workflowStatus, 'approved');
+console.log(`apollo-cache: passed; a pushed event updated the cached attachment and stage; node(id:) refetched ${refetched.length} Node types; a target is its PurchaseRequest record`);

@@ -12,7 +12,8 @@
 //      laptops"; executive 2 rejects the booth with "Reject selected", then executive 1 (whose
 //      socket was down) selects both and "Approve selected" shows one result per item: the
 //      laptops approved, the booth refused with its error code.
-// Finally the workflow diagram and the statistics screens are checked, and GraphiQL renders
+// Finally the workflow diagram and the statistics screens are checked, A creates a purchase
+// request and attaches a workflow to it from the workflows screen, and GraphiQL renders
 // from the server's own files (no other host) and answers with a token in its Headers pane.
 // Screenshots go to <repo>/test-artifacts/frontend-examples/ (with --update-screenshots, the
 // README's screenshots in screenshots/ are refreshed too).
@@ -235,6 +236,12 @@ async function main() {
   assert.match(errorText, /\(NOT_AN_APPROVER\)/);
   assert.doesNotMatch(errorText, /[{}]/, 'the error is a sentence, not raw JSON');
   log(`B's approve refused: "${errorText}"`);
+  // Delegation picks among the company's colleagues (the `colleagues` lookup): the employee,
+  // who appears in no approval or event of this request, is offered; no free-text user id.
+  const delegates = await b.$$eval('[data-testid=delegate-to] option', (options) => options.map((o) => o.textContent));
+  assert.ok(delegates.includes('Employee'), `delegates offered: ${JSON.stringify(delegates)}`);
+  assert.ok(!delegates.includes('Chief Financial Officer'), 'the viewer is not offered as a delegate');
+  assert.equal(await b.locator('input[aria-label="User id"]').count(), 0, 'no free-text user id');
   await shoot(b, 'error-not-an-approver');
   await a.waitForSelector('[data-testid=connection].live');
 
@@ -391,6 +398,30 @@ async function main() {
   assert.equal(await a.locator('[data-testid=lane]').count(), 2);
   assert.equal(await a.locator('[data-testid=stage-node]').count(), 4);
   await shoot(a, 'workflow-diagram', true);
+
+  // --- A creates a purchase request and attaches a workflow to it, with nothing but the API.
+  await a.goto(`${base}/examples/#/workflows`);
+  await a.fill('[data-testid=request-amount]', '-3');
+  await a.fill('[data-testid=request-title]', 'E2E monitors');
+  await a.click('[data-testid=create-request]');
+  await a.waitForSelector('[data-testid=new-request-error]:not(:empty)');
+  assert.match(await a.textContent('[data-testid=new-request-error]'), /\(VALIDATION_ERROR, field amount\)/);
+  await a.fill('[data-testid=request-amount]', '3200.00');
+  await a.click('[data-testid=create-request]');
+  await a.waitForSelector('[data-testid=attach-workflow] option', { state: 'attached', timeout: 10_000 }).catch(async (error) => {
+    await shoot(a, 'FAILED-new-request');
+    throw new Error(`no workflow to attach (${await a.textContent('[data-testid=new-request]')}): ${error.message}`);
+  });
+  const offered = await a.$$eval('[data-testid=attach-workflow] option', (options) => options.map((o) => o.textContent));
+  assert.ok(offered.includes('Purchase Request Approval'), `workflows offered: ${JSON.stringify(offered)}`);
+  await a.selectOption('[data-testid=attach-workflow]', { label: 'Purchase Request Approval' });
+  await a.click('[data-testid=attach]');
+  await a.waitForFunction(() => document.querySelector('[data-testid=attachment-title]')?.textContent.includes('E2E monitors'));
+  await a.waitForSelector('[data-testid=history-item][data-event-type=ATTACHED]');
+  await a.waitForSelector('[data-testid=history-item][data-event-type=STARTED]');
+  assert.equal(await a.textContent('[data-testid=attachment-title]'), 'Purchase Request: E2E monitors - $3200.00');
+  await shoot(a, 'new-request-attached');
+  log('A created a purchase request and attached the purchase workflow to it from the dashboard');
   await a.goto(`${base}/examples/#/statistics`);
   await a.waitForSelector('[data-testid=chart] svg rect');
   assert.equal(await a.locator('[data-testid=chart]').count(), 2);

@@ -13,6 +13,7 @@ import {
 } from '../documents';
 import { formatTime, h, humanize, render, type Child } from '../dom';
 import type { ResultOf } from '../graphql';
+import { ColleaguesQuery } from '../requests';
 import { failure, loading, progressBar, stageChip, statusPill } from './common';
 
 // Single-object root fields are nullable: an unknown id answers null (with its error).
@@ -104,6 +105,8 @@ export const attachmentScreen: Screen = (app, root, params) => {
   let subscription: { unsubscribe(): void } | null = null;
   let reloadTimer: number | undefined;
   let formStageId: string | null | undefined;
+  // Whom the viewer may delegate to: the active users of their company (the `colleagues` lookup).
+  let colleagues: { id: string; displayName: string }[] = [];
 
   // Sections redrawn independently, so typing in the action form survives live updates.
   const summary = h('section', { class: 'card summary' });
@@ -158,8 +161,12 @@ export const attachmentScreen: Screen = (app, root, params) => {
 
   async function load(): Promise<void> {
     try {
-      const data = await app.api.query(AttachmentQuery, { id });
+      const [data, people] = await Promise.all([
+        app.api.query(AttachmentQuery, { id }),
+        colleagues.length ? null : app.api.query(ColleaguesQuery, { first: 100 }),
+      ]);
       if (!active) return;
+      if (people) colleagues = people.colleagues.filter((person) => person.id !== app.viewer.user.id);
       const loaded = data.workflowAttachment;
       if (!loaded) throw new Error('This workflow attachment was not found.');
       attachment = loaded;
@@ -300,23 +307,12 @@ export const attachmentScreen: Screen = (app, root, params) => {
     const reason = h('input', { name: 'reason', placeholder: 'Why? (needed to reject or send back)', 'data-testid': 'reason' });
     const behaviours = new Set((a.currentStage?.approvals ?? []).map((approval) => approval.behaviour));
 
-    const colleagues = new Map<string, string>();
-    for (const pipeline of a.workflow.pipelines)
-      for (const stage of pipeline.stages)
-        for (const approval of stage.approvals) if (approval.user) colleagues.set(approval.user.id, approval.user.displayName);
-    for (const approver of a.currentApprovers) colleagues.set(approver.user.id, approver.user.displayName);
-    for (const event of events.values()) {
-      if (event.actor) colleagues.set(event.actor.id, event.actor.displayName);
-      if (event.delegate) colleagues.set(event.delegate.id, event.delegate.displayName);
-    }
-    colleagues.delete(app.viewer.user.id);
     const delegateTo = h(
       'select',
       { 'data-testid': 'delegate-to', 'aria-label': 'Delegate to' },
       h('option', { value: '' }, 'Delegate to…'),
-      [...colleagues].map(([userId, name]) => h('option', { value: userId }, name)),
+      colleagues.map((person) => h('option', { value: person.id }, person.displayName)),
     );
-    const otherUser = h('input', { type: 'number', min: 1, placeholder: 'or user id', class: 'narrow', 'aria-label': 'User id' });
 
     const stages = a.workflow.pipelines.flatMap((pipeline) => pipeline.stages);
     const currentIndex = stages.findIndex((stage) => stage.id === a.currentStage?.id);
@@ -341,7 +337,7 @@ export const attachmentScreen: Screen = (app, root, params) => {
           actionError.textContent = describeMutationError(error);
         } else {
           app.toast(`${label}: done.`);
-          [...inputs, comment, reason, otherUser].forEach((input) => (input.value = ''));
+          [...inputs, comment, reason].forEach((input) => (input.value = ''));
           await load();
         }
       } catch (failure) {
@@ -416,11 +412,10 @@ export const attachmentScreen: Screen = (app, root, params) => {
         'div',
         { class: 'buttons' },
         delegateTo,
-        otherUser,
         button('DELEGATE', 'Delegate', () =>
           act('Delegate', async () =>
             (await app.api.mutate(DelegateStageMutation, {
-              input: { attachmentId: a.id, expectedStageId, toUserId: otherUser.value.trim() || delegateTo.value, reason: reason.value },
+              input: { attachmentId: a.id, expectedStageId, toUserId: delegateTo.value, reason: reason.value },
             })).delegateStage?.error ?? null,
           ),
         ),

@@ -3,12 +3,14 @@ import type { Screen } from '../app';
 import { WorkflowDiagramQuery, WorkflowEventsSubscription, WorkflowsQuery } from '../documents';
 import { h, humanize, render } from '../dom';
 import type { ResultOf } from '../graphql';
+import { newRequestCard } from '../requests';
 import { failure, loading } from './common';
 
-/** The company's workflow templates. */
+/** The company's workflow templates, and a new purchase request to run one of them on. */
 export const workflowsScreen: Screen = (app, root) => {
   let active = true;
-  render(root, h('h1', null, 'Workflows'), loading());
+  const newRequest = newRequestCard(app, () => active);
+  render(root, h('h1', null, 'Workflows'), newRequest, loading());
   app.api
     .query(WorkflowsQuery, {})
     .then((data) => {
@@ -17,6 +19,7 @@ export const workflowsScreen: Screen = (app, root) => {
       render(
         root,
         h('h1', null, 'Workflows'),
+        newRequest,
         workflows.length === 0
           ? h('p', { class: 'empty' }, 'No workflow templates yet.')
           : h(
@@ -34,7 +37,7 @@ export const workflowsScreen: Screen = (app, root) => {
             ),
       );
     })
-    .catch((error) => active && render(root, h('h1', null, 'Workflows'), failure(describeError(error))));
+    .catch((error) => active && render(root, h('h1', null, 'Workflows'), newRequest, failure(describeError(error))));
   return () => {
     active = false;
   };
