@@ -26,7 +26,7 @@ from approval_workflow.choices import ApprovalStatus, RoleSelectionStrategy
 from approval_workflow.choices import ApprovalType as PackageApprovalType
 from approval_workflow.handlers import BaseApprovalHandler
 from approval_workflow.models import ApprovalFlow, ApprovalInstance
-from approval_workflow.services import advance_flow, extend_flow, start_flow
+from approval_workflow.services import advance_flow
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -321,25 +321,15 @@ def open_flow(obj: Model, steps: list[dict[str, Any]], *, replace_existing: bool
     """Start the approval flow of ``obj`` with ``steps``.
 
     approval_workflow allows one flow per object, ever; a flow left by an earlier, finished
-    attachment is deleted first (the engine's audit trail keeps the history).
+    attachment is deleted first (the engine's audit trail keeps the history). The flow and its
+    rows are written here, as the package's ``start_flow`` writes them (see ``_write_steps``).
     """
+    content_type = ContentType.objects.get_for_model(obj)
     if replace_existing:
-        delete_flows(ContentType.objects.get_for_model(obj), [str(obj.pk)])
-    try:
-        flow = start_flow(obj, steps)
-    except ValueError as error:
-        raise _translate(error) from error
-    _leave_out_of_first(flow.pk, steps)
-    if any(step.get("sla_duration") for step in steps):
-        stamp_due_dates(flow.pk)
+        delete_flows(content_type, [str(obj.pk)])
+    flow = ApprovalFlow.objects.create(content_type=content_type, object_id=str(obj.pk))
+    _write_steps(flow, steps)
     return flow
-
-
-def _leave_out_of_first(flow_id: int, steps: list[dict[str, Any]]) -> None:
-    """Apply ``leave_out`` to the step the package opened first, when it is marked."""
-    first = min(steps, key=lambda step: step["step"])
-    if first["extra_fields"].get("left_out") is not None:
-        leave_out(flow_id, first["step"], first["extra_fields"])
 
 
 def leave_out(flow_id: int, step_number: int, extra: dict[str, Any]) -> None:
@@ -405,14 +395,182 @@ def leave_out(flow_id: int, step_number: int, extra: dict[str, Any]) -> None:
 
 
 def add_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
-    """Append ``steps`` to ``flow``; the first becomes current when nothing else is open."""
-    try:
-        extend_flow(flow, steps)
-    except ValueError as error:
-        raise _translate(error) from error
-    _leave_out_of_first(flow.pk, steps)
-    if any(step.get("sla_duration") for step in steps):
-        stamp_due_dates(flow.pk)
+    """Append ``steps`` to ``flow``, which has no open row left; the first becomes current.
+
+    The engine opens a stage only once the previous one is closed (every step decided, or
+    every open row cancelled for a resubmission), and numbers its steps after the last it
+    opened (``WorkflowAttachment.last_step_number``), so the package's ``extend_flow`` checks
+    (a step number in use, a current row left) never apply.
+    """
+    _write_steps(flow, steps)
+
+
+# ---------------------------------------------------------------------------- writing steps
+#
+# What approval_workflow's start_flow / extend_flow write, in one INSERT: the package creates
+# one row per step (a role step as a "template" row without assignee), then replaces the
+# first step's template with one current row per member it selects (a read of the role, one
+# of its members, for round robin one of their assignment counts, an INSERT and a DELETE),
+# and the engine then corrects that step for separation of duties and stamps its due time
+# (more reads and UPDATEs). Here the members are read once (with their assignment counts
+# for round robin), the left-out user is never given a share, the due time is set on
+# insert, and the rows are the ones the package and the engine's corrections would leave:
+# tests/engine/test_step_writing.py compares both, column by column, for every strategy.
+
+_SHARED_STRATEGIES = (RoleSelectionStrategy.ANYONE, RoleSelectionStrategy.CONSENSUS)
+_QUORUM_STRATEGIES = (
+    RoleSelectionStrategy.QUORUM,
+    RoleSelectionStrategy.MAJORITY,
+    RoleSelectionStrategy.PERCENTAGE,
+)
+
+
+def _write_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
+    """Insert the rows of ``steps`` into ``flow``: the first step current, the rest pending."""
+    ordered = sorted(steps, key=lambda step: step["step"])
+    now = timezone.now()
+    first, later = ordered[0], ordered[1:]
+    if "assigned_role" in first:
+        current = _role_shares(flow, first, now)
+    else:
+        current = [_user_row(flow, first, ApprovalStatus.CURRENT)]
+    for row in current:
+        if row.sla_duration is not None:
+            row.due_date = now + row.sla_duration
+            # A step without a reminder is marked reminded, so the reminder sweep skips it.
+            row.reminder_sent = "remind_before_seconds" not in (row.extra_fields or {})
+    pending = [
+        _template_row(flow, step) if "assigned_role" in step else _user_row(flow, step)
+        for step in later
+    ]
+    ApprovalInstance.objects.bulk_create([*pending, *current])
+
+
+def _user_row(
+    flow: ApprovalFlow, step: dict[str, Any], status: str = ApprovalStatus.PENDING
+) -> ApprovalInstance:
+    return ApprovalInstance(
+        flow=flow,
+        step_number=step["step"],
+        status=status,
+        assigned_to=step["assigned_to"],
+        approval_type=step.get("approval_type", PackageApprovalType.APPROVE),
+        sla_duration=step.get("sla_duration"),
+        extra_fields=step.get("extra_fields"),
+        escalation_on_timeout=step.get("escalation_on_timeout", False),
+        timeout_action=step.get("timeout_action"),
+    )
+
+
+def _template_row(flow: ApprovalFlow, step: dict[str, Any]) -> ApprovalInstance:
+    """A pending role step: the package's template row (no assignee), opened by the package."""
+    role = step["assigned_role"]
+    return ApprovalInstance(
+        flow=flow,
+        step_number=step["step"],
+        status=ApprovalStatus.PENDING,
+        assigned_role_content_type=ContentType.objects.get_for_model(type(role)),
+        assigned_role_object_id=str(role.pk),
+        role_selection_strategy=step["role_selection_strategy"],
+        approval_type=step.get("approval_type", PackageApprovalType.APPROVE),
+        sla_duration=step.get("sla_duration"),
+        extra_fields=step.get("extra_fields"),
+        quorum_count=step.get("quorum_count"),
+        percentage_required=step.get("percentage_required"),
+        hierarchy_levels=None,
+        escalation_on_timeout=step.get("escalation_on_timeout", False),
+        timeout_action=step.get("timeout_action"),
+    )
+
+
+def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[ApprovalInstance]:
+    """Return the current rows of a role step opened now: one per member given a share."""
+    role, strategy = step["assigned_role"], step["role_selection_strategy"]
+    extra = step.get("extra_fields") or {}
+    left_out = extra.get("left_out")
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role.pk})
+    if strategy == RoleSelectionStrategy.ROUND_ROBIN:
+        # The member with the fewest rows of any status (the package's round robin).
+        members = members.annotate(assignments=Count("approvalinstance")).order_by(
+            "assignments", "id"
+        )
+    else:
+        members = members.order_by("id")
+    users = list(members)
+    if not users:
+        raise WorkflowValidationError(
+            "A role of this stage has no active members.", field="approvals"
+        )
+    eligible = [user for user in users if user.pk != left_out]
+    if not eligible:
+        raise _nobody_eligible(extra)
+    common: dict[str, Any] = {
+        "flow": flow,
+        "step_number": step["step"],
+        "status": ApprovalStatus.CURRENT,
+        "assigned_role_content_type": ContentType.objects.get_for_model(type(role)),
+        "assigned_role_object_id": str(role.pk),
+        "role_selection_strategy": strategy,
+        "approval_type": step.get("approval_type", PackageApprovalType.APPROVE),
+        "sla_duration": step.get("sla_duration"),
+    }
+    if strategy == RoleSelectionStrategy.ROUND_ROBIN:
+        return [ApprovalInstance(assigned_to=eligible[0], extra_fields=extra, **common)]
+    if strategy in _SHARED_STRATEGIES:
+        return [
+            ApprovalInstance(assigned_to=user, extra_fields=extra, **common) for user in eligible
+        ]
+    if strategy not in _QUORUM_STRATEGIES:
+        raise WorkflowValidationError(
+            f"Unknown role selection strategy: {strategy}.", field="approvals"
+        )
+    # The package counts the quorum over every member; leaving a member out counts it again
+    # over the others (the package's counts stay in extra_fields, as leave_out leaves them).
+    required, total = _quorum(strategy, step.get("quorum_count"), step, len(users))
+    stored_extra = {
+        **extra,
+        "quorum_required": required,
+        "quorum_total": total,
+        "quorum_progress": 0,
+    }
+    if len(eligible) < len(users):
+        total = len(eligible)
+        required = _quorum(strategy, required, step, total)[0]
+        if required > total:
+            raise _nobody_eligible(extra)
+    return [
+        ApprovalInstance(
+            assigned_to=user,
+            extra_fields=stored_extra,
+            quorum_count=required,
+            quorum_total=total,
+            percentage_required=step.get("percentage_required"),
+            escalation_on_timeout=step.get("escalation_on_timeout", False),
+            timeout_action=step.get("timeout_action"),
+            **common,
+        )
+        for user in eligible
+    ]
+
+
+def _quorum(
+    strategy: str, quorum_count: Any, step: dict[str, Any], members: int
+) -> tuple[int, int]:
+    """Return ``(required, total)`` approvals of a quorum-type step shared by ``members``."""
+    if strategy == RoleSelectionStrategy.MAJORITY:
+        return members // 2 + 1, members
+    if strategy == RoleSelectionStrategy.PERCENTAGE:
+        percentage = float(step.get("percentage_required") or 50.0)
+        return max(1, min(members, math.ceil(members * percentage / 100))), members
+    return quorum_count or 1, members
+
+
+def _nobody_eligible(extra: dict[str, Any]) -> WorkflowValidationError:
+    return WorkflowValidationError(
+        f"Stage '{extra.get('stage_name', '')}' has no eligible approver: the user who started "
+        "the workflow cannot approve it.",
+        field="approvals",
+    )
 
 
 def get_flow(content_type_id: int, object_id: str) -> ApprovalFlow | None:
