@@ -119,6 +119,9 @@ class StepInfo:
     flow: Any = None
     # Everyone holding a current row of the flow before the decision (for inbox updates).
     approvers: tuple[int, ...] = ()
+    # The other current rows of the same step and role (what the package's strategies
+    # count and remove), when the row was read with them; None when not read.
+    step_siblings: tuple[int, ...] | None = None
 
 
 def _required_fields(row: ApprovalInstance, required_form: Any) -> tuple[str, ...] | None:
@@ -154,12 +157,18 @@ def _form_schema_subquery() -> Subquery | None:
     )
 
 
-def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepInfo:
+def describe(
+    row: ApprovalInstance,
+    *,
+    approvers: tuple[int, ...] = (),
+    step_siblings: tuple[int, ...] | None = None,
+) -> StepInfo:
     """Read the engine's bookkeeping stored on an approval row."""
     extra = row.extra_fields or {}
     required_form = extra.get("required_form")
     return StepInfo(
         approvers=approvers,
+        step_siblings=step_siblings,
         row=row,
         flow_id=row.flow_id,
         stage_id=extra.get("stage_id"),
@@ -434,16 +443,21 @@ def _write_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
         current = _role_shares(flow, first, now)
     else:
         current = [_user_row(flow, first, ApprovalStatus.CURRENT)]
-    for row in current:
-        if row.sla_duration is not None:
-            row.due_date = now + row.sla_duration
-            # A step without a reminder is marked reminded, so the reminder sweep skips it.
-            row.reminder_sent = "remind_before_seconds" not in (row.extra_fields or {})
+    _set_due_dates(current, now)
     pending = [
         _template_row(flow, step) if "assigned_role" in step else _user_row(flow, step)
         for step in later
     ]
     ApprovalInstance.objects.bulk_create([*pending, *current])
+
+
+def _set_due_dates(rows: list[ApprovalInstance], now: Any) -> None:
+    """Give rows opened ``now`` their due time (what ``stamp_due_dates`` writes afterwards)."""
+    for row in rows:
+        if row.sla_duration is not None:
+            row.due_date = now + row.sla_duration
+            # A step without a reminder is marked reminded, so the reminder sweep skips it.
+            row.reminder_sent = "remind_before_seconds" not in (row.extra_fields or {})
 
 
 def _user_row(
@@ -484,11 +498,20 @@ def _template_row(flow: ApprovalFlow, step: dict[str, Any]) -> ApprovalInstance:
 
 
 def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[ApprovalInstance]:
-    """Return the current rows of a role step opened now: one per member given a share."""
-    role, strategy = step["assigned_role"], step["role_selection_strategy"]
+    """Return the current rows of a role step opened now: one per member given a share.
+
+    ``step`` is a step dict; its role is ``assigned_role`` (an instance) or, for a template
+    row read back, ``role_type`` (a ContentType) and ``role_key`` (the stored object id).
+    """
+    strategy = step["role_selection_strategy"]
+    if "assigned_role" in step:
+        role = step["assigned_role"]
+        role_type, role_key = ContentType.objects.get_for_model(type(role)), str(role.pk)
+    else:
+        role_type, role_key = step["role_type"], step["role_key"]
     extra = step.get("extra_fields") or {}
     left_out = extra.get("left_out")
-    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role.pk})
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
     if strategy == RoleSelectionStrategy.ROUND_ROBIN:
         # The member with the fewest rows of any status (the package's round robin).
         members = members.annotate(assignments=Count("approvalinstance")).order_by(
@@ -508,8 +531,8 @@ def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[App
         "flow": flow,
         "step_number": step["step"],
         "status": ApprovalStatus.CURRENT,
-        "assigned_role_content_type": ContentType.objects.get_for_model(type(role)),
-        "assigned_role_object_id": str(role.pk),
+        "assigned_role_content_type": role_type,
+        "assigned_role_object_id": role_key,
         "role_selection_strategy": strategy,
         "approval_type": step.get("approval_type", PackageApprovalType.APPROVE),
         "sla_duration": step.get("sla_duration"),
@@ -632,7 +655,15 @@ def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> St
         return None
     _prime_role(mine)
     approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
-    return describe(mine, approvers=approvers)
+    siblings = tuple(
+        row.pk
+        for row in rows
+        if row.pk != mine.pk
+        and row.step_number == mine.step_number
+        and row.assigned_role_content_type_id == mine.assigned_role_content_type_id
+        and row.assigned_role_object_id == mine.assigned_role_object_id
+    )
+    return describe(mine, approvers=approvers, step_siblings=siblings)
 
 
 def user_decided_on_steps(
@@ -663,6 +694,15 @@ def open_rows_exist(flow_id: int) -> Exists:
     return Exists(ApprovalInstance.objects.filter(flow_id=flow_id, status__in=OPEN_STATUSES))
 
 
+# The strategies whose approval the adapter records itself (see ``approve``).
+_OWN_APPROVAL_STRATEGIES = (
+    None,
+    RoleSelectionStrategy.ANYONE,
+    RoleSelectionStrategy.CONSENSUS,
+    RoleSelectionStrategy.ROUND_ROBIN,
+)
+
+
 def approve(
     step: StepInfo,
     *,
@@ -670,8 +710,110 @@ def approve(
     comment: str,
     form_data: dict[str, Any] | None,
     timestamp: str | None = None,
+    last_step: int | None = None,
 ) -> None:
-    """Record ``user``'s approval (or check-in) on ``step``."""
+    """Record ``user``'s approval (or check-in) on ``step``.
+
+    ``last_step`` is the highest step number opened in the flow (the current stage's last
+    step, ``WorkflowAttachment.last_step_number``). With it, a plain approval of a user step
+    or of an anyone, consensus or round-robin role step is written here, as the package's
+    ``advance_flow`` writes it, with fewer statements (one UPDATE, no re-read of the row and
+    no search for a next step when the stage has none; the step's other rows were read with
+    it); check-ins, move steps, quorum-type strategies and calls without ``last_step`` go
+    through the package. tests/engine/test_step_writing.py compares both.
+    """
+    row = step.row
+    if (
+        last_step is not None
+        and step.step_siblings is not None
+        and row.status == ApprovalStatus.CURRENT
+        and row.assigned_to_id == user.pk
+        and row.approval_type == PackageApprovalType.APPROVE
+        and (row.role_selection_strategy or None) in _OWN_APPROVAL_STRATEGIES
+    ):
+        _approve_row(step, user=user, comment=comment, form_data=form_data, last_step=last_step)
+        return
+    _approve_with_package(
+        step, user=user, comment=comment, form_data=form_data, timestamp=timestamp
+    )
+
+
+def _approve_row(
+    step: StepInfo, *, user: Any, comment: str, form_data: dict[str, Any] | None, last_step: int
+) -> None:
+    row = step.row
+    now = timezone.now()
+    row.status, row.action_user, row.comment = ApprovalStatus.APPROVED, user, comment or ""
+    row.form_data, row.updated_at = form_data or {}, now
+    ApprovalInstance.objects.filter(pk=row.pk).update(
+        status=row.status,
+        action_user=user,
+        comment=row.comment,
+        form_data=row.form_data,
+        updated_at=now,
+    )
+    # The package treats a row as a role share when it has a role and a strategy.
+    strategy = row.role_selection_strategy if row.assigned_role_object_id else None
+    siblings = step.step_siblings or ()
+    if strategy == RoleSelectionStrategy.ANYONE and siblings:
+        ApprovalInstance.objects.filter(pk__in=siblings).delete()  # the first approval decides
+    elif strategy == RoleSelectionStrategy.CONSENSUS and siblings:
+        return  # the others' shares are still open
+    if row.step_number < last_step:
+        _open_next_step(row, now)
+
+
+def _open_next_step(row: ApprovalInstance, now: Any) -> None:
+    """Open the stage's next pending step after ``row`` (the package's ``_advance_to_next_step``,
+    with the engine's separation of duties and due time applied as the rows are written)."""
+    following = (
+        ApprovalInstance.objects.filter(
+            flow_id=row.flow_id, step_number__gt=row.step_number, status=ApprovalStatus.PENDING
+        )
+        .order_by("step_number")
+        .first()
+    )
+    if following is None:
+        return
+    if following.assigned_role_object_id and following.role_selection_strategy:
+        shares = _role_shares(
+            row.flow,
+            {
+                "step": following.step_number,
+                "role_type": following.assigned_role_content_type,
+                "role_key": following.assigned_role_object_id,
+                "role_selection_strategy": following.role_selection_strategy,
+                "approval_type": following.approval_type,
+                "sla_duration": following.sla_duration,
+                "extra_fields": following.extra_fields,
+                "quorum_count": following.quorum_count,
+                "percentage_required": following.percentage_required,
+                "escalation_on_timeout": following.escalation_on_timeout,
+                "timeout_action": following.timeout_action,
+            },
+            now,
+        )
+        _set_due_dates(shares, now)
+        ApprovalInstance.objects.bulk_create(shares)
+        following.delete()
+        return
+    changes: dict[str, Any] = {"status": ApprovalStatus.CURRENT, "updated_at": now}
+    if following.sla_duration is not None:
+        changes["due_date"] = now + following.sla_duration
+        if "remind_before_seconds" not in (following.extra_fields or {}):
+            changes["reminder_sent"] = True
+    ApprovalInstance.objects.filter(pk=following.pk).update(**changes)
+
+
+def _approve_with_package(
+    step: StepInfo,
+    *,
+    user: Any,
+    comment: str,
+    form_data: dict[str, Any] | None,
+    timestamp: str | None = None,
+) -> None:
+    """Record the approval through ``advance_flow``, then correct the step it opened."""
     row = step.row
     kwargs: dict[str, Any] = {"timestamp": timestamp} if timestamp else {}
     try:

@@ -40,20 +40,21 @@ class _Rollback(Exception):
 
 def _rows(flow_id: int) -> list[tuple[Any, ...]]:
     rows = ApprovalInstance.objects.filter(flow_id=flow_id)
-    return sorted(
+    described = [
         (
             *(getattr(row, column) for column in COLUMNS),
-            # The due time: set exactly on the current rows with a duration, near now + it.
+            # The due time: set on the rows opened with a duration, near now + it.
             row.due_date is not None,
         )
         for row in rows
         for _ in [_check_due(row)]
-    )
+    ]
+    return sorted(described, key=repr)
 
 
 def _check_due(row: ApprovalInstance) -> None:
     if row.due_date is not None:
-        assert row.sla_duration is not None and row.status == ApprovalStatus.CURRENT
+        assert row.sla_duration is not None
         assert abs(row.due_date - (timezone.now() + row.sla_duration)) < timedelta(minutes=1)
 
 
@@ -215,3 +216,78 @@ def test_a_step_nobody_may_take_fails_as_it_did(acme, strategy, members, message
     # then: the same refusal
     assert adapter == package
     assert adapter[0] == "error" and message in adapter[1]
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+def _approve_outcome(request: Any, holder: Any, *, own: bool, last_step: int) -> Any:
+    """Approve ``holder``'s step on the adapter's path (``own``) or the package's; the rows."""
+
+    def write() -> int:
+        step = approvals.current_step_for_user(
+            approvals.ContentType.objects.get_for_model(request).pk, str(request.pk), holder
+        )
+        assert step is not None
+        approvals.approve(
+            step,
+            user=holder,
+            comment="fine",
+            form_data={"k": "v"},
+            last_step=last_step if own else None,
+        )
+        return step.flow_id
+
+    return _outcome(write)
+
+
+STAGES = {
+    # name: (the stage's approvals, whose step is approved first)
+    "user then role": (
+        lambda acme: [user_approval(acme.user("cfo")), _approval(acme, "round_robin", **DEADLINE)],
+        "cfo",
+    ),
+    "anyone then user": (
+        lambda acme: [_approval(acme, "anyone"), user_approval(acme.user("cfo"), **DEADLINE)],
+        "finance_reviewer2",
+    ),
+    "anyone then user, no reminder": (
+        lambda acme: [_approval(acme, "anyone"), user_approval(acme.user("cfo"), **NO_REMINDER)],
+        "finance_reviewer2",
+    ),
+    "anyone then quorum": (
+        lambda acme: [_approval(acme, "anyone"), _approval(acme, "quorum", **NO_REMINDER)],
+        "employee",
+    ),
+    "consensus share": (lambda acme: [_approval(acme, "consensus")], "finance_reviewer2"),
+    "round robin, last": (lambda acme: [_approval(acme, "round_robin")], None),
+    "user, last": (lambda acme: [user_approval(acme.user("cfo"), **DEADLINE)], "cfo"),
+}
+
+
+@pytest.mark.parametrize("name", STAGES)
+@pytest.mark.parametrize("left_out", [False, True], ids=["all", "requester-left-out"])
+def test_an_approval_writes_what_the_package_writes(acme, name, left_out):
+    # given: 3 reviewers; the stage opened on a new flow (finance_reviewer1 started it)
+    acme.user("employee").groups.add(acme.roles["Finance Reviewer"])
+    approvals_of, holder_name = STAGES[name]
+    request = make_purchase_request(acme)
+    steps = _steps(
+        approvals_of(acme), first=1, left_out=acme.user("finance_reviewer1") if left_out else None
+    )
+    flow = approvals.open_flow(request, steps, replace_existing=False)
+    holders = ApprovalInstance.objects.filter(flow=flow, status=ApprovalStatus.CURRENT)
+    holder = (
+        acme.user(holder_name) if holder_name else holders.order_by("id").first().assigned_to  # type: ignore[union-attr]
+    )
+    last_step = max(step["step"] for step in steps)
+
+    # when
+    package = _approve_outcome(request, holder, own=False, last_step=last_step)
+    adapter = _approve_outcome(request, holder, own=True, last_step=last_step)
+
+    # then: the same rows (the approved one, the step opened next or the shares left)
+    assert adapter == package
+    assert adapter[0] != "error"
+    approved = [row for row in adapter if row[COLUMNS.index("status")] == ApprovalStatus.APPROVED]
+    assert len(approved) == 1

@@ -132,6 +132,7 @@ def test_listeners_of_a_decision(acme, django_capture_on_commit_callbacks, name)
 BUDGETS = {"attach": 2, "approve": 2, "reject": 2, "delegate": 3, "resubmit": 2}
 # The whole call: the decision (with its transaction's two statements) plus its listeners.
 # The ceilings are attach 25, approve 20, reject / delegate / resubmission 15; each
-# is held at what it measures here: attach 17, approve 16, reject 13, delegate 14,
-# resubmission 14 (before the adapter wrote a stage's rows itself: 21, 21, 13, 14, 20).
-WHOLE_CALL = {"attach": 17, "approve": 16, "reject": 13, "delegate": 14, "resubmit": 14}
+# is held at what it measures here: attach 17, approve 14, reject 13, delegate 14,
+# resubmission 14 (before the adapter wrote a stage's rows and plain approvals itself: 21,
+# 21, 13, 14, 20).
+WHOLE_CALL = {"attach": 17, "approve": 14, "reject": 13, "delegate": 14, "resubmit": 14}
