@@ -97,7 +97,7 @@ class CsrfViewMiddleware(_InlineHooks, csrf.CsrfViewMiddleware):
     def __init__(self, get_response: Any) -> None:
         super().__init__(get_response)
         if self.async_mode:  # Django adapts process_view by whether it is a coroutine
-            self.process_view = self._process_view_on_loop  # type: ignore[method-assign]
+            self.process_view = self._process_view_on_loop  # type: ignore[method-assign,assignment]
 
     async def _process_view_on_loop(
         self, request: Any, callback: Any, callback_args: Any, callback_kwargs: Any
