@@ -72,18 +72,20 @@ INSTALLED_APPS = [
     "backend.demo",
 ]
 
+# Django's middleware, with hooks that run on the event loop when they cannot block
+# (backend/loop_middleware.py): the same behaviour, without a thread hop per hook.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "backend.loop_middleware.SecurityMiddleware",
     # Static files before sessions and auth: they need neither (backend/static_files.py).
     "backend.static_files.StaticFilesMiddleware",
     # Before CommonMiddleware, whose redirects would otherwise lack the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "backend.loop_middleware.SessionMiddleware",
+    "backend.loop_middleware.CommonMiddleware",
+    "backend.loop_middleware.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.loop_middleware.MessageMiddleware",
+    "backend.loop_middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"

@@ -13,6 +13,8 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings as django_settings
 from django.http import FileResponse, HttpResponseBase
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -43,7 +45,35 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
 
     Without ``collectstatic`` (development, tests) the files come from the apps' static
     folders (``WHITENOISE_USE_FINDERS``); after it, from ``STATIC_ROOT``.
+
+    Under ASGI it runs on the event loop (WhiteNoise's own class is synchronous only, so
+    Django would hop to a thread and back for every request): a request for anything else
+    costs a dictionary lookup; finding a file on disk (``WHITENOISE_AUTOREFRESH``, the
+    default with ``DEBUG``) and opening it run in a thread.
     """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any = None, settings: Any = django_settings) -> None:
+        super().__init__(get_response, settings)
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: Any) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request: Any) -> Any:
+        if self.autorefresh:
+            static_file = await sync_to_async(self.find_file)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve)(static_file, request)
+        return await self.get_response(request)
 
     def add_files(self, root: str, prefix: str | None = None) -> None:
         if str(root) == str(self.static_root) and not os.path.isdir(root):

@@ -26,7 +26,7 @@ from approval_workflow.choices import ApprovalStatus, RoleSelectionStrategy
 from approval_workflow.choices import ApprovalType as PackageApprovalType
 from approval_workflow.handlers import BaseApprovalHandler
 from approval_workflow.models import ApprovalFlow, ApprovalInstance
-from approval_workflow.services import advance_flow, extend_flow, start_flow
+from approval_workflow.services import advance_flow
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -121,6 +121,9 @@ class StepInfo:
     approvers: tuple[int, ...] = ()
     # When the step is due (set when it opened with a deadline), else None.
     due_at: Any = None
+    # The other current rows of the same step and role (what the package's strategies
+    # count and remove), when the row was read with them; None when not read.
+    step_siblings: tuple[int, ...] | None = None
 
 
 def _required_fields(row: ApprovalInstance, required_form: Any) -> tuple[str, ...] | None:
@@ -156,12 +159,18 @@ def _form_schema_subquery() -> Subquery | None:
     )
 
 
-def describe(row: ApprovalInstance, *, approvers: tuple[int, ...] = ()) -> StepInfo:
+def describe(
+    row: ApprovalInstance,
+    *,
+    approvers: tuple[int, ...] = (),
+    step_siblings: tuple[int, ...] | None = None,
+) -> StepInfo:
     """Read the engine's bookkeeping stored on an approval row."""
     extra = row.extra_fields or {}
     required_form = extra.get("required_form")
     return StepInfo(
         approvers=approvers,
+        step_siblings=step_siblings,
         row=row,
         flow_id=row.flow_id,
         stage_id=extra.get("stage_id"),
@@ -324,25 +333,15 @@ def open_flow(obj: Model, steps: list[dict[str, Any]], *, replace_existing: bool
     """Start the approval flow of ``obj`` with ``steps``.
 
     approval_workflow allows one flow per object, ever; a flow left by an earlier, finished
-    attachment is deleted first (the engine's audit trail keeps the history).
+    attachment is deleted first (the engine's audit trail keeps the history). The flow and its
+    rows are written here, as the package's ``start_flow`` writes them (see ``_write_steps``).
     """
+    content_type = ContentType.objects.get_for_model(obj)
     if replace_existing:
-        delete_flows(ContentType.objects.get_for_model(obj), [str(obj.pk)])
-    try:
-        flow = start_flow(obj, steps)
-    except ValueError as error:
-        raise _translate(error) from error
-    _leave_out_of_first(flow.pk, steps)
-    if any(step.get("sla_duration") for step in steps):
-        stamp_due_dates(flow.pk)
+        delete_flows(content_type, [str(obj.pk)])
+    flow = ApprovalFlow.objects.create(content_type=content_type, object_id=str(obj.pk))
+    _write_steps(flow, steps)
     return flow
-
-
-def _leave_out_of_first(flow_id: int, steps: list[dict[str, Any]]) -> None:
-    """Apply ``leave_out`` to the step the package opened first, when it is marked."""
-    first = min(steps, key=lambda step: step["step"])
-    if first["extra_fields"].get("left_out") is not None:
-        leave_out(flow_id, first["step"], first["extra_fields"])
 
 
 def leave_out(flow_id: int, step_number: int, extra: dict[str, Any]) -> None:
@@ -408,14 +407,196 @@ def leave_out(flow_id: int, step_number: int, extra: dict[str, Any]) -> None:
 
 
 def add_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
-    """Append ``steps`` to ``flow``; the first becomes current when nothing else is open."""
-    try:
-        extend_flow(flow, steps)
-    except ValueError as error:
-        raise _translate(error) from error
-    _leave_out_of_first(flow.pk, steps)
-    if any(step.get("sla_duration") for step in steps):
-        stamp_due_dates(flow.pk)
+    """Append ``steps`` to ``flow``, which has no open row left; the first becomes current.
+
+    The engine opens a stage only once the previous one is closed (every step decided, or
+    every open row cancelled for a resubmission), and numbers its steps after the last it
+    opened (``WorkflowAttachment.last_step_number``), so the package's ``extend_flow`` checks
+    (a step number in use, a current row left) never apply.
+    """
+    _write_steps(flow, steps)
+
+
+# ---------------------------------------------------------------------------- writing steps
+#
+# What approval_workflow's start_flow / extend_flow write, in one INSERT: the package creates
+# one row per step (a role step as a "template" row without assignee), then replaces the
+# first step's template with one current row per member it selects (a read of the role, one
+# of its members, for round robin one of their assignment counts, an INSERT and a DELETE),
+# and the engine then corrects that step for separation of duties and stamps its due time
+# (more reads and UPDATEs). Here the members are read once (with their assignment counts
+# for round robin), the left-out user is never given a share, the due time is set on
+# insert, and the rows are the ones the package and the engine's corrections would leave:
+# tests/engine/test_step_writing.py compares both, column by column, for every strategy.
+
+_SHARED_STRATEGIES = (RoleSelectionStrategy.ANYONE, RoleSelectionStrategy.CONSENSUS)
+_QUORUM_STRATEGIES = (
+    RoleSelectionStrategy.QUORUM,
+    RoleSelectionStrategy.MAJORITY,
+    RoleSelectionStrategy.PERCENTAGE,
+)
+
+
+def _write_steps(flow: ApprovalFlow, steps: list[dict[str, Any]]) -> None:
+    """Insert the rows of ``steps`` into ``flow``: the first step current, the rest pending."""
+    ordered = sorted(steps, key=lambda step: step["step"])
+    now = timezone.now()
+    first, later = ordered[0], ordered[1:]
+    if "assigned_role" in first:
+        current = _role_shares(flow, first, now)
+    else:
+        current = [_user_row(flow, first, ApprovalStatus.CURRENT)]
+    _set_due_dates(current, now)
+    pending = [
+        _template_row(flow, step) if "assigned_role" in step else _user_row(flow, step)
+        for step in later
+    ]
+    ApprovalInstance.objects.bulk_create([*pending, *current])
+
+
+def _set_due_dates(rows: list[ApprovalInstance], now: Any) -> None:
+    """Give rows opened ``now`` their due time (what ``stamp_due_dates`` writes afterwards)."""
+    for row in rows:
+        if row.sla_duration is not None:
+            row.due_date = now + row.sla_duration
+            # A step without a reminder is marked reminded, so the reminder sweep skips it.
+            row.reminder_sent = "remind_before_seconds" not in (row.extra_fields or {})
+
+
+def _user_row(
+    flow: ApprovalFlow, step: dict[str, Any], status: str = ApprovalStatus.PENDING
+) -> ApprovalInstance:
+    return ApprovalInstance(
+        flow=flow,
+        step_number=step["step"],
+        status=status,
+        assigned_to=step["assigned_to"],
+        approval_type=step.get("approval_type", PackageApprovalType.APPROVE),
+        sla_duration=step.get("sla_duration"),
+        extra_fields=step.get("extra_fields"),
+        escalation_on_timeout=step.get("escalation_on_timeout", False),
+        timeout_action=step.get("timeout_action"),
+    )
+
+
+def _template_row(flow: ApprovalFlow, step: dict[str, Any]) -> ApprovalInstance:
+    """A pending role step: the package's template row (no assignee), opened by the package."""
+    role = step["assigned_role"]
+    return ApprovalInstance(
+        flow=flow,
+        step_number=step["step"],
+        status=ApprovalStatus.PENDING,
+        assigned_role_content_type=ContentType.objects.get_for_model(type(role)),
+        assigned_role_object_id=str(role.pk),
+        role_selection_strategy=step["role_selection_strategy"],
+        approval_type=step.get("approval_type", PackageApprovalType.APPROVE),
+        sla_duration=step.get("sla_duration"),
+        extra_fields=step.get("extra_fields"),
+        quorum_count=step.get("quorum_count"),
+        percentage_required=step.get("percentage_required"),
+        hierarchy_levels=None,
+        escalation_on_timeout=step.get("escalation_on_timeout", False),
+        timeout_action=step.get("timeout_action"),
+    )
+
+
+def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[ApprovalInstance]:
+    """Return the current rows of a role step opened now: one per member given a share.
+
+    ``step`` is a step dict; its role is ``assigned_role`` (an instance) or, for a template
+    row read back, ``role_type`` (a ContentType) and ``role_key`` (the stored object id).
+    """
+    strategy = step["role_selection_strategy"]
+    if "assigned_role" in step:
+        role = step["assigned_role"]
+        role_type, role_key = ContentType.objects.get_for_model(type(role)), str(role.pk)
+    else:
+        role_type, role_key = step["role_type"], step["role_key"]
+    extra = step.get("extra_fields") or {}
+    left_out = extra.get("left_out")
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
+    if strategy == RoleSelectionStrategy.ROUND_ROBIN:
+        # The member with the fewest rows of any status (the package's round robin).
+        members = members.annotate(assignments=Count("approvalinstance")).order_by(
+            "assignments", "id"
+        )
+    else:
+        members = members.order_by("id")
+    users = list(members)
+    if not users:
+        raise WorkflowValidationError(
+            "A role of this stage has no active members.", field="approvals"
+        )
+    eligible = [user for user in users if user.pk != left_out]
+    if not eligible:
+        raise _nobody_eligible(extra)
+    common: dict[str, Any] = {
+        "flow": flow,
+        "step_number": step["step"],
+        "status": ApprovalStatus.CURRENT,
+        "assigned_role_content_type": role_type,
+        "assigned_role_object_id": role_key,
+        "role_selection_strategy": strategy,
+        "approval_type": step.get("approval_type", PackageApprovalType.APPROVE),
+        "sla_duration": step.get("sla_duration"),
+    }
+    if strategy == RoleSelectionStrategy.ROUND_ROBIN:
+        return [ApprovalInstance(assigned_to=eligible[0], extra_fields=extra, **common)]
+    if strategy in _SHARED_STRATEGIES:
+        return [
+            ApprovalInstance(assigned_to=user, extra_fields=extra, **common) for user in eligible
+        ]
+    if strategy not in _QUORUM_STRATEGIES:
+        raise WorkflowValidationError(
+            f"Unknown role selection strategy: {strategy}.", field="approvals"
+        )
+    # The package counts the quorum over every member; leaving a member out counts it again
+    # over the others (the package's counts stay in extra_fields, as leave_out leaves them).
+    required, total = _quorum(strategy, step.get("quorum_count"), step, len(users))
+    stored_extra = {
+        **extra,
+        "quorum_required": required,
+        "quorum_total": total,
+        "quorum_progress": 0,
+    }
+    if len(eligible) < len(users):
+        total = len(eligible)
+        required = _quorum(strategy, required, step, total)[0]
+        if required > total:
+            raise _nobody_eligible(extra)
+    return [
+        ApprovalInstance(
+            assigned_to=user,
+            extra_fields=stored_extra,
+            quorum_count=required,
+            quorum_total=total,
+            percentage_required=step.get("percentage_required"),
+            escalation_on_timeout=step.get("escalation_on_timeout", False),
+            timeout_action=step.get("timeout_action"),
+            **common,
+        )
+        for user in eligible
+    ]
+
+
+def _quorum(
+    strategy: str, quorum_count: Any, step: dict[str, Any], members: int
+) -> tuple[int, int]:
+    """Return ``(required, total)`` approvals of a quorum-type step shared by ``members``."""
+    if strategy == RoleSelectionStrategy.MAJORITY:
+        return members // 2 + 1, members
+    if strategy == RoleSelectionStrategy.PERCENTAGE:
+        percentage = float(step.get("percentage_required") or 50.0)
+        return max(1, min(members, math.ceil(members * percentage / 100))), members
+    return quorum_count or 1, members
+
+
+def _nobody_eligible(extra: dict[str, Any]) -> WorkflowValidationError:
+    return WorkflowValidationError(
+        f"Stage '{extra.get('stage_name', '')}' has no eligible approver: the user who started "
+        "the workflow cannot approve it.",
+        field="approvals",
+    )
 
 
 def get_flow(content_type_id: int, object_id: str) -> ApprovalFlow | None:
@@ -477,7 +658,15 @@ def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> St
         return None
     _prime_role(mine)
     approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
-    return describe(mine, approvers=approvers)
+    siblings = tuple(
+        row.pk
+        for row in rows
+        if row.pk != mine.pk
+        and row.step_number == mine.step_number
+        and row.assigned_role_content_type_id == mine.assigned_role_content_type_id
+        and row.assigned_role_object_id == mine.assigned_role_object_id
+    )
+    return describe(mine, approvers=approvers, step_siblings=siblings)
 
 
 def user_decided_on_steps(
@@ -508,6 +697,15 @@ def open_rows_exist(flow_id: int) -> Exists:
     return Exists(ApprovalInstance.objects.filter(flow_id=flow_id, status__in=OPEN_STATUSES))
 
 
+# The strategies whose approval the adapter records itself (see ``approve``).
+_OWN_APPROVAL_STRATEGIES = (
+    None,
+    RoleSelectionStrategy.ANYONE,
+    RoleSelectionStrategy.CONSENSUS,
+    RoleSelectionStrategy.ROUND_ROBIN,
+)
+
+
 def approve(
     step: StepInfo,
     *,
@@ -515,8 +713,110 @@ def approve(
     comment: str,
     form_data: dict[str, Any] | None,
     timestamp: str | None = None,
+    last_step: int | None = None,
 ) -> None:
-    """Record ``user``'s approval (or check-in) on ``step``."""
+    """Record ``user``'s approval (or check-in) on ``step``.
+
+    ``last_step`` is the highest step number opened in the flow (the current stage's last
+    step, ``WorkflowAttachment.last_step_number``). With it, a plain approval of a user step
+    or of an anyone, consensus or round-robin role step is written here, as the package's
+    ``advance_flow`` writes it, with fewer statements (one UPDATE, no re-read of the row and
+    no search for a next step when the stage has none; the step's other rows were read with
+    it); check-ins, move steps, quorum-type strategies and calls without ``last_step`` go
+    through the package. tests/engine/test_step_writing.py compares both.
+    """
+    row = step.row
+    if (
+        last_step is not None
+        and step.step_siblings is not None
+        and row.status == ApprovalStatus.CURRENT
+        and row.assigned_to_id == user.pk
+        and row.approval_type == PackageApprovalType.APPROVE
+        and (row.role_selection_strategy or None) in _OWN_APPROVAL_STRATEGIES
+    ):
+        _approve_row(step, user=user, comment=comment, form_data=form_data, last_step=last_step)
+        return
+    _approve_with_package(
+        step, user=user, comment=comment, form_data=form_data, timestamp=timestamp
+    )
+
+
+def _approve_row(
+    step: StepInfo, *, user: Any, comment: str, form_data: dict[str, Any] | None, last_step: int
+) -> None:
+    row = step.row
+    now = timezone.now()
+    row.status, row.action_user, row.comment = ApprovalStatus.APPROVED, user, comment or ""
+    row.form_data, row.updated_at = form_data or {}, now
+    ApprovalInstance.objects.filter(pk=row.pk).update(
+        status=row.status,
+        action_user=user,
+        comment=row.comment,
+        form_data=row.form_data,
+        updated_at=now,
+    )
+    # The package treats a row as a role share when it has a role and a strategy.
+    strategy = row.role_selection_strategy if row.assigned_role_object_id else None
+    siblings = step.step_siblings or ()
+    if strategy == RoleSelectionStrategy.ANYONE and siblings:
+        ApprovalInstance.objects.filter(pk__in=siblings).delete()  # the first approval decides
+    elif strategy == RoleSelectionStrategy.CONSENSUS and siblings:
+        return  # the others' shares are still open
+    if row.step_number < last_step:
+        _open_next_step(row, now)
+
+
+def _open_next_step(row: ApprovalInstance, now: Any) -> None:
+    """Open the stage's next pending step after ``row`` (the package's ``_advance_to_next_step``,
+    with the engine's separation of duties and due time applied as the rows are written)."""
+    following = (
+        ApprovalInstance.objects.filter(
+            flow_id=row.flow_id, step_number__gt=row.step_number, status=ApprovalStatus.PENDING
+        )
+        .order_by("step_number")
+        .first()
+    )
+    if following is None:
+        return
+    if following.assigned_role_object_id and following.role_selection_strategy:
+        shares = _role_shares(
+            row.flow,
+            {
+                "step": following.step_number,
+                "role_type": following.assigned_role_content_type,
+                "role_key": following.assigned_role_object_id,
+                "role_selection_strategy": following.role_selection_strategy,
+                "approval_type": following.approval_type,
+                "sla_duration": following.sla_duration,
+                "extra_fields": following.extra_fields,
+                "quorum_count": following.quorum_count,
+                "percentage_required": following.percentage_required,
+                "escalation_on_timeout": following.escalation_on_timeout,
+                "timeout_action": following.timeout_action,
+            },
+            now,
+        )
+        _set_due_dates(shares, now)
+        ApprovalInstance.objects.bulk_create(shares)
+        following.delete()
+        return
+    changes: dict[str, Any] = {"status": ApprovalStatus.CURRENT, "updated_at": now}
+    if following.sla_duration is not None:
+        changes["due_date"] = now + following.sla_duration
+        if "remind_before_seconds" not in (following.extra_fields or {}):
+            changes["reminder_sent"] = True
+    ApprovalInstance.objects.filter(pk=following.pk).update(**changes)
+
+
+def _approve_with_package(
+    step: StepInfo,
+    *,
+    user: Any,
+    comment: str,
+    form_data: dict[str, Any] | None,
+    timestamp: str | None = None,
+) -> None:
+    """Record the approval through ``advance_flow``, then correct the step it opened."""
     row = step.row
     kwargs: dict[str, Any] = {"timestamp": timestamp} if timestamp else {}
     try:

@@ -37,7 +37,7 @@ def _take_snapshots(events: list[WorkflowEvent]) -> None:
     """Give each event the state of its attachment now, right after the change it records.
 
     The stages (for the progress) are the ones the transition read (``transition_state``);
-    else one query per attachment of the batch.
+    else one query per attachment of the batch, kept for the transition's listeners.
     """
     from backend.workflows import transition_state
     from backend.workflows.selectors import attachment_snapshot, ordered_stages
@@ -49,11 +49,12 @@ def _take_snapshots(events: list[WorkflowEvent]) -> None:
         attachment = event.attachment
         if attachment.pk not in snapshots:
             state = transition_state.state_of(attachment)
-            stages = (
-                state.stages
-                if state is not None and state.stages is not None
-                else ordered_stages(attachment.workflow_id)
-            )
+            if state is not None and state.stages is not None:
+                stages = state.stages
+            else:
+                stages = ordered_stages(attachment.workflow_id)
+                if state is not None:  # the listeners reuse them after the commit
+                    state.stages = stages
             snapshots[attachment.pk] = attachment_snapshot(attachment, stages)
         event.snapshot = snapshots[attachment.pk]
 

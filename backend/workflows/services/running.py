@@ -1014,7 +1014,13 @@ def _approve(
             ]
         )
     form_data = _check_form(step, form_data)
-    approvals.approve(step, user=user, comment=comment, form_data=form_data)
+    approvals.approve(
+        step,
+        user=user,
+        comment=comment,
+        form_data=form_data,
+        last_step=attachment.last_step_number,
+    )
     events = [
         decision.event(
             EventType.APPROVED,
