@@ -223,4 +223,4 @@ def test_each_item_costs_the_same_queries(client, acme, document):
     )
     # a decision: the lock, the step, its checks and writes, the event; not a query per field
     # (the same on SQLite and PostgreSQL)
-    assert per_item == {"approve": 14, "reject": 11}[document], _listing("2 items", measured[2])
+    assert per_item == {"approve": 10, "reject": 11}[document], _listing("2 items", measured[2])
