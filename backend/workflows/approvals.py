@@ -48,6 +48,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows.approval_config import (
     form_model,
     form_required_fields,
@@ -56,6 +57,7 @@ from backend.workflows.approval_config import (
     step_deadline,
 )
 from backend.workflows.constants import ApprovalBehaviour, ApprovalType, TimeoutAction
+from backend.workflows.engine_settings import form_model_label
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
 
 OPEN_STATUSES = (ApprovalStatus.PENDING, ApprovalStatus.CURRENT)
@@ -618,6 +620,21 @@ def _current_rows_query(content_type_id: int, object_id: str) -> Any:
     )
 
 
+def _current_rows_with_form(content_type_id: int, object_id: str) -> Any:
+    queryset = _current_rows_query(content_type_id, object_id)
+    form_schema = _form_schema_subquery()
+    if form_schema is not None:
+        queryset = queryset.annotate(required_form_schema=form_schema)
+    return queryset
+
+
+# Read on every decision: compiled once (per form model, which decides the subquery).
+_current_rows_statement = PrecompiledQuery(_current_rows_query)
+_current_rows_with_form_statement = PrecompiledQuery(
+    _current_rows_with_form, variant=form_model_label
+)
+
+
 def user_holds_current_row(content_type_id: int, object_id: str, user: Any) -> bool:
     """Tell whether ``user`` holds an open approval row of an object."""
     return _current_rows_query(content_type_id, object_id).filter(assigned_to_id=user.pk).exists()
@@ -648,11 +665,9 @@ def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> St
 
     The step's form (its required fields) rides along as a subquery.
     """
-    queryset = _current_rows_query(content_type_id, object_id)
-    form_schema = _form_schema_subquery()
-    if form_schema is not None:
-        queryset = queryset.annotate(required_form_schema=form_schema)
-    rows = list(queryset)
+    rows = _current_rows_with_form_statement.fetch(
+        content_type_id=content_type_id, object_id=str(object_id)
+    )
     mine = next((row for row in rows if row.assigned_to_id == user.pk), None)
     if mine is None:
         return None
@@ -959,9 +974,8 @@ def _forget_cached_flows(content_type_id: int, object_ids: list[str]) -> None:
     cache.delete_many([f"approval_flow_{content_type_id}_{object_id}" for object_id in object_ids])
 
 
-def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[StepInfo]:
-    """Return the current steps of many objects in one query (for lists and DataLoaders)."""
-    rows = (
+def _open_rows_of_objects(content_type_id: int, object_ids: list[str]) -> Any:
+    return (
         ApprovalInstance.objects.filter(
             flow__content_type_id=content_type_id,
             flow__object_id__in=object_ids,
@@ -969,6 +983,17 @@ def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[
         )
         .select_related("flow", "assigned_to")
         .order_by("step_number", "id")
+    )
+
+
+# Read on every decision (after commit) and for every inbox page: compiled once.
+_open_rows_statement = PrecompiledQuery(_open_rows_of_objects)
+
+
+def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[StepInfo]:
+    """Return the current steps of many objects in one query (for lists and DataLoaders)."""
+    rows = _open_rows_statement.fetch(
+        content_type_id=content_type_id, object_ids=[str(object_id) for object_id in object_ids]
     )
     return [describe(row) for row in rows]
 
@@ -1181,7 +1206,7 @@ def approve_on_timeout(steps: list[StepInfo], *, comment: str) -> None:
 
 def current_steps(content_type_id: int, object_id: str) -> list[StepInfo]:
     """Return every current step of an object, knowing every current approver (one query)."""
-    rows = list(_current_rows_query(content_type_id, object_id))
+    rows = _current_rows_statement.fetch(content_type_id=content_type_id, object_id=str(object_id))
     approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
     return [describe(row, approvers=approvers) for row in rows]
 

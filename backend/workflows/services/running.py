@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows import approvals, transition_state, transitions
 from backend.workflows.actions import action_rows_exist
 from backend.workflows.approval_config import check_roles, role_model
@@ -193,13 +194,7 @@ def _find_attachment(obj: Model, user: Any) -> tuple[int, int | None]:
     return row["id"], row["current_stage_id"]
 
 
-def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
-    """Lock the attachment row by primary key and return it, for the user's company only.
-
-    One query locks the row and also reads the current stage and pipeline, the model's
-    ``WorkflowConfiguration`` (used on completion and rejection) and, unless this user object
-    already knows it, the user's company. Only the attachment row is locked (``of=self``).
-    """
+def _lock_query(attachment_id: int, actor_id: int | None = None) -> Any:
     queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
         .select_related(
@@ -212,10 +207,28 @@ def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
     )
     # Whether the running copy has stored actions rides along, for the after-commit listeners.
     queryset = queryset.annotate(has_action_rows=action_rows_exist(OuterRef("workflow_id")))
+    if actor_id is not None:
+        queryset = queryset.annotate(actor_company_id=company_id_subquery(actor_id))
+    return queryset
+
+
+# The lock starts every decision: compiled once per database (with and without the company).
+_lock_statement = PrecompiledQuery(_lock_query)
+
+
+def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
+    """Lock the attachment row by primary key and return it, for the user's company only.
+
+    One query locks the row and also reads the current stage and pipeline, the model's
+    ``WorkflowConfiguration`` (used on completion and rejection) and, unless this user object
+    already knows it, the user's company. Only the attachment row is locked (``of=self``).
+    """
     company_id = cached_company_id(user)
     if company_id is None:
-        queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
-    attachment = next(iter(queryset), None)
+        found = _lock_statement.fetch(attachment_id=attachment_id, actor_id=user.pk)
+    else:
+        found = _lock_statement.fetch(attachment_id=attachment_id)
+    attachment = found[0] if found else None
     if attachment is not None and company_id is None:
         # ``actor_company_id`` is the annotation added above, unknown to the model's type.
         company_id = remember_company_id(user, attachment.actor_company_id)  # type: ignore[attr-defined]
