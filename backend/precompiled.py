@@ -7,7 +7,7 @@ builds its queryset once per database (alias and vendor) and per *shape* of its 
 placeholder lands among the statement's parameters. Each run binds the real values at those
 places (always as parameters, never in the SQL text) and turns the rows into model instances
 the way Django's ``ModelIterable`` does: the same fields, ``select_related`` objects and
-annotations, through the compiler's own converters.
+annotations, through the compiler's own converters (or into dicts, as ``values()`` does).
 
 Supported values are ``int`` and ``str`` and non-empty lists of them: the ORM writes the
 same SQL for any such value. Anything else (None, an empty list, a bool, another type)
@@ -24,7 +24,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 from django.db.transaction import TransactionManagementError
 
 # Placeholders: values no caller passes (a negative key near the 32-bit floor, which every
@@ -77,8 +77,17 @@ class _Compiled:
                     slot_index = item_index if isinstance(placeholder, list) else None
                     self.slots.append((name, slot_index, position))
         select, klass_info = compiler.select, compiler.klass_info
-        if klass_info is None:
-            raise ValueError("A precompiled query must select model instances.")
+        self.value_names: list[str] | None = None
+        if queryset._iterable_class is ValuesIterable:
+            query = queryset.query
+            self.value_names = (
+                list(query.selected)
+                if query.selected
+                else [*query.extra_select, *query.values_select, *query.annotation_select]
+            )
+            return
+        if queryset._iterable_class is not ModelIterable or klass_info is None:
+            raise ValueError("A precompiled query selects model instances or values().")
         self.model = klass_info["model"]
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.model_slice = slice(start, end)
@@ -96,10 +105,10 @@ class _Compiled:
 
 
 class PrecompiledQuery:
-    """A read built by ``build(**values)`` (a QuerySet of model instances), compiled once.
+    """A read built by ``build(**values)`` (model instances or ``values()``), compiled once.
 
-    ``fetch(**values)`` returns ``list(build(**values))``: the same instances, read with
-    the SQL compiled for the first call of that database and shape of values.
+    ``fetch(**values)`` returns ``list(build(**values))``: the same instances (or dicts),
+    read with the SQL compiled for the first call of that database and shape of values.
     """
 
     def __init__(
@@ -136,10 +145,15 @@ class PrecompiledQuery:
         compiled = self._compiled.get(key)
         if compiled is None:
             placeholders = self._placeholders(values)
-            queryset = self.build(**placeholders)
-            if queryset._prefetch_related_lookups:
+            try:
+                queryset = self.build(**placeholders)
+                if queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
+                    raise ValueError("prefetch_related runs queries of its own")
+                compiled = _Compiled(queryset, placeholders, alias)
+            except (ValueError, TypeError):
+                # Not precompilable (e.g. a text value for an integer column): the ORM
+                # answers, or raises its own error, with the real values.
                 return list(self.build(**values))
-            compiled = _Compiled(queryset, placeholders, alias)
             self._compiled[key] = compiled
         if (
             compiled.select_for_update
@@ -156,8 +170,16 @@ class PrecompiledQuery:
 
     @staticmethod
     def _instances(compiled: _Compiled, rows: list[Any], alias: str) -> list[Any]:
+        if compiled.value_names is not None:
+            # As Django's ValuesIterable does.
+            names = compiled.value_names
+            return [
+                dict(zip(names, row, strict=False))
+                for row in compiled.compiler.results_iter(results=[rows])
+            ]
         # As Django's ModelIterable does with the rows of a compiled query.
-        populators = get_related_populators(compiled.klass_info, compiled.select, alias)
+        # Django 5.2 signature (the type stubs describe a later one).
+        populators = get_related_populators(compiled.klass_info, compiled.select, alias)  # type: ignore[call-arg]
         instances = []
         for row in compiled.compiler.results_iter(results=[rows]):
             instance = compiled.model.from_db(alias, compiled.init_list, row[compiled.model_slice])

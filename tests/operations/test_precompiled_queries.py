@@ -167,3 +167,38 @@ def test_a_variant_compiles_its_own_statement(acme):
     statement.fetch(**values)
 
     assert len(statement._compiled) == 2
+
+
+@pytest.mark.parametrize("with_company", [False, True])
+def test_the_attachment_search_gives_the_same_values(acme, with_company):
+    (request,) = _started(acme, count=1)
+    values = {"content_type_id": _content_type_id(), "object_id": str(request.pk)}
+    if with_company:
+        values["actor_id"] = acme.user("requester").pk
+
+    precompiled = running._find_statement.fetch(**values)
+    orm = list(running._find_query(**values))
+
+    assert precompiled == orm
+    assert len(orm) == 1 and ("actor_company_id" in orm[0]) is with_company
+
+
+def test_ordered_stages_match_the_orm(acme):
+    from backend.workflows import selectors
+
+    precompiled = selectors.ordered_stages(acme.workflow.pk)
+    orm = list(selectors.ordered_stages_queryset(acme.workflow.pk))
+
+    assert len(orm) > 1
+    assert [_state(stage, ("pipeline",)) for stage in precompiled] == [
+        _state(stage, ("pipeline",)) for stage in orm
+    ]
+
+
+def test_a_value_the_statement_cannot_take_goes_to_the_orm(acme):
+    from backend.workflows import selectors
+
+    # A text key for an integer column: the ORM converts it, so the answer is the same.
+    assert [stage.pk for stage in selectors.ordered_stages(str(acme.workflow.pk))] == [
+        stage.pk for stage in selectors.ordered_stages(acme.workflow.pk)
+    ]

@@ -171,6 +171,21 @@ def _seen_stage(attachment_id: int) -> int | None:
     return rows[0]
 
 
+def _find_query(content_type_id: int, object_id: str, actor_id: int | None = None) -> Any:
+    queryset = WorkflowAttachment.objects.filter(
+        content_type_id=content_type_id, object_id=object_id
+    )
+    columns = ["id", "company_id", "status", "current_stage_id"]
+    if actor_id is not None:
+        queryset = queryset.annotate(actor_company_id=company_id_subquery(actor_id))
+        columns.append("actor_company_id")
+    return queryset.order_by("-id").values(*columns)[:2]
+
+
+# Every seed-compatible decision starts with this read: compiled once per database.
+_find_statement = PrecompiledQuery(_find_query)
+
+
 def _find_attachment(obj: Model, user: Any) -> tuple[int, int | None]:
     """Return ``(id, current stage id)`` of the live (else the latest) attachment of ``obj``.
 
@@ -178,13 +193,13 @@ def _find_attachment(obj: Model, user: Any) -> tuple[int, int | None]:
     and it learns the user's company in the same query.
     """
     content_type = ContentType.objects.get_for_model(obj)
-    queryset = WorkflowAttachment.objects.filter(content_type=content_type, object_id=str(obj.pk))
     company_id = cached_company_id(user)
-    columns = ["id", "company_id", "status", "current_stage_id"]
     if company_id is None:
-        queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
-        columns.append("actor_company_id")
-    rows = list(queryset.order_by("-id").values(*columns)[:2])
+        rows = _find_statement.fetch(
+            content_type_id=content_type.pk, object_id=str(obj.pk), actor_id=user.pk
+        )
+    else:
+        rows = _find_statement.fetch(content_type_id=content_type.pk, object_id=str(obj.pk))
     if rows and company_id is None:
         company_id = remember_company_id(user, rows[0]["actor_company_id"])
     rows = [row for row in rows if row["company_id"] == company_id or user.is_superuser]
