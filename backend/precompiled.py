@@ -9,9 +9,10 @@ places (always as parameters, never in the SQL text) and turns the rows into mod
 the way Django's ``ModelIterable`` does: the same fields, ``select_related`` objects and
 annotations, through the compiler's own converters (or into dicts, as ``values()`` does).
 
-Supported values are ``int`` and ``str`` and non-empty lists of them: the ORM writes the
-same SQL for any such value. Anything else (None, an empty list, a bool, another type)
-runs the queryset through the ORM unchanged, as does a queryset with ``prefetch_related``.
+Supported values are ``str``, ``int`` in the 32-bit range, and non-empty lists of them:
+the ORM writes the same SQL for any such value. Anything else (None, an empty list, a bool,
+another type) runs the queryset through the ORM unchanged, as does a queryset with
+``prefetch_related``.
 Reads go to the default database (the project has one).
 ``tests/operations/test_precompiled_queries.py`` compares both paths on each database.
 """
@@ -34,8 +35,15 @@ _INT_PLACEHOLDER_BASE = -(2**31) + 1000
 _STR_PLACEHOLDER = "\x1eprecompiled-{}\x1f"
 
 
+# An integer outside the 32-bit range may be out of a column's range, which the ORM answers
+# without a query (no row); such a value goes to the ORM.
+_INT_RANGE = range(-(2**31), 2**31)
+
+
 def _is_plain(value: Any) -> bool:
-    return isinstance(value, int | str) and not isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, str) or (isinstance(value, int) and value in _INT_RANGE)
 
 
 def _shape(values: dict[str, Any]) -> tuple[Hashable, ...] | None:

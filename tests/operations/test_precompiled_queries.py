@@ -202,3 +202,24 @@ def test_a_value_the_statement_cannot_take_goes_to_the_orm(acme):
     assert [stage.pk for stage in selectors.ordered_stages(str(acme.workflow.pk))] == [
         stage.pk for stage in selectors.ordered_stages(acme.workflow.pk)
     ]
+
+
+def test_a_key_beyond_the_32_bit_range_goes_to_the_orm(acme):
+    from backend.workflows.exceptions import NotFoundError
+    from backend.workflows.services.running import _resolve_user
+
+    employee = acme.user("employee")
+    assert _resolve_user(str(employee.pk), "userId") == employee
+    for too_large in (2**31, 2**63, 10**30):
+        with pytest.raises(NotFoundError):
+            _resolve_user(too_large, "userId")
+
+
+def test_a_user_with_the_company_matches_the_orm(acme):
+    employee = acme.user("employee")
+
+    precompiled = running._user_with_company_statement.fetch(pk=employee.pk)
+    orm = list(running._user_with_company_query(employee.pk))
+
+    assert [_state(user) for user in precompiled] == [_state(user) for user in orm]
+    assert precompiled[0].membership_company_id == acme.company.pk

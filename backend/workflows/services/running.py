@@ -1090,17 +1090,32 @@ def _reject(decision: _Decision, *, reason: str) -> WorkflowAttachment:
     )
 
 
+def _user_with_company_query(pk: int) -> Any:
+    # The user's company is read in the same query: callers check it next.
+    return (
+        get_user_model()
+        .objects.annotate(membership_company_id=company_id_subquery(OuterRef("pk")))
+        .filter(pk=pk)
+    )
+
+
+# Read by every delegation and reassignment: compiled once per database (and user model).
+_user_with_company_statement = PrecompiledQuery(
+    _user_with_company_query, variant=lambda: settings.AUTH_USER_MODEL
+)
+
+
 def _resolve_user(value: Any, field_name: str) -> Any:
     User = get_user_model()
     if isinstance(value, User):
         return value
     try:
-        # The user's company is read in the same query: callers check it next.
-        user = User.objects.annotate(membership_company_id=company_id_subquery(OuterRef("pk"))).get(
-            pk=int(value)
-        )
-    except (TypeError, ValueError, User.DoesNotExist):
-        raise NotFoundError("User not found.", field=field_name) from None
+        found = _user_with_company_statement.fetch(pk=int(value))
+    except (TypeError, ValueError):
+        found = []
+    if len(found) != 1:
+        raise NotFoundError("User not found.", field=field_name)
+    user = found[0]
     remember_company_id(user, user.membership_company_id)
     return user
 
