@@ -85,6 +85,11 @@ class _Compiled:
                     slot_index = item_index if isinstance(placeholder, list) else None
                     self.slots.append((name, slot_index, position))
         select, klass_info = compiler.select, compiler.klass_info
+        # The converters of the selected columns (database values to Python), as
+        # ``results_iter`` finds them on each run.
+        self.converters = compiler.get_converters(
+            [column[0] for column in select[: compiler.col_count]]
+        )
         self.value_names: list[str] | None = None
         if queryset._iterable_class is ValuesIterable:
             query = queryset.query
@@ -178,18 +183,17 @@ class PrecompiledQuery:
 
     @staticmethod
     def _instances(compiled: _Compiled, rows: list[Any], alias: str) -> list[Any]:
+        if compiled.converters:
+            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
         if compiled.value_names is not None:
             # As Django's ValuesIterable does.
             names = compiled.value_names
-            return [
-                dict(zip(names, row, strict=False))
-                for row in compiled.compiler.results_iter(results=[rows])
-            ]
+            return [dict(zip(names, row, strict=False)) for row in rows]
         # As Django's ModelIterable does with the rows of a compiled query.
         # Django 5.2 signature (the type stubs describe a later one).
         populators = get_related_populators(compiled.klass_info, compiled.select, alias)  # type: ignore[call-arg]
         instances = []
-        for row in compiled.compiler.results_iter(results=[rows]):
+        for row in rows:
             instance = compiled.model.from_db(alias, compiled.init_list, row[compiled.model_slice])
             for populator in populators:
                 populator.populate(row, instance)
