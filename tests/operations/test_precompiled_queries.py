@@ -223,3 +223,22 @@ def test_a_user_with_the_company_matches_the_orm(acme):
 
     assert [_state(user) for user in precompiled] == [_state(user) for user in orm]
     assert precompiled[0].membership_company_id == acme.company.pk
+
+
+def test_the_viewer_permissions_match_the_orm(acme):
+    from django.contrib.auth.models import Group, Permission
+
+    employee = acme.user("employee")
+    approve = Permission.objects.get(codename="approve_workflow")
+    start = Permission.objects.get(codename="start_workflow")
+    employee.user_permissions.add(approve)
+    group = Group.objects.create(name="Starters")
+    group.permissions.add(start, approve)
+    employee.groups.add(group)
+
+    precompiled = running._permissions_statement.fetch(user_id=employee.pk)
+    orm = list(running._permissions_query(employee.pk))
+
+    assert sorted(row["codename"] for row in precompiled) == ["approve_workflow", "start_workflow"]
+    assert sorted(precompiled, key=str) == sorted(orm, key=str)
+    assert running._workflow_permissions(acme.user("finance_reviewer1")) == set()

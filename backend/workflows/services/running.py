@@ -350,16 +350,24 @@ def _workflow_permissions(user: Any) -> set[str]:
         return {name for name in POLICY_PERMISSIONS if user.has_perm(f"workflows.{name}")}
     if not user.is_active:
         return set()
-    return set(
+    return {row["codename"] for row in _permissions_statement.fetch(user_id=user.pk)}
+
+
+def _permissions_query(user_id: int) -> Any:
+    return (
         Permission.objects.filter(
-            Q(user=user) | Q(group__user=user),
+            Q(user=user_id) | Q(group__user=user_id),
             content_type__app_label="workflows",
             codename__in=POLICY_PERMISSIONS,
         )
         .order_by()
-        .values_list("codename", flat=True)
+        .values("codename")
         .distinct()
     )
+
+
+# Read for each request that lists available actions: compiled once per database.
+_permissions_statement = PrecompiledQuery(_permissions_query)
 
 
 def viewer_permissions(user: Any) -> ViewerPermissions:
