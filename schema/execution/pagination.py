@@ -25,6 +25,7 @@ from strawberry import relay
 from strawberry.relay.utils import from_base64, to_base64
 from strawberry.types import Info
 from strawberry.utils.inspect import in_async_context
+from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.relay import DjangoListConnection
 from strawberry_django.relay.list_connection import _should_optimize_total_count
 
@@ -172,6 +173,38 @@ def check_page_arguments(
             raise WorkflowValidationError(f"Argument '{name}' is not a valid cursor.", field=name)
 
 
+class DeferredNodes:
+    """A root connection's resolver and queryset hook, to run in the page's worker thread.
+
+    Under async execution strawberry-django runs a synchronous resolver in a worker thread,
+    then its queryset hook (filters, the optimizer) in another, then the connection reads
+    its page in a third: three hops to a thread and back. ``OneHopConnectionField`` hands
+    the connection this instead, and the connection runs all three in one hop.
+    """
+
+    def __init__(self, resolve: Any) -> None:
+        self.resolve = resolve
+
+
+class OneHopConnectionField(StrawberryDjangoField):
+    """A connection field whose resolver, queryset hook and page share one worker thread."""
+
+    def get_result(
+        self, source: Any, info: Info | None, args: list[Any], kwargs: dict[str, Any]
+    ) -> Any:
+        if (
+            self.base_resolver is None
+            or self.base_resolver.is_async
+            or not self.is_connection
+            or not in_async_context()
+        ):
+            return super().get_result(source, info, args, kwargs)
+        # In the worker thread there is no running loop: the resolver and the hook run inline.
+        return DeferredNodes(
+            lambda: super(OneHopConnectionField, self).get_result(source, info, args, kwargs)
+        )
+
+
 # Named "Connection" like its parent, so the schema's type names (WorkflowConnection, ...) stay.
 @strawberry.type(name="Connection", description="A connection to a list of items.")
 class CheckedListConnection(DjangoListConnection[relay.NodeType]):
@@ -209,21 +242,10 @@ class CheckedListConnection(DjangoListConnection[relay.NodeType]):
             )
         except WorkflowValidationError as error:
             raise query_error(error) from error
-        if not isinstance(nodes, QuerySet):
-            return super().resolve_connection(
-                nodes,
-                info=info,
-                before=before,
-                after=after,
-                first=first,
-                last=last,
-                max_results=max_results,
-                **kwargs,
-            )
         limit = max_results if max_results is not None else info.schema.config.relay_max_results
         with_total = _should_optimize_total_count(info)
 
-        def build() -> Any:
+        def build(nodes: QuerySet[Any]) -> Any:
             try:
                 page, page_info = keyset_page(
                     nodes,
@@ -252,5 +274,35 @@ class CheckedListConnection(DjangoListConnection[relay.NodeType]):
                 known_total=total,
             )
 
+        if isinstance(nodes, DeferredNodes):
+            deferred = nodes
+
+            def resolved_then_built() -> Any:
+                nodes = deferred.resolve()
+                if isinstance(nodes, QuerySet):
+                    return build(nodes)
+                return cls.resolve_connection(
+                    nodes,
+                    info=info,
+                    before=before,
+                    after=after,
+                    first=first,
+                    last=last,
+                    max_results=max_results,
+                    **kwargs,
+                )
+
+            return sync_to_async(resolved_then_built)()
+        if not isinstance(nodes, QuerySet):
+            return super().resolve_connection(
+                nodes,
+                info=info,
+                before=before,
+                after=after,
+                first=first,
+                last=last,
+                max_results=max_results,
+                **kwargs,
+            )
         # The page is read from the database: in a worker thread under async execution.
-        return sync_to_async(build)() if in_async_context() else build()
+        return sync_to_async(build)(nodes) if in_async_context() else build(nodes)

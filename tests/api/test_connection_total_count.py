@@ -126,3 +126,30 @@ def test_keyset_page_total_matches_count_with_and_without_distinct(acme, distinc
 
     assert info["total"] == queryset.count() == 4
     assert len(page) == 2
+
+
+CURL_INBOX = (
+    "{ myPendingApprovals(first: 10) { totalCount edges { node { id currentStage { id nameEn } "
+    "target { display } availableActions } } } }"
+)
+# The token; the root resolver, its queryset hook, the page and its total; the business
+# objects; the open steps; the viewer's permissions.
+CURL_INBOX_THREAD_HOPS = 5
+
+
+def test_the_inbox_resolver_hook_and_page_share_one_thread_hop(client, acme):
+    inbox_of_four(acme)
+    token = warm_token(client, acme.user("employee"))
+
+    measured = counted_after_warm_up(client, CURL_INBOX, token=token)
+
+    edges = measured.body["data"]["myPendingApprovals"]["edges"]
+    assert len(edges) == 4 and all(edge["node"]["availableActions"] for edge in edges)
+    assert measured.thread_hops == CURL_INBOX_THREAD_HOPS
+
+
+def test_an_error_of_a_deferred_root_resolver_still_reaches_the_client(client, acme):
+    body = graphql(client, CURL_INBOX)  # no token
+
+    assert body["data"]["myPendingApprovals"] is None
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
