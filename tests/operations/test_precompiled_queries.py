@@ -242,3 +242,22 @@ def test_the_viewer_permissions_match_the_orm(acme):
     assert sorted(row["codename"] for row in precompiled) == ["approve_workflow", "start_workflow"]
     assert sorted(precompiled, key=str) == sorted(orm, key=str)
     assert running._workflow_permissions(acme.user("finance_reviewer1")) == set()
+
+
+def test_the_previous_event_matches_the_orm(acme):
+    from backend.workflows import broadcast
+    from backend.workflows.models import WorkflowEvent
+
+    (request,) = _started(acme, count=1)
+    attachment = WorkflowAttachment.objects.get(object_id=str(request.pk))
+    events = list(WorkflowEvent.objects.filter(attachment=attachment).order_by("pk"))
+    assert len(events) >= 2
+
+    for event in events:
+        values = {"attachment_id": attachment.pk, "before_id": event.pk}
+        precompiled = broadcast._previous_event_statement.fetch(**values)
+        orm = list(broadcast._previous_event_query(**values))
+        assert precompiled == orm
+    assert broadcast._previous_event_statement.fetch(
+        attachment_id=attachment.pk, before_id=events[1].pk
+    ) == [{"pk": events[0].pk}]
