@@ -33,6 +33,7 @@ from django.db.transaction import TransactionManagementError
 # so their positions among the parameters are certain.
 _INT_PLACEHOLDER_BASE = -(2**31) + 1000
 _STR_PLACEHOLDER = "\x1eprecompiled-{}\x1f"
+_MISSING: Any = object()
 
 
 # An integer outside the 32-bit range may be out of a column's range, which the ORM answers
@@ -130,7 +131,8 @@ class PrecompiledQuery:
         self.build = build
         # What else decides the SQL (e.g. a setting naming a model): part of the cache key.
         self.variant = variant
-        self._compiled: dict[tuple[Hashable, ...], _Compiled] = {}
+        # None: that shape is not precompilable (the ORM runs it).
+        self._compiled: dict[tuple[Hashable, ...], _Compiled | None] = {}
 
     def _placeholders(self, values: dict[str, Any]) -> dict[str, Any]:
         counter = itertools.count()
@@ -155,8 +157,8 @@ class PrecompiledQuery:
         alias = DEFAULT_DB_ALIAS
         connection = connections[alias]
         key = (alias, connection.vendor, self.variant() if self.variant else None, shape)
-        compiled = self._compiled.get(key)
-        if compiled is None:
+        compiled = self._compiled.get(key, _MISSING)
+        if compiled is _MISSING:
             placeholders = self._placeholders(values)
             try:
                 queryset = self.build(**placeholders)
@@ -164,10 +166,12 @@ class PrecompiledQuery:
                     raise ValueError("prefetch_related runs queries of its own")
                 compiled = _Compiled(queryset, placeholders, alias)
             except (ValueError, TypeError):
-                # Not precompilable (e.g. a text value for an integer column): the ORM
-                # answers, or raises its own error, with the real values.
-                return list(self.build(**values))
+                # Not precompilable (e.g. a text value for an integer column): remembered,
+                # and the ORM answers (or raises its own error) with the real values.
+                compiled = None
             self._compiled[key] = compiled
+        if compiled is None:
+            return list(self.build(**values))
         if (
             compiled.select_for_update
             and connection.features.has_select_for_update

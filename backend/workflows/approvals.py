@@ -27,10 +27,11 @@ from approval_workflow.choices import ApprovalType as PackageApprovalType
 from approval_workflow.handlers import BaseApprovalHandler
 from approval_workflow.models import ApprovalFlow, ApprovalInstance
 from approval_workflow.services import advance_flow
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import (
     Case,
     Count,
@@ -502,6 +503,28 @@ def _template_row(flow: ApprovalFlow, step: dict[str, Any]) -> ApprovalInstance:
     )
 
 
+def _members_query(role_key: Any) -> Any:
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
+    return members.order_by("id")
+
+
+def _members_by_assignments_query(role_key: Any) -> Any:
+    # The member with the fewest rows of any status first (the package's round robin).
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
+    return members.annotate(assignments=Count("approvalinstance")).order_by("assignments", "id")
+
+
+def _member_variant() -> tuple[str, str]:
+    return settings.AUTH_USER_MODEL, role_member_field()
+
+
+# Read whenever a role step opens: compiled once per database (and role lookup).
+_members_statement = PrecompiledQuery(_members_query, variant=_member_variant)
+_members_by_assignments_statement = PrecompiledQuery(
+    _members_by_assignments_query, variant=_member_variant
+)
+
+
 def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[ApprovalInstance]:
     """Return the current rows of a role step opened now: one per member given a share.
 
@@ -516,15 +539,15 @@ def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[App
         role_type, role_key = step["role_type"], step["role_key"]
     extra = step.get("extra_fields") or {}
     left_out = extra.get("left_out")
-    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
+    # The role's own key type (the stored id is text), as the ORM converts it for the lookup.
+    try:
+        key = role_model()._meta.pk.to_python(role_key)
+    except ValidationError:
+        key = role_key
     if strategy == RoleSelectionStrategy.ROUND_ROBIN:
-        # The member with the fewest rows of any status (the package's round robin).
-        members = members.annotate(assignments=Count("approvalinstance")).order_by(
-            "assignments", "id"
-        )
+        users = _members_by_assignments_statement.fetch(role_key=key)
     else:
-        members = members.order_by("id")
-    users = list(members)
+        users = _members_statement.fetch(role_key=key)
     if not users:
         raise WorkflowValidationError(
             "A role of this stage has no active members.", field="approvals"

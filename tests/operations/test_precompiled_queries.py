@@ -202,6 +202,8 @@ def test_a_value_the_statement_cannot_take_goes_to_the_orm(acme):
     assert [stage.pk for stage in selectors.ordered_stages(str(acme.workflow.pk))] == [
         stage.pk for stage in selectors.ordered_stages(acme.workflow.pk)
     ]
+    # remembered as not precompilable, so the next such call goes to the ORM at once
+    assert None in selectors._ordered_stages_statement._compiled.values()
 
 
 def test_a_key_beyond_the_32_bit_range_goes_to_the_orm(acme):
@@ -261,3 +263,26 @@ def test_the_previous_event_matches_the_orm(acme):
     assert broadcast._previous_event_statement.fetch(
         attachment_id=attachment.pk, before_id=events[1].pk
     ) == [{"pk": events[0].pk}]
+
+
+@pytest.mark.parametrize(
+    ("statement", "query"),
+    [
+        ("_members_statement", "_members_query"),
+        ("_members_by_assignments_statement", "_members_by_assignments_query"),
+    ],
+)
+def test_role_members_match_the_orm(acme, statement, query):
+    from django.contrib.auth.models import Group
+
+    _started(acme, count=2)  # gives some members rows, so the round robin counts differ
+    group = Group.objects.filter(user__isnull=False).order_by("pk").first()
+    inactive = group.user_set.order_by("pk").first()
+    inactive.is_active = False
+    inactive.save(update_fields=["is_active"])
+
+    precompiled = getattr(approvals, statement).fetch(role_key=group.pk)
+    orm = list(getattr(approvals, query)(str(group.pk)))  # the stored key is text
+
+    assert orm and inactive.pk not in [user.pk for user in orm]
+    assert [_state(user) for user in precompiled] == [_state(user) for user in orm]
