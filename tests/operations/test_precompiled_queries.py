@@ -286,3 +286,19 @@ def test_role_members_match_the_orm(acme, statement, query):
 
     assert orm and inactive.pk not in [user.pk for user in orm]
     assert [_state(user) for user in precompiled] == [_state(user) for user in orm]
+
+
+def test_events_of_attachments_match_the_orm(acme):
+    from schema.attachments import dataloaders
+
+    _started(acme, count=2)
+    ids = list(WorkflowAttachment.objects.values_list("pk", flat=True)) + [10**6]
+
+    precompiled = dataloaders._events_statement.fetch(attachment_ids=ids)
+    orm = list(dataloaders._events_query(ids))
+
+    related = ("actor", "from_stage", "to_stage", "from_pipeline", "to_pipeline", "delegate")
+    assert len(orm) >= 4
+    assert [_state(event, related) for event in precompiled] == [
+        _state(event, related) for event in orm
+    ]
