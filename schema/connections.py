@@ -12,6 +12,7 @@ import strawberry_django
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.types.field import StrawberryField
 
+from schema.execution.pagination import OneHopConnectionField
 from schema.tenancy import MAX_PAGE_SIZE
 
 PAGE_ARGUMENTS = {
@@ -38,7 +39,11 @@ def connection(graphql_type: Any, *, description: str, max_results: int = MAX_PA
     keyset cursors and answers null with an error on a malformed page argument.
     """
     field = strawberry_django.connection(
-        graphql_type, description=description, max_results=max_results
+        graphql_type,
+        description=description,
+        max_results=max_results,
+        # Under async execution: resolver, queryset hook and page in one worker-thread hop.
+        field_cls=OneHopConnectionField,
     )
     # After the connection extension, which adds the page arguments when the schema is built.
     field.extensions.append(DescribedPageArguments())

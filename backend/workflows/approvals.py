@@ -27,10 +27,11 @@ from approval_workflow.choices import ApprovalType as PackageApprovalType
 from approval_workflow.handlers import BaseApprovalHandler
 from approval_workflow.models import ApprovalFlow, ApprovalInstance
 from approval_workflow.services import advance_flow
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import (
     Case,
     Count,
@@ -48,6 +49,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows.approval_config import (
     form_model,
     form_required_fields,
@@ -56,6 +58,7 @@ from backend.workflows.approval_config import (
     step_deadline,
 )
 from backend.workflows.constants import ApprovalBehaviour, ApprovalType, TimeoutAction
+from backend.workflows.engine_settings import form_model_label
 from backend.workflows.exceptions import InvalidStateError, WorkflowValidationError
 
 OPEN_STATUSES = (ApprovalStatus.PENDING, ApprovalStatus.CURRENT)
@@ -500,6 +503,28 @@ def _template_row(flow: ApprovalFlow, step: dict[str, Any]) -> ApprovalInstance:
     )
 
 
+def _members_query(role_key: Any) -> Any:
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
+    return members.order_by("id")
+
+
+def _members_by_assignments_query(role_key: Any) -> Any:
+    # The member with the fewest rows of any status first (the package's round robin).
+    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
+    return members.annotate(assignments=Count("approvalinstance")).order_by("assignments", "id")
+
+
+def _member_variant() -> tuple[str, str]:
+    return settings.AUTH_USER_MODEL, role_member_field()
+
+
+# Read whenever a role step opens: compiled once per database (and role lookup).
+_members_statement = PrecompiledQuery(_members_query, variant=_member_variant)
+_members_by_assignments_statement = PrecompiledQuery(
+    _members_by_assignments_query, variant=_member_variant
+)
+
+
 def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[ApprovalInstance]:
     """Return the current rows of a role step opened now: one per member given a share.
 
@@ -514,15 +539,15 @@ def _role_shares(flow: ApprovalFlow, step: dict[str, Any], now: Any) -> list[App
         role_type, role_key = step["role_type"], step["role_key"]
     extra = step.get("extra_fields") or {}
     left_out = extra.get("left_out")
-    members = get_user_model().objects.filter(is_active=True, **{role_member_field(): role_key})
+    # The role's own key type (the stored id is text), as the ORM converts it for the lookup.
+    try:
+        key = role_model()._meta.pk.to_python(role_key)
+    except ValidationError:
+        key = role_key
     if strategy == RoleSelectionStrategy.ROUND_ROBIN:
-        # The member with the fewest rows of any status (the package's round robin).
-        members = members.annotate(assignments=Count("approvalinstance")).order_by(
-            "assignments", "id"
-        )
+        users = _members_by_assignments_statement.fetch(role_key=key)
     else:
-        members = members.order_by("id")
-    users = list(members)
+        users = _members_statement.fetch(role_key=key)
     if not users:
         raise WorkflowValidationError(
             "A role of this stage has no active members.", field="approvals"
@@ -618,6 +643,21 @@ def _current_rows_query(content_type_id: int, object_id: str) -> Any:
     )
 
 
+def _current_rows_with_form(content_type_id: int, object_id: str) -> Any:
+    queryset = _current_rows_query(content_type_id, object_id)
+    form_schema = _form_schema_subquery()
+    if form_schema is not None:
+        queryset = queryset.annotate(required_form_schema=form_schema)
+    return queryset
+
+
+# Read on every decision: compiled once (per form model, which decides the subquery).
+_current_rows_statement = PrecompiledQuery(_current_rows_query)
+_current_rows_with_form_statement = PrecompiledQuery(
+    _current_rows_with_form, variant=form_model_label
+)
+
+
 def user_holds_current_row(content_type_id: int, object_id: str, user: Any) -> bool:
     """Tell whether ``user`` holds an open approval row of an object."""
     return _current_rows_query(content_type_id, object_id).filter(assigned_to_id=user.pk).exists()
@@ -648,11 +688,9 @@ def current_step_for_user(content_type_id: int, object_id: str, user: Any) -> St
 
     The step's form (its required fields) rides along as a subquery.
     """
-    queryset = _current_rows_query(content_type_id, object_id)
-    form_schema = _form_schema_subquery()
-    if form_schema is not None:
-        queryset = queryset.annotate(required_form_schema=form_schema)
-    rows = list(queryset)
+    rows = _current_rows_with_form_statement.fetch(
+        content_type_id=content_type_id, object_id=str(object_id)
+    )
     mine = next((row for row in rows if row.assigned_to_id == user.pk), None)
     if mine is None:
         return None
@@ -959,9 +997,8 @@ def _forget_cached_flows(content_type_id: int, object_ids: list[str]) -> None:
     cache.delete_many([f"approval_flow_{content_type_id}_{object_id}" for object_id in object_ids])
 
 
-def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[StepInfo]:
-    """Return the current steps of many objects in one query (for lists and DataLoaders)."""
-    rows = (
+def _open_rows_of_objects(content_type_id: int, object_ids: list[str]) -> Any:
+    return (
         ApprovalInstance.objects.filter(
             flow__content_type_id=content_type_id,
             flow__object_id__in=object_ids,
@@ -969,6 +1006,17 @@ def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[
         )
         .select_related("flow", "assigned_to")
         .order_by("step_number", "id")
+    )
+
+
+# Read on every decision (after commit) and for every inbox page: compiled once.
+_open_rows_statement = PrecompiledQuery(_open_rows_of_objects)
+
+
+def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[StepInfo]:
+    """Return the current steps of many objects in one query (for lists and DataLoaders)."""
+    rows = _open_rows_statement.fetch(
+        content_type_id=content_type_id, object_ids=[str(object_id) for object_id in object_ids]
     )
     return [describe(row) for row in rows]
 
@@ -1181,7 +1229,7 @@ def approve_on_timeout(steps: list[StepInfo], *, comment: str) -> None:
 
 def current_steps(content_type_id: int, object_id: str) -> list[StepInfo]:
     """Return every current step of an object, knowing every current approver (one query)."""
-    rows = list(_current_rows_query(content_type_id, object_id))
+    rows = _current_rows_statement.fetch(content_type_id=content_type_id, object_id=str(object_id))
     approvers = tuple(sorted({row.assigned_to_id for row in rows if row.assigned_to_id}))
     return [describe(row, approvers=approvers) for row in rows]
 

@@ -24,6 +24,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows import transition_state
 from backend.workflows.models import WorkflowAttachment, WorkflowEvent
 from backend.workflows.selectors import (
@@ -113,6 +114,18 @@ def serialize_event(
     }
 
 
+def _previous_event_query(attachment_id: int, before_id: int) -> Any:
+    return (
+        WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__lt=before_id)
+        .order_by("-pk")
+        .values("pk")[:1]
+    )
+
+
+# Read after every decision on an attachment that has earlier events: compiled once.
+_previous_event_statement = PrecompiledQuery(_previous_event_query)
+
+
 def _messages(events: Sequence[WorkflowEvent]) -> list[tuple[str, dict[str, Any]]]:
     """Build ``(group, message)`` pairs for a batch of events (a few queries per batch)."""
     sends: list[tuple[str, dict[str, Any]]] = []
@@ -144,12 +157,10 @@ def _messages(events: Sequence[WorkflowEvent]) -> list[tuple[str, dict[str, Any]
         if state is not None and state.is_new:
             previous = None  # created by this transition: it has no earlier event
         else:
-            previous = (
-                WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__lt=batch[0].pk)
-                .order_by("-pk")
-                .values_list("pk", flat=True)
-                .first()
+            found = _previous_event_statement.fetch(
+                attachment_id=attachment_id, before_id=batch[0].pk
             )
+            previous = found[0]["pk"] if found else None
         for event in batch:
             message = {
                 "type": MESSAGE_TYPE,

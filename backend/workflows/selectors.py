@@ -11,6 +11,7 @@ from django.db.models import DateTimeField, F, Model, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows import approvals
 from backend.workflows.companies import get_company_id_for_user, object_creator
 from backend.workflows.constants import LIVE_STATUSES, AttachmentStatus, WorkflowStatus
@@ -28,12 +29,16 @@ def ordered_stages_queryset(workflow_id: int) -> QuerySet[Stage]:
     )
 
 
+# Read on every decision that moves or reports progress: compiled once per database.
+_ordered_stages_statement = PrecompiledQuery(ordered_stages_queryset)
+
+
 def ordered_stages(workflow_id: int) -> list[Stage]:
     """Return the stages of a workflow in running order, each with its pipeline loaded.
 
     Pipelines without stages contribute nothing, so they are skipped when a workflow runs.
     """
-    return list(ordered_stages_queryset(workflow_id))
+    return _ordered_stages_statement.fetch(workflow_id=workflow_id)
 
 
 def sort_stages(stages: list[Stage]) -> list[Stage]:

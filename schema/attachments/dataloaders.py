@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from strawberry.dataloader import DataLoader
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows import approvals
 from backend.workflows.models import WorkflowAttachment, WorkflowEvent
 from schema.resolution import batch_loader
@@ -59,16 +60,24 @@ def attachments(attachment_ids: list[int]) -> list[WorkflowAttachment | None]:
     return [found.get(pk) for pk in attachment_ids]
 
 
-def events_by_attachment(attachment_ids: list[int]) -> list[list[WorkflowEvent]]:
-    """Return each attachment's events, oldest first (one query for all)."""
-    grouped: dict[int, list[WorkflowEvent]] = defaultdict(list)
-    for event in (
+def _events_query(attachment_ids: list[int]) -> Any:
+    return (
         WorkflowEvent.objects.filter(attachment_id__in=attachment_ids)
         .select_related(
             "actor", "from_stage", "to_stage", "from_pipeline", "to_pipeline", "delegate"
         )
         .order_by("id")
-    ):
+    )
+
+
+# Read by every list that shows events (the README's inbox): compiled once per page length.
+_events_statement = PrecompiledQuery(_events_query)
+
+
+def events_by_attachment(attachment_ids: list[int]) -> list[list[WorkflowEvent]]:
+    """Return each attachment's events, oldest first (one query for all)."""
+    grouped: dict[int, list[WorkflowEvent]] = defaultdict(list)
+    for event in _events_statement.fetch(attachment_ids=list(attachment_ids)):
         grouped[event.attachment_id].append(event)
     return [grouped[attachment_id] for attachment_id in attachment_ids]
 

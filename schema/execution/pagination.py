@@ -6,6 +6,10 @@ page repeat or skip a row. ``first``/``after`` page forwards, ``last``/``before`
 
 A page larger than ``max_results``, a negative size or a malformed cursor is a
 ``VALIDATION_ERROR`` naming the argument.
+
+``totalCount``, when selected, comes with the page: on a page without a cursor from a
+``COUNT(*) OVER ()`` window in the page's own query (counted before the ``LIMIT``), after
+or before a cursor from a ``COUNT`` run in the same worker thread as the page.
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ from typing import Any
 
 import strawberry
 from asgiref.sync import sync_to_async
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 from strawberry import relay
 from strawberry.relay.utils import from_base64, to_base64
 from strawberry.types import Info
 from strawberry.utils.inspect import in_async_context
+from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.relay import DjangoListConnection
+from strawberry_django.relay.list_connection import _should_optimize_total_count
 
 from backend.workflows.exceptions import WorkflowValidationError
 from schema.errors import query_error
 
 KEYSET_PREFIX = "keyset"
+# The window annotation holding the list's row count on each row of a page.
+TOTAL_ANNOTATION = "keyset_total_count"
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -99,10 +107,16 @@ def keyset_page(
     first: int | None,
     last: int | None,
     max_results: int,
+    with_total: bool = False,
 ) -> tuple[list[tuple[Any, str]], dict[str, Any]]:
-    """Return ``[(row, cursor)]`` of the requested page and its page info (arguments checked)."""
+    """Return ``[(row, cursor)]`` of the requested page and its page info (arguments checked).
+
+    With ``with_total`` the page info also holds ``total``: how many rows ``queryset`` has.
+    """
     key = sort_key(queryset)
-    rows = queryset
+    # Window functions are evaluated before DISTINCT: a distinct list is counted apart.
+    window_total = with_total and before is None and after is None and not queryset.query.distinct
+    rows = queryset.annotate(**{TOTAL_ANNOTATION: Window(Count("*"))}) if window_total else queryset
     for name, cursor, forward in (("after", after, True), ("before", before, False)):
         if cursor is None:
             continue
@@ -115,17 +129,22 @@ def keyset_page(
     size = max_results if size is None else size
     if backwards:
         ordering = [f"{'' if descending else '-'}{field}" for field, descending in key]
-        page = list(rows.order_by(*ordering)[: size + 1])
-        more = len(page) > size
-        page = list(reversed(page[:size]))
-        info = {"has_previous_page": more, "has_next_page": before is not None}
+        fetched = list(rows.order_by(*ordering)[: size + 1])
+        more = len(fetched) > size
+        page = list(reversed(fetched[:size]))
+        info: dict[str, Any] = {"has_previous_page": more, "has_next_page": before is not None}
     else:
-        page = list(rows[: size + 1])
-        more = len(page) > size
-        page = page[:size]
+        fetched = list(rows[: size + 1])
+        more = len(fetched) > size
+        page = fetched[:size]
         if first is not None and last is not None and last < len(page):
             page = page[len(page) - last :]
         info = {"has_next_page": more, "has_previous_page": after is not None}
+    if window_total:
+        # Every row carries the count; no row at all means an empty list.
+        info["total"] = getattr(fetched[0], TOTAL_ANNOTATION) if fetched else 0
+    elif with_total:
+        info["total"] = queryset.count()
     return [(row, encode_cursor(_row_values(row, key))) for row in page], info
 
 
@@ -154,9 +173,50 @@ def check_page_arguments(
             raise WorkflowValidationError(f"Argument '{name}' is not a valid cursor.", field=name)
 
 
+class DeferredNodes:
+    """A root connection's resolver and queryset hook, to run in the page's worker thread.
+
+    Under async execution strawberry-django runs a synchronous resolver in a worker thread,
+    then its queryset hook (filters, the optimizer) in another, then the connection reads
+    its page in a third: three hops to a thread and back. ``OneHopConnectionField`` hands
+    the connection this instead, and the connection runs all three in one hop.
+    """
+
+    def __init__(self, resolve: Any) -> None:
+        self.resolve = resolve
+
+
+class OneHopConnectionField(StrawberryDjangoField):
+    """A connection field whose resolver, queryset hook and page share one worker thread."""
+
+    def get_result(
+        self, source: Any, info: Info | None, args: list[Any], kwargs: dict[str, Any]
+    ) -> Any:
+        if (
+            self.base_resolver is None
+            or self.base_resolver.is_async
+            or not self.is_connection
+            or not in_async_context()
+        ):
+            return super().get_result(source, info, args, kwargs)
+        # In the worker thread there is no running loop: the resolver and the hook run inline.
+        return DeferredNodes(
+            lambda: super(OneHopConnectionField, self).get_result(source, info, args, kwargs)
+        )
+
+
 # Named "Connection" like its parent, so the schema's type names (WorkflowConnection, ...) stay.
 @strawberry.type(name="Connection", description="A connection to a list of items.")
 class CheckedListConnection(DjangoListConnection[relay.NodeType]):
+    # The list's row count, read with the page when ``totalCount`` is selected.
+    known_total: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="Total quantity of existing nodes.")
+    def total_count(self) -> int | None:
+        if self.known_total is not None:
+            return self.known_total
+        return DjangoListConnection.total_count.base_resolver(self)  # type: ignore[attr-defined]
+
     @classmethod
     def resolve_connection(
         cls,
@@ -182,6 +242,57 @@ class CheckedListConnection(DjangoListConnection[relay.NodeType]):
             )
         except WorkflowValidationError as error:
             raise query_error(error) from error
+        limit = max_results if max_results is not None else info.schema.config.relay_max_results
+        with_total = _should_optimize_total_count(info)
+
+        def build(nodes: QuerySet[Any]) -> Any:
+            try:
+                page, page_info = keyset_page(
+                    nodes,
+                    before=before,
+                    after=after,
+                    first=first,
+                    last=last,
+                    max_results=limit,
+                    with_total=with_total,
+                )
+            except WorkflowValidationError as error:
+                raise query_error(error) from error
+            edges = [
+                relay.Edge(node=cls.resolve_node(row, info=info, **kwargs), cursor=cursor)
+                for row, cursor in page
+            ]
+            total = page_info.pop("total", None)
+            return cls(
+                edges=edges,
+                page_info=relay.PageInfo(
+                    start_cursor=edges[0].cursor if edges else None,
+                    end_cursor=edges[-1].cursor if edges else None,
+                    **page_info,
+                ),
+                nodes=nodes,
+                known_total=total,
+            )
+
+        if isinstance(nodes, DeferredNodes):
+            deferred = nodes
+
+            def resolved_then_built() -> Any:
+                nodes = deferred.resolve()
+                if isinstance(nodes, QuerySet):
+                    return build(nodes)
+                return cls.resolve_connection(
+                    nodes,
+                    info=info,
+                    before=before,
+                    after=after,
+                    first=first,
+                    last=last,
+                    max_results=max_results,
+                    **kwargs,
+                )
+
+            return sync_to_async(resolved_then_built)()
         if not isinstance(nodes, QuerySet):
             return super().resolve_connection(
                 nodes,
@@ -193,28 +304,5 @@ class CheckedListConnection(DjangoListConnection[relay.NodeType]):
                 max_results=max_results,
                 **kwargs,
             )
-        limit = max_results if max_results is not None else info.schema.config.relay_max_results
-
-        def build() -> Any:
-            try:
-                page, page_info = keyset_page(
-                    nodes, before=before, after=after, first=first, last=last, max_results=limit
-                )
-            except WorkflowValidationError as error:
-                raise query_error(error) from error
-            edges = [
-                relay.Edge(node=cls.resolve_node(row, info=info, **kwargs), cursor=cursor)
-                for row, cursor in page
-            ]
-            return cls(
-                edges=edges,
-                page_info=relay.PageInfo(
-                    start_cursor=edges[0].cursor if edges else None,
-                    end_cursor=edges[-1].cursor if edges else None,
-                    **page_info,
-                ),
-                nodes=nodes,
-            )
-
         # The page is read from the database: in a worker thread under async execution.
-        return sync_to_async(build)() if in_async_context() else build()
+        return sync_to_async(build)(nodes) if in_async_context() else build(nodes)

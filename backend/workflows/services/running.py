@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ForeignKey, Model, OuterRef, Q
 from django.utils import timezone
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows import approvals, transition_state, transitions
 from backend.workflows.actions import action_rows_exist
 from backend.workflows.approval_config import check_roles, role_model
@@ -170,6 +171,21 @@ def _seen_stage(attachment_id: int) -> int | None:
     return rows[0]
 
 
+def _find_query(content_type_id: int, object_id: str, actor_id: int | None = None) -> Any:
+    queryset = WorkflowAttachment.objects.filter(
+        content_type_id=content_type_id, object_id=object_id
+    )
+    columns = ["id", "company_id", "status", "current_stage_id"]
+    if actor_id is not None:
+        queryset = queryset.annotate(actor_company_id=company_id_subquery(actor_id))
+        columns.append("actor_company_id")
+    return queryset.order_by("-id").values(*columns)[:2]
+
+
+# Every seed-compatible decision starts with this read: compiled once per database.
+_find_statement = PrecompiledQuery(_find_query)
+
+
 def _find_attachment(obj: Model, user: Any) -> tuple[int, int | None]:
     """Return ``(id, current stage id)`` of the live (else the latest) attachment of ``obj``.
 
@@ -177,13 +193,13 @@ def _find_attachment(obj: Model, user: Any) -> tuple[int, int | None]:
     and it learns the user's company in the same query.
     """
     content_type = ContentType.objects.get_for_model(obj)
-    queryset = WorkflowAttachment.objects.filter(content_type=content_type, object_id=str(obj.pk))
     company_id = cached_company_id(user)
-    columns = ["id", "company_id", "status", "current_stage_id"]
     if company_id is None:
-        queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
-        columns.append("actor_company_id")
-    rows = list(queryset.order_by("-id").values(*columns)[:2])
+        rows = _find_statement.fetch(
+            content_type_id=content_type.pk, object_id=str(obj.pk), actor_id=user.pk
+        )
+    else:
+        rows = _find_statement.fetch(content_type_id=content_type.pk, object_id=str(obj.pk))
     if rows and company_id is None:
         company_id = remember_company_id(user, rows[0]["actor_company_id"])
     rows = [row for row in rows if row["company_id"] == company_id or user.is_superuser]
@@ -193,13 +209,7 @@ def _find_attachment(obj: Model, user: Any) -> tuple[int, int | None]:
     return row["id"], row["current_stage_id"]
 
 
-def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
-    """Lock the attachment row by primary key and return it, for the user's company only.
-
-    One query locks the row and also reads the current stage and pipeline, the model's
-    ``WorkflowConfiguration`` (used on completion and rejection) and, unless this user object
-    already knows it, the user's company. Only the attachment row is locked (``of=self``).
-    """
+def _lock_query(attachment_id: int, actor_id: int | None = None) -> Any:
     queryset = (
         WorkflowAttachment.objects.select_for_update(of=("self",))
         .select_related(
@@ -212,10 +222,28 @@ def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
     )
     # Whether the running copy has stored actions rides along, for the after-commit listeners.
     queryset = queryset.annotate(has_action_rows=action_rows_exist(OuterRef("workflow_id")))
+    if actor_id is not None:
+        queryset = queryset.annotate(actor_company_id=company_id_subquery(actor_id))
+    return queryset
+
+
+# The lock starts every decision: compiled once per database (with and without the company).
+_lock_statement = PrecompiledQuery(_lock_query)
+
+
+def _lock(attachment_id: int, user: Any) -> WorkflowAttachment:
+    """Lock the attachment row by primary key and return it, for the user's company only.
+
+    One query locks the row and also reads the current stage and pipeline, the model's
+    ``WorkflowConfiguration`` (used on completion and rejection) and, unless this user object
+    already knows it, the user's company. Only the attachment row is locked (``of=self``).
+    """
     company_id = cached_company_id(user)
     if company_id is None:
-        queryset = queryset.annotate(actor_company_id=company_id_subquery(user.pk))
-    attachment = next(iter(queryset), None)
+        found = _lock_statement.fetch(attachment_id=attachment_id, actor_id=user.pk)
+    else:
+        found = _lock_statement.fetch(attachment_id=attachment_id)
+    attachment = found[0] if found else None
     if attachment is not None and company_id is None:
         # ``actor_company_id`` is the annotation added above, unknown to the model's type.
         company_id = remember_company_id(user, attachment.actor_company_id)  # type: ignore[attr-defined]
@@ -322,16 +350,24 @@ def _workflow_permissions(user: Any) -> set[str]:
         return {name for name in POLICY_PERMISSIONS if user.has_perm(f"workflows.{name}")}
     if not user.is_active:
         return set()
-    return set(
+    return {row["codename"] for row in _permissions_statement.fetch(user_id=user.pk)}
+
+
+def _permissions_query(user_id: int) -> Any:
+    return (
         Permission.objects.filter(
-            Q(user=user) | Q(group__user=user),
+            Q(user=user_id) | Q(group__user=user_id),
             content_type__app_label="workflows",
             codename__in=POLICY_PERMISSIONS,
         )
         .order_by()
-        .values_list("codename", flat=True)
+        .values("codename")
         .distinct()
     )
+
+
+# Read for each request that lists available actions: compiled once per database.
+_permissions_statement = PrecompiledQuery(_permissions_query)
 
 
 def viewer_permissions(user: Any) -> ViewerPermissions:
@@ -1062,17 +1098,32 @@ def _reject(decision: _Decision, *, reason: str) -> WorkflowAttachment:
     )
 
 
+def _user_with_company_query(pk: int) -> Any:
+    # The user's company is read in the same query: callers check it next.
+    return (
+        get_user_model()
+        .objects.annotate(membership_company_id=company_id_subquery(OuterRef("pk")))
+        .filter(pk=pk)
+    )
+
+
+# Read by every delegation and reassignment: compiled once per database (and user model).
+_user_with_company_statement = PrecompiledQuery(
+    _user_with_company_query, variant=lambda: settings.AUTH_USER_MODEL
+)
+
+
 def _resolve_user(value: Any, field_name: str) -> Any:
     User = get_user_model()
     if isinstance(value, User):
         return value
     try:
-        # The user's company is read in the same query: callers check it next.
-        user = User.objects.annotate(membership_company_id=company_id_subquery(OuterRef("pk"))).get(
-            pk=int(value)
-        )
-    except (TypeError, ValueError, User.DoesNotExist):
-        raise NotFoundError("User not found.", field=field_name) from None
+        found = _user_with_company_statement.fetch(pk=int(value))
+    except (TypeError, ValueError):
+        found = []
+    if len(found) != 1:
+        raise NotFoundError("User not found.", field=field_name)
+    user = found[0]
     remember_company_id(user, user.membership_company_id)
     return user
 
