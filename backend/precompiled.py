@@ -34,6 +34,9 @@ from django.db.transaction import TransactionManagementError
 _INT_PLACEHOLDER_BASE = -(2**31) + 1000
 _STR_PLACEHOLDER = "\x1eprecompiled-{}\x1f"
 _MISSING: Any = object()
+# Compiled shapes kept per statement: the list lengths callers send are bounded (page sizes,
+# bulk items), but a cap keeps memory bounded whatever they send; past it the ORM answers.
+MAX_SHAPES = 256
 
 
 # An integer outside the 32-bit range may be out of a column's range, which the ORM answers
@@ -158,6 +161,8 @@ class PrecompiledQuery:
         connection = connections[alias]
         key = (alias, connection.vendor, self.variant() if self.variant else None, shape)
         compiled = self._compiled.get(key, _MISSING)
+        if compiled is _MISSING and len(self._compiled) >= MAX_SHAPES:
+            return list(self.build(**values))
         if compiled is _MISSING:
             placeholders = self._placeholders(values)
             try:

@@ -302,3 +302,27 @@ def test_events_of_attachments_match_the_orm(acme):
     assert [_state(event, related) for event in precompiled] == [
         _state(event, related) for event in orm
     ]
+
+
+def test_past_the_shape_cap_the_orm_answers_and_nothing_more_is_kept(acme, monkeypatch):
+    # given: a statement that may keep two shapes (list lengths) compiled
+    requests = _started(acme, count=3)
+    monkeypatch.setattr("backend.precompiled.MAX_SHAPES", 2)
+    built = []
+
+    def build(object_ids):
+        built.append(object_ids)
+        return ApprovalInstance.objects.filter(flow__object_id__in=object_ids)
+
+    statement = PrecompiledQuery(build)
+    ids = [str(request.pk) for request in requests]
+
+    # when: three shapes, then the first again
+    answers = [statement.fetch(object_ids=ids[:n]) for n in (1, 2, 3, 1)]
+
+    # then: the same rows as the ORM; the third built with its real values, never compiled
+    for n, answer in zip((1, 2, 3, 1), answers, strict=True):
+        expected = ApprovalInstance.objects.filter(flow__object_id__in=ids[:n])
+        assert sorted(row.pk for row in answer) == sorted(row.pk for row in expected)
+    assert len(statement._compiled) == 2
+    assert ids[:3] in built
