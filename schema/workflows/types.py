@@ -258,9 +258,10 @@ def _department_hints() -> dict[str, Any]:
 
     Otherwise the optimizer prefetches the generic relation: one query per department model.
     """
+    only = ["department_content_type_id", "department_id"]
     if _has_name_column(department_model()):
-        return {"annotate": {"department_name": _department_name}}
-    return {"prefetch_related": ["department"]}
+        return {"only": only, "annotate": {"department_name": _department_name}}
+    return {"only": only, "prefetch_related": ["department"]}
 
 
 @strawberry_django.type(
@@ -375,7 +376,8 @@ class WorkflowType(relay.Node):
         )
 
     @strawberry_django.field(
-        description="Totals over pipelines, stages and approvals.", prefetch_related=STRUCTURE_HINTS
+        description="Totals over pipelines, stages and approvals.",
+        prefetch_related=STRUCTURE_HINTS,
     )
     @in_memory
     def summary(self, root: Workflow) -> WorkflowSummaryType:
