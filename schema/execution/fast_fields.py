@@ -448,23 +448,14 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        # A plain dict per request in front of the weak, process-wide one (cheaper lookups).
-        local = self.__dict__.setdefault("_plain_fields", {})
-        plain = local.get(parent_type)
-        if plain is None:
-            plain = local[parent_type] = plain_leaf_fields(parent_type)
-        directs_by_type = self.__dict__.setdefault("_direct_fields", {})
-        directs = directs_by_type.get(parent_type)
-        if directs is None:
-            directs = directs_by_type[parent_type] = direct_fields(parent_type)
+        plan = self._plan(parent_type, grouped_field_set)
         type_name = parent_type.name
         is_awaitable = self.is_awaitable
         execute_field = self.execute_field
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                leaf = plain.get(field_details_list[0].node.name.value)
+            for response_name, field_details_list, leaf, direct in plan:
                 if leaf is not None:
                     value = leaf.read(source_value)
                     if value is None:
@@ -479,7 +470,6 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
                         if coerced is not None and coerced is not Undefined:
                             results[response_name] = coerced
                             continue
-                direct = directs.get(field_details_list[0].node.name.value)
                 if direct is not None:
                     result = self._execute_direct(
                         direct,
@@ -507,6 +497,29 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_fields:
             return results
         return _gather_fields(results, awaitable_fields)
+
+    def _plan(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> list[tuple[str, Any, PlainLeaf | None, DirectField | None]]:
+        """How to execute each field of ``grouped_field_set``, worked out once per request.
+
+        graphql-core collects the same field set object for every object of a list (it
+        memoizes ``collect_subfields``), so it is the key; it is kept with its plan so that
+        its ``id`` cannot be reused while the request runs.
+        """
+        plans = self.__dict__.setdefault("_field_plans", {})
+        key = (parent_type, id(grouped_field_set))
+        known = plans.get(key)
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]  # type: ignore[no-any-return]
+        plain = plain_leaf_fields(parent_type)
+        directs = direct_fields(parent_type)
+        plan = []
+        for response_name, field_details_list in grouped_field_set.items():
+            name = field_details_list[0].node.name.value
+            plan.append((response_name, field_details_list, plain.get(name), directs.get(name)))
+        plans[key] = (grouped_field_set, plan)
+        return plan
 
     def _execute_direct(
         self,
