@@ -23,7 +23,10 @@ Fields with a resolver still run it, but ``install_lean_resolvers`` replaces str
 wrapper around it (the ``Info``, argument conversion and extension chain, built for every call)
 with a direct call when the field takes no arguments and has no field extensions, and, for a
 strawberry-django field, only when its resolver is marked async-safe (it never queries and
-never returns a QuerySet, so strawberry-django has nothing to add).
+never returns a QuerySet, so strawberry-django has nothing to add). ``ExecutionShortcuts``
+calls such a resolver itself and completes its value when that is plain: a leaf is coerced,
+an object or a list of objects goes straight to its sub-fields; graphql-core's resolve info
+is built only if the resolver reads it (``LazyResolveInfo``).
 
 Anything unusual takes graphql-core's normal path for that one field: the attribute is
 missing, the value is null for a non-null field, or coercion fails. The normal path then
@@ -107,6 +110,17 @@ EXPECTED_EXECUTOR_SIGNATURES = {
         "position_context",
     ),
     "collect_subfields": ("self", "return_type", "field_details_list"),
+    "handle_field_error": ("self", "raw_error", "return_type", "field_details_list", "path"),
+    "complete_awaitable_value": (
+        "self",
+        "return_type",
+        "field_details_list",
+        "info",
+        "path",
+        "result",
+        "position_context",
+    ),
+    "build_resolve_info": ("self", "field_def", "field_nodes", "parent_type", "path"),
     "__init__": ("middleware_manager", "is_awaitable"),  # among its parameters
 }
 
