@@ -92,7 +92,7 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = 
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: MaskUnexpectedErrors(suggestions=allow),
-        lambda: QueryOptimizerExtension(enable_only_optimization=False),
+        lambda: QueryOptimizerExtension(),
         # Parsing and validating a document costs milliseconds; clients send the same few
         # documents (1,000 subscribers reconnecting after a deploy would otherwise pay it
         # 1,000 times). Bounded LRU caches, keyed by the document text. DocumentLimits

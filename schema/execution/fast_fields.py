@@ -23,7 +23,10 @@ Fields with a resolver still run it, but ``install_lean_resolvers`` replaces str
 wrapper around it (the ``Info``, argument conversion and extension chain, built for every call)
 with a direct call when the field takes no arguments and has no field extensions, and, for a
 strawberry-django field, only when its resolver is marked async-safe (it never queries and
-never returns a QuerySet, so strawberry-django has nothing to add).
+never returns a QuerySet, so strawberry-django has nothing to add). ``ExecutionShortcuts``
+calls such a resolver itself and completes its value when that is plain: a leaf is coerced,
+an object or a list of objects goes straight to its sub-fields; graphql-core's resolve info
+is built only if the resolver reads it (``LazyResolveInfo``).
 
 Anything unusual takes graphql-core's normal path for that one field: the attribute is
 missing, the value is null for a non-null field, or coercion fails. The normal path then
@@ -54,11 +57,14 @@ from django.conf import settings
 from django.db.models.query_utils import DeferredAttribute
 from graphql import (
     GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     Undefined,
 )
+from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
@@ -104,6 +110,17 @@ EXPECTED_EXECUTOR_SIGNATURES = {
         "position_context",
     ),
     "collect_subfields": ("self", "return_type", "field_details_list"),
+    "handle_field_error": ("self", "raw_error", "return_type", "field_details_list", "path"),
+    "complete_awaitable_value": (
+        "self",
+        "return_type",
+        "field_details_list",
+        "info",
+        "path",
+        "result",
+        "position_context",
+    ),
+    "build_resolve_info": ("self", "field_def", "field_nodes", "parent_type", "path"),
     "__init__": ("middleware_manager", "is_awaitable"),  # among its parameters
 }
 
@@ -276,6 +293,90 @@ def plain_leaf_fields(object_type: GraphQLObjectType) -> dict[str, PlainLeaf]:
     return plain
 
 
+class DirectField(NamedTuple):
+    """A field whose lean resolver ``ExecutionShortcuts`` calls and completes itself."""
+
+    resolve: Callable[[Any, Any], Any]
+    field_def: GraphQLField
+    return_type: Any
+    coerce: Callable[[Any], Any] | None  # leaf types
+    object_type: GraphQLObjectType | None  # object types
+    nullable: bool
+    item_type: GraphQLObjectType | None = None  # lists of objects
+    items_nullable: bool = True
+
+
+_direct_by_type: WeakKeyDictionary[GraphQLObjectType, dict[str, DirectField]] = WeakKeyDictionary()
+
+
+def direct_fields(object_type: GraphQLObjectType) -> dict[str, DirectField]:
+    """The fields of ``object_type`` with a lean resolver and a leaf or object type, by name."""
+    known = _direct_by_type.get(object_type)
+    if known is not None:
+        return known
+    direct = {}
+    for name, graphql_field in object_type.fields.items():
+        resolve = graphql_field.resolve
+        if not getattr(resolve, "lean_resolver", False) or graphql_field.args:
+            continue
+        return_type = graphql_field.type
+        named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+        nullable = not isinstance(return_type, GraphQLNonNull)
+        if isinstance(named, GraphQLList):
+            item = named.of_type
+            items_nullable = not isinstance(item, GraphQLNonNull)
+            item = item if items_nullable else item.of_type
+            if isinstance(item, GraphQLObjectType):
+                direct[name] = DirectField(
+                    resolve, graphql_field, return_type, None, None, nullable, item, items_nullable
+                )
+            continue
+        coerce = _coercer(named)
+        object_kind = named if isinstance(named, GraphQLObjectType) else None
+        if coerce is not None or object_kind is not None:
+            direct[name] = DirectField(
+                resolve, graphql_field, return_type, coerce, object_kind, nullable
+            )
+    _direct_by_type[object_type] = direct
+    return direct
+
+
+class LazyResolveInfo:
+    """graphql-core's ``GraphQLResolveInfo`` for one field, built on first use.
+
+    A lean resolver that takes ``info`` but reads it only on a rare path (a DataLoader for
+    an object not loaded with its rows) does not pay for building it on every call.
+    """
+
+    __slots__ = ("_built", "_executor", "_field_def", "_details", "_parent_type", "_path")
+
+    def __init__(
+        self,
+        executor: Any,
+        field_def: GraphQLField,
+        details: Any,
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> None:
+        self._executor = executor
+        self._field_def = field_def
+        self._details = details
+        self._parent_type = parent_type
+        self._path = path
+        self._built: Any = None
+
+    def real(self) -> Any:
+        """Return the ``GraphQLResolveInfo`` (built once)."""
+        if self._built is None:
+            self._built = self._executor.build_resolve_info(
+                self._field_def, to_nodes(self._details), self._parent_type, self._path
+            )
+        return self._built
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
 def _lean_resolver(field: StrawberryField, info_class: type) -> Callable[..., Any] | None:
     """A direct call of ``field``'s resolver, or None when strawberry's wrapper has work to do."""
     resolver = field.base_resolver
@@ -302,6 +403,7 @@ def _lean_resolver(field: StrawberryField, info_class: type) -> Callable[..., An
             kwargs[info_name] = info_class(_raw_info=info, _field=field)
         return func(source, **kwargs) if takes_self else func(**kwargs)
 
+    resolve.lean_resolver = True  # type: ignore[attr-defined]  # read by direct_fields
     return resolve
 
 
@@ -360,19 +462,14 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        # A plain dict per request in front of the weak, process-wide one (cheaper lookups).
-        local = self.__dict__.setdefault("_plain_fields", {})
-        plain = local.get(parent_type)
-        if plain is None:
-            plain = local[parent_type] = plain_leaf_fields(parent_type)
+        plan = self._plan(parent_type, grouped_field_set)
         type_name = parent_type.name
         is_awaitable = self.is_awaitable
         execute_field = self.execute_field
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                leaf = plain.get(field_details_list[0].node.name.value)
+            for response_name, field_details_list, leaf, direct in plan:
                 if leaf is not None:
                     value = leaf.read(source_value)
                     if value is None:
@@ -387,13 +484,22 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
                         if coerced is not None and coerced is not Undefined:
                             results[response_name] = coerced
                             continue
-                result = execute_field(
-                    parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, type_name),
-                    position_context,
-                )
+                if direct is not None:
+                    result = self._execute_direct(
+                        direct,
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, type_name),
+                    )
+                else:
+                    result = execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, type_name),
+                        position_context,
+                    )
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
@@ -405,6 +511,181 @@ class ExecutionShortcuts(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_fields:
             return results
         return _gather_fields(results, awaitable_fields)
+
+    def _plan(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> list[tuple[str, Any, PlainLeaf | None, DirectField | None]]:
+        """How to execute each field of ``grouped_field_set``, worked out once per request.
+
+        graphql-core collects the same field set object for every object of a list (it
+        memoizes ``collect_subfields``), so it is the key; it is kept with its plan so that
+        its ``id`` cannot be reused while the request runs.
+        """
+        plans = self.__dict__.setdefault("_field_plans", {})
+        key = (parent_type, id(grouped_field_set))
+        known = plans.get(key)
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]  # type: ignore[no-any-return]
+        plain = plain_leaf_fields(parent_type)
+        directs = direct_fields(parent_type)
+        plan = []
+        for response_name, field_details_list in grouped_field_set.items():
+            name = field_details_list[0].node.name.value
+            plan.append((response_name, field_details_list, plain.get(name), directs.get(name)))
+        plans[key] = (grouped_field_set, plan)
+        return plan
+
+    def _execute_direct(
+        self,
+        direct: DirectField,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+    ) -> Any:
+        """``execute_field`` for a lean resolver, without building its info unless read.
+
+        A leaf value is coerced and an object value goes straight to its sub-fields; anything
+        else (null, an awaitable, a list, a value that does not coerce or fails
+        ``is_type_of``) is completed by graphql-core with the real info, and an error is
+        reported exactly as ``execute_field`` does.
+        """
+        info: Any = LazyResolveInfo(self, direct.field_def, field_details_list, parent_type, path)
+        try:
+            value = direct.resolve(source, info)
+            if value is None and direct.nullable:
+                return None
+            if value is not None and not self.is_awaitable(value):
+                if direct.coerce is not None:
+                    try:
+                        coerced = direct.coerce(value)
+                    except Exception:  # graphql-core's completion below reports it
+                        coerced = None
+                    if coerced is not None and coerced is not Undefined:
+                        return coerced
+                elif direct.item_type is not None:
+                    if type(value) is list and not field_details_list[0].node.directives:
+                        items = self._complete_object_items(
+                            direct, value, info, path, field_details_list
+                        )
+                        if items is not None:
+                            return items
+                elif direct.object_type is not None and not isinstance(value, Exception):
+                    object_type = direct.object_type
+                    is_type_of = object_type.is_type_of
+                    matches = True if is_type_of is None else is_type_of(value, info)
+                    if iscoroutine(matches):  # asynchronous checks are graphql-core's to run
+                        matches.close()
+                    if matches is True:
+                        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+                            object_type, field_details_list
+                        )
+                        if not new_defer_usages:
+                            return self.execute_fields(
+                                object_type, value, path, grouped_field_set, None
+                            )
+            return self._complete_resolved(
+                direct.return_type, field_details_list, info, path, value
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, direct.return_type, field_details_list, path)
+            return None
+
+    def _complete_object_items(
+        self,
+        direct: DirectField,
+        items: list[Any],
+        info: Any,
+        path: Path,
+        field_details_list: Any,
+    ) -> Any:
+        """Complete a list of objects as ``complete_iterable_value`` would, or return None.
+
+        None (graphql-core completes the list) unless every item is an object that passes
+        its type's ``is_type_of``; an item's error is reported as ``complete_list_item_value``
+        does. ``@stream`` (a directive on the field) also leaves the list to graphql-core.
+        """
+        item_type = direct.item_type
+        assert item_type is not None
+        is_type_of = item_type.is_type_of
+        is_awaitable = self.is_awaitable
+        for item in items:
+            if item is None or is_awaitable(item) or isinstance(item, Exception):
+                return None
+            if is_type_of is not None:
+                matches = is_type_of(item, info)
+                if iscoroutine(matches):
+                    matches.close()
+                if matches is not True:
+                    return None
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            item_type, field_details_list
+        )
+        if new_defer_usages:
+            return None
+        item_return_type = item_type if direct.items_nullable else GraphQLNonNull(item_type)
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        execute_fields = self.execute_fields
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                try:
+                    result = execute_fields(item_type, item, item_path, grouped_field_set, None)
+                except Exception as raw_error:
+                    self.handle_field_error(
+                        raw_error, item_return_type, field_details_list, item_path
+                    )
+                    result = None
+                if is_awaitable(result):
+                    result = self._settled_item(
+                        result, item_return_type, field_details_list, item_path
+                    )
+                    awaitable_indices.append(index)
+                completed.append(result)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+        return _gather_items(completed, awaitable_indices)
+
+    async def _settled_item(
+        self, awaitable: Any, item_type: Any, field_details_list: Any, item_path: Path
+    ) -> Any:
+        try:
+            return await awaitable
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            return None
+
+    def _complete_resolved(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: LazyResolveInfo,
+        path: Path,
+        value: Any,
+    ) -> Any:
+        """What ``execute_field`` does with a resolver's value (its errors: the caller's)."""
+        real = info.real()
+        if self.is_awaitable(value):
+            return self.complete_awaitable_value(
+                return_type, field_details_list, real, path, value, None
+            )
+        completed = self.complete_value(return_type, field_details_list, real, path, value, None)
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return await_completed()
 
     def complete_value(
         self,
@@ -446,3 +727,11 @@ async def _gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -
         values = await gather_with_cancel(*(results[name] for name in awaitable_fields))
         results.update(zip(awaitable_fields, values, strict=True))
     return results
+
+
+async def _gather_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
+    """Await the list items that returned awaitables, together, and put them in place."""
+    values = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+    for index, value in zip(awaitable_indices, values, strict=True):
+        completed[index] = value
+    return completed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeGuard
@@ -78,6 +79,32 @@ class OnTimeoutType:
             user_id=data.get("user"),
             role_id=data.get("role"),
         )
+
+
+def _cached_for_strings(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert``, remembered for string values (the few an approval's JSON holds).
+
+    Anything else is converted every time, so it fails exactly as ``convert`` does.
+    """
+    remembered = functools.cache(convert)
+
+    def converted(value: Any) -> Any:
+        return remembered(value) if isinstance(value, str) else convert(value)
+
+    return converted
+
+
+@_cached_for_strings
+def _approval_type(value: Any) -> tuple[ApprovalTypeEnum, str]:
+    return ApprovalTypeEnum(value), ApprovalType(value).label
+
+
+@_cached_for_strings
+def _strategy(value: Any) -> tuple[StrategyEnum, str]:
+    return StrategyEnum(value), RoleSelectionStrategy(value).label
+
+
+_behaviour = _cached_for_strings(BehaviourEnum)
 
 
 @strawberry.type(name="Approval", description="One approval requirement of a stage.")
@@ -164,13 +191,17 @@ class ApprovalItemType:
         cls, data: dict[str, Any], references: ApprovalReferences | None = None
     ) -> ApprovalItemType:
         strategy = data.get("role_selection_strategy")
+        approval_type, approval_type_display = _approval_type(data["approval_type"])
+        role_selection_strategy, strategy_display = (
+            _strategy(strategy) if strategy else (None, None)
+        )
         return cls(
             references=references,
-            approval_type=ApprovalTypeEnum(data["approval_type"]),
-            approval_type_display=ApprovalType(data["approval_type"]).label,
-            role_selection_strategy=StrategyEnum(strategy) if strategy else None,
-            strategy_display=RoleSelectionStrategy(strategy).label if strategy else None,
-            behaviour=BehaviourEnum(data.get("behaviour", ApprovalBehaviour.APPROVE)),
+            approval_type=approval_type,
+            approval_type_display=approval_type_display,
+            role_selection_strategy=role_selection_strategy,
+            strategy_display=strategy_display,
+            behaviour=_behaviour(data.get("behaviour", ApprovalBehaviour.APPROVE)),
             quorum_count=data.get("quorum_count"),
             percentage_required=data.get("percentage_required"),
             due_in=data.get("due_in"),
@@ -258,9 +289,10 @@ def _department_hints() -> dict[str, Any]:
 
     Otherwise the optimizer prefetches the generic relation: one query per department model.
     """
+    only = ["department_content_type_id", "department_id"]
     if _has_name_column(department_model()):
-        return {"annotate": {"department_name": _department_name}}
-    return {"prefetch_related": ["department"]}
+        return {"only": only, "annotate": {"department_name": _department_name}}
+    return {"only": only, "prefetch_related": ["department"]}
 
 
 @strawberry_django.type(
@@ -375,7 +407,8 @@ class WorkflowType(relay.Node):
         )
 
     @strawberry_django.field(
-        description="Totals over pipelines, stages and approvals.", prefetch_related=STRUCTURE_HINTS
+        description="Totals over pipelines, stages and approvals.",
+        prefetch_related=STRUCTURE_HINTS,
     )
     @in_memory
     def summary(self, root: Workflow) -> WorkflowSummaryType:

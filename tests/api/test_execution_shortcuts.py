@@ -147,6 +147,33 @@ def test_the_shortcuts_are_taken(client, running):
     assert with_shortcuts == 0
 
 
+def test_resolved_objects_build_no_resolve_info(client, running):
+    """Approvals, their user, role and form, ids and counts are completed without an info."""
+    built: list[str] = []
+    original = ExecutionShortcuts.build_resolve_info
+
+    def counting(self: Any, field_def: Any, field_nodes: Any, parent: Any, path: Any) -> Any:
+        built.append(f"{parent.name}.{field_nodes[0].name.value}")
+        return original(self, field_def, field_nodes, parent, path)
+
+    with patch.object(ExecutionShortcuts, "build_resolve_info", counting):
+        _with_schema(client, build_schema(), WORKFLOWS, running.user("employee"))
+    assert "Workflow.pipelines" in built, "relations still build one"
+    completed_directly = {
+        "Approval.user",
+        "Approval.role",
+        "Approval.requiredForm",
+        "Workflow.id",
+        "Pipeline.id",
+        "Stage.id",
+        "Stage.approvalsCount",
+        "Pipeline.department",
+        "Workflow.summary",
+        "Stage.approvals",
+    }
+    assert not completed_directly & set(built), sorted(set(built))
+
+
 def test_lean_resolvers_are_installed_on_simple_fields_only():
     served = build_schema()
     changed = set(install_lean_resolvers(served))
@@ -188,6 +215,15 @@ class Denied(BasePermission):
 
 
 @strawberry.type
+class Picky:
+    name: str
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, Picky) and obj.name != "impostor"
+
+
+@strawberry.type
 class Leaf:
     name: str
     count: int
@@ -207,14 +243,50 @@ class Leaf:
     def path_of(self, info: strawberry.Info) -> str:
         return ".".join(str(key) for key in info.path.as_list())
 
+    # Resolvers the shortcuts call and complete themselves (objects, enums, info, awaitables).
+    @strawberry.field
+    def twin(self) -> Leaf | None:
+        return self if self.count >= 0 else None
 
-@strawberry.type
-class Picky:
-    name: str
+    @strawberry.field
+    def strict_twin(self) -> Leaf:
+        return self if self.count >= 0 else None  # type: ignore[return-value]
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, Picky) and obj.name != "impostor"
+    @strawberry.field
+    def broken_twin(self) -> Leaf | None:
+        raise ValueError("No twin.")
+
+    @strawberry.field
+    def impostor(self) -> Picky | None:
+        return Picky(name="impostor" if self.count == 13 else self.name)
+
+    @strawberry.field
+    def family(self) -> list[Leaf]:
+        return [self, _leaf(name=self.name, count=self.count + 1)] if self.count != 7 else [None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def loose_family(self) -> list[Leaf | None] | None:
+        return [self, None] if self.count >= 0 else None
+
+    @strawberry.field
+    def pickies(self) -> list[Picky]:
+        return [Picky(name="ok"), Picky(name="impostor" if self.count == 13 else "fine")]
+
+    @strawberry.field
+    def colour_of(self) -> Colour:
+        return self.colour
+
+    @strawberry.field
+    def doubled(self) -> int:
+        return self.count * 2  # "many" * 2 does not coerce
+
+    @strawberry.field
+    def field_named(self, info: strawberry.Info) -> str:
+        return f"{info.field_name} at {info.path.key} of {info.return_type}"
+
+    @strawberry.field
+    async def later(self) -> str:
+        return self.name[::-1]
 
 
 @strawberry.type
@@ -279,6 +351,52 @@ CASES = {
         [_leaf(), None],
         "{ branches { leaves { name } } }",
     ),
+    "resolved objects": (
+        [_leaf(), _leaf(name="elm", count=5)],
+        "{ branches { leaves { twin { name twin { count colourOf } } strictTwin { name }"
+        " impostor { name } colourOf doubled fieldNamed later } } }",
+    ),
+    "resolved null in a non-null object field": (
+        [_leaf(), _leaf(count=-1)],
+        "{ branches { leaves { name strictTwin { name } } } }",
+    ),
+    "resolved null in a nullable object field": (
+        [_leaf(count=-1)],
+        "{ branches { leaves { twin { name } brokenTwin { name } } } }",
+    ),
+    "resolved object refused by its type check": (
+        [_leaf(count=13)],
+        "{ branches { leaves { name impostor { name } } } }",
+    ),
+    "resolved value that does not coerce": (
+        [_leaf(count="many")],
+        "{ branches { leaves { doubled } } }",
+    ),
+    "resolved enum that is not a member": (
+        [_leaf(colour="purple")],
+        "{ branches { leaves { colourOf } } }",
+    ),
+    "resolved lists": (
+        [_leaf(), _leaf(count=-1)],
+        "{ branches { leaves { family { name count later family { count } } looseFamily { name }"
+        " pickies { name } } } }",
+    ),
+    "resolved list with a null in a non-null item": (
+        [_leaf(count=7)],
+        "{ branches { leaves { name family { name } } } }",
+    ),
+    "resolved list with an item refused by its type check": (
+        [_leaf(count=13)],
+        "{ branches { leaves { name pickies { name } } } }",
+    ),
+    "error below a resolved list item": (
+        [_leaf(name=None)],
+        "{ branches { leaves { count looseFamily { count name } family { later name } } } }",
+    ),
+    "error below a resolved object": (
+        [_leaf(name=None)],
+        "{ branches { leaves { twin { later name } } } }",
+    ),
 }
 
 
@@ -294,7 +412,26 @@ def test_awkward_values_give_the_same_data_and_errors(case):
         assert _run(fast, nullable) == _run(plain, nullable)
     finally:
         BRANCHES.clear()
-    if case == "plain values":
+    if case == "resolved lists":
+        assert expected["errors"] == []
+        assert expected["data"]["branches"][0]["leaves"][0]["family"][1] == {
+            "name": "oak",
+            "count": 4,
+            "later": "kao",
+            "family": [{"count": 4}, {"count": 5}],
+        }
+    elif case == "resolved objects":
+        assert expected["errors"] == []
+        assert expected["data"]["branches"][0]["leaves"][1] == {
+            "twin": {"name": "elm", "twin": {"count": 5, "colourOf": "DARK_BLUE"}},
+            "strictTwin": {"name": "elm"},
+            "impostor": {"name": "elm"},
+            "colourOf": "DARK_BLUE",
+            "doubled": 10,
+            "fieldNamed": "fieldNamed at fieldNamed of <class 'str'>",
+            "later": "mle",
+        }
+    elif case == "plain values":
         assert expected["data"]["branches"][0]["leaves"][0] == {
             "name": "oak",
             "count": 3,
