@@ -42,11 +42,15 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.core.mail import EmailMultiAlternatives
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import ForeignKey
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils.module_loading import import_string
 
+from backend.precompiled import PrecompiledQuery
 from backend.workflows import transition_state
 from backend.workflows.actions import ActionContext, ResolvedAction, workflow_action
 from backend.workflows.constants import ActionType, FailurePolicy
@@ -170,10 +174,44 @@ def normalise_language(value: str | None) -> str:
     return "ar" if code.startswith("ar") else "en"
 
 
+# The creator's row, read by most e-mail actions: compiled once per database (and user model).
+_user_statement = PrecompiledQuery(
+    lambda pk: get_user_model()._base_manager.filter(pk=pk),
+    variant=lambda: settings.AUTH_USER_MODEL,
+)
+
+
+def _load_user_relation(obj: Any, name: str) -> None:
+    """Load ``obj.<name>``, a foreign key to the user model not loaded yet, precompiled.
+
+    The same row the field's descriptor would read (by the user's primary key, from the one
+    database). Anything else (another field, a missing row) is left to the descriptor.
+    """
+    try:
+        field = obj._meta.get_field(name)
+    except (AttributeError, FieldDoesNotExist):
+        return
+    if (
+        not isinstance(field, ForeignKey)
+        or field.related_model is not get_user_model()
+        or not field.target_field.primary_key
+        or field.is_cached(obj)
+        or obj._state.db not in (None, DEFAULT_DB_ALIAS)
+    ):
+        return
+    user_id = getattr(obj, field.attname)
+    if user_id is None:
+        return
+    rows = _user_statement.fetch(pk=user_id)
+    if len(rows) == 1:
+        field.set_cached_value(obj, rows[0])
+
+
 def _creator(obj: Any, field_names: Iterable[str]) -> Any:
     if obj is None:
         return None
     for name in field_names:
+        _load_user_relation(obj, name)
         value = getattr(obj, name, None)
         if value is not None and hasattr(value, "email"):
             return value

@@ -224,3 +224,31 @@ def test_delegate_stage_by_someone_who_is_not_an_approver_changes_nothing(
         delegate_stage(obj=request, user=user, to_user=acme.user("cfo"))
 
     assert database_state() == before
+
+
+def test_a_delegation_writes_only_the_attachments_updated_at(acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.workflows.models import WorkflowAttachment
+
+    request, attachment = start_purchase_request(acme, at_stage="Budget Approval")
+    columns = [f.attname for f in WorkflowAttachment._meta.concrete_fields]
+    before = WorkflowAttachment.objects.filter(pk=attachment.pk).values(*columns).get()
+
+    with CaptureQueriesContext(connection) as captured:
+        delegate_stage(
+            obj=request, user=acme.user("budget_manager1"), to_user=acme.user("employee")
+        )
+
+    updates = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith("UPDATE")
+        and "workflows_workflowattachment" in q["sql"].split(" SET ")[0]
+    ]
+    assert len(updates) == 1
+    assert updates[0].split(" SET ")[1].split(" WHERE ")[0].count(" = ") == 1  # updated_at
+    after = WorkflowAttachment.objects.filter(pk=attachment.pk).values(*columns).get()
+    assert after.pop("updated_at") > before.pop("updated_at")
+    assert after == before

@@ -369,3 +369,31 @@ def test_default_email_actions_follow_the_seed_table():
         ActionType.AFTER_DELEGATE: ["delegated_to", "creator"],
         ActionType.AFTER_MOVE_STAGE: ["creator"],
     }
+
+
+def test_the_creator_not_yet_loaded_is_read_once_with_the_precompiled_user_statement(acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.workflows.notifications import _creator
+
+    request, _ = start_purchase_request(acme)
+    fresh = type(request).objects.get(pk=request.pk)  # the requester is not loaded yet
+    with CaptureQueriesContext(connection) as captured:
+        creator = _creator(fresh, ["created_by", "requester", "owner", "user"])
+        again = fresh.requester  # cached: no second read
+    assert len(captured.captured_queries) == 1
+    assert "LIMIT" not in captured.captured_queries[0]["sql"]  # the precompiled read, not get()
+    expected = get_user_model().objects.get(pk=acme.user("requester").pk)
+    assert creator is again
+    assert creator.pk == expected.pk
+    assert {f.attname: getattr(creator, f.attname) for f in creator._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in expected._meta.concrete_fields
+    }
+
+
+def test_the_creator_of_an_object_without_a_user_field_is_none(acme):
+    from backend.workflows.notifications import _creator
+
+    request, _ = start_purchase_request(acme)
+    assert _creator(request, ["title", "amount", "missing"]) is None

@@ -894,7 +894,16 @@ class _Decision:
     def event(self, event_type: str, **fields: Any) -> WorkflowEvent:
         return _event(self.attachment, event_type, self.user, **fields)
 
-    def finish(self, events: list[WorkflowEvent]) -> WorkflowAttachment:
+    def finish(
+        self, events: list[WorkflowEvent], *, changed: tuple[str, ...] | None = None
+    ) -> WorkflowAttachment:
+        """Save the attachment and the events.
+
+        ``changed``: the attachment's only columns the decision changed (besides
+        ``updated_at``), when it knows them; the row was read whole under the lock, so the
+        other columns already hold the values a full save would write again.
+        """
+        leading = bool(self.leading)
         events = [*self.leading, *events]
         if self.key:
             events[0].idempotency_key = self.key
@@ -905,7 +914,10 @@ class _Decision:
                 **(events[0].details or {}),
                 "approvers_before": list(self.step.approvers),
             }
-        self.attachment.save()
+        if changed is None or leading:  # an earlier event (a timeout) may have changed more
+            self.attachment.save()
+        else:
+            self.attachment.save(update_fields=[*changed, "updated_at"])
         transition_state.remember(self.attachment, events, target=self.known_target)
         save_events(events)
         return self.attachment
@@ -1156,7 +1168,8 @@ def _delegate(decision: _Decision, *, to_user: Any, reason: str) -> WorkflowAtta
                 delegate=delegate,
                 reason=reason,
             )
-        ]
+        ],
+        changed=(),  # a delegation changes the step, not the attachment
     )
 
 
