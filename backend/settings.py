@@ -145,14 +145,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Longer than channels-redis's 5 s blocking read (BZPOPMIN), which it must never cut short.
+REDIS_SOCKET_TIMEOUT_SECONDS = 10
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # Fail fast when Redis is unreachable (no socket_timeout: the consumers'
-                # BZPOPMIN blocks for seconds by design).
-                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+                # Fail fast when Redis is unreachable (connect timeout) or hung (socket
+                # timeout): a consumer's BZPOPMIN blocks for 5 s by design, so a read
+                # waits at most twice that before the socket is closed with 1013.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": 2,
+                        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                    }
+                ],
                 "capacity": 1500,
                 "expiry": 30,
             },

@@ -73,3 +73,84 @@ def test_only_unreachable_layer_errors_close_the_socket_for_retry():
     assert is_channel_layer_failure(redis.exceptions.TimeoutError())
     assert not is_channel_layer_failure(ValueError("a bug"))
     assert not is_channel_layer_failure(redis.exceptions.ResponseError("WRONGTYPE"))
+
+
+@pytest.fixture
+def hung_redis(settings, monkeypatch):
+    """A server that accepts connections and reads, but never answers (a hung Redis)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def swallow():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection)
+
+    threading.Thread(target=swallow, daemon=True).start()
+    port = listener.getsockname()[1]
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # The project's host settings, with a shorter socket timeout for the test.
+                "hosts": [
+                    {
+                        "address": f"redis://127.0.0.1:{port}/0",
+                        "socket_connect_timeout": 2,
+                        "socket_timeout": 1,
+                    }
+                ]
+            },
+        }
+    }
+    channel_layers.backends = {}
+    yield accepted
+    channel_layers.backends = {}
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+async def test_a_socket_is_closed_with_try_again_later_when_redis_hangs(acme, hung_redis):
+    # given: Redis accepts the connection and never answers
+    token = await sync_to_async(api_token_for)(acme.user("employee"))
+    socket = WebsocketCommunicator(application, "/graphql", subprotocols=[PROTOCOL])
+
+    # when
+    connected, _ = await socket.connect(timeout=5)
+    await socket.send_json_to(
+        {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+    )
+    acknowledged = await socket.receive_json_from(timeout=5)
+    closing = await socket.receive_output(timeout=8)
+
+    # then: the socket was accepted (nothing asked Redis yet); the layer's blocking read
+    # then timed out, and the client is told to retry instead of waiting forever
+    assert connected
+    assert acknowledged["type"] == "connection_ack"
+    assert hung_redis, "the consumer never reached the hung server"
+    assert closing == {
+        "type": "websocket.close",
+        "code": CLOSE_TRY_AGAIN_LATER,
+        "reason": "Live updates are unavailable; reconnect later.",
+    }
+    await socket.wait(timeout=5)
+    await sync_to_async(connections.close_all)()
+
+
+def test_the_redis_layer_times_out_reads_after_its_blocking_read():
+    from django.conf import settings as project
+
+    from backend import settings as configured
+
+    assert configured.REDIS_SOCKET_TIMEOUT_SECONDS > 5  # channels-redis's BZPOPMIN timeout
+    if "channels_redis" in project.CHANNEL_LAYERS["default"]["BACKEND"]:
+        (host,) = project.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+        assert host["socket_timeout"] == configured.REDIS_SOCKET_TIMEOUT_SECONDS
