@@ -401,6 +401,9 @@ async function main() {
 
   // --- A creates a purchase request and attaches a workflow to it, with nothing but the API.
   await a.goto(`${base}/examples/#/workflows`);
+  // The screen renders its form at once and the cards when the list arrives; fill the form
+  // once the list is there, so no later render can replace what was typed.
+  await a.waitForSelector('[data-testid=workflow-card]');
   await a.fill('[data-testid=request-amount]', '-3');
   await a.fill('[data-testid=request-title]', 'E2E monitors');
   await a.click('[data-testid=create-request]');
