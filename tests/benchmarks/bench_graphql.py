@@ -44,7 +44,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +56,8 @@ from typing import Any
 from tests.benchmarks.child_database import (
     server_database_url,
     setup_django,
+    start_uvicorn,
+    stop_process,
     throwaway_database_name,
 )
 from tests.benchmarks.report import print_table, vendor_name
@@ -174,44 +175,12 @@ class Server:
     """A uvicorn subprocess serving the counting application on a free local port."""
 
     def __init__(self, database_url: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "backend.settings_test",
-            "DATABASE_URL": database_url,
-        }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "tests.benchmarks.bench_graphql:counting_application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--timeout-keep-alive",
-                "600",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
+        self.process, self.port = start_uvicorn(
+            "tests.benchmarks.bench_graphql:counting_application",
+            database_url,
+            "--timeout-keep-alive",
+            "600",
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise SystemExit("uvicorn did not start") from None
-                time.sleep(0.1)
         self.http = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
     def post(
@@ -231,14 +200,8 @@ class Server:
         return data, int(response.getheader("x-sql-queries", "-1")), elapsed
 
     def stop(self) -> None:
-        if getattr(self, "http", None) is not None:
-            self.http.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.http.close()
+        stop_process(self.process)
 
 
 # --------------------------------------------------------------------------- child process
