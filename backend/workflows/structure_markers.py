@@ -63,7 +63,7 @@ def _watched_columns(model: type[Model]) -> list[str] | None:
     """Columns whose UPDATE changes the marker; None: every column."""
     if model is get_user_model():
         return [
-            field.column
+            str(field.column)
             for field in model._meta.concrete_fields
             if field.name not in USER_COLUMNS_NOT_SHOWN
         ]
@@ -160,18 +160,50 @@ def _postgresql_statements(table: str, name: str, q: Any) -> list[str]:
 
 
 def install_structure_triggers(using: str = "default") -> bool:
-    """(Re)install the triggers for the models configured now; False on another database."""
+    """(Re)install the triggers for the models configured now.
+
+    False on another database, or while a table is missing (a partial or backward migrate):
+    the cache stays off until the next full ``migrate``.
+    """
     connection = connections[using]
     if connection.vendor not in VENDORS:
+        return False
+    names = _trigger_names()
+    existing = set(connection.introspection.table_names())
+    if _marker_table() not in existing or not set(names) <= existing:
         return False
     q = connection.ops.quote_name
     build = _sqlite_statements if connection.vendor == "sqlite" else _postgresql_statements
     with connection.cursor() as cursor:
-        for table, name in _trigger_names().items():
+        for table, name in names.items():
             for statement in build(table, name, q):
                 cursor.execute(statement)
     triggers_installed.cache_clear()
     return True
+
+
+def uninstall_structure_triggers(using: str = "default") -> None:
+    """Drop every marker trigger (and PostgreSQL function), e.g. before the marker table goes."""
+    connection = connections[using]
+    if connection.vendor not in VENDORS:
+        return
+    q = connection.ops.quote_name
+    existing = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
+                [f"{TRIGGER_PREFIX}%"],
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
+        else:
+            for table, name in _trigger_names().items():
+                if table in existing:
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}")
+                cursor.execute(f"DROP FUNCTION IF EXISTS {q(name)}()")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {q(TRIGGER_PREFIX + 'bump')}(bigint)")
+    triggers_installed.cache_clear()
 
 
 def install_after_migrate(using: str = "default", **kwargs: Any) -> None:

@@ -45,6 +45,7 @@ from collections import OrderedDict
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from graphql import (
@@ -319,6 +320,17 @@ def _settings_key() -> tuple:
     )
 
 
+def json_size(value: Any) -> int | None:
+    """Return the size of ``value``'s JSON (what bounds the cache); None if it has none."""
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:  # beyond orjson (a 65-bit integer in a JSON scalar): the slow way
+        try:
+            return len(json.dumps(value))
+        except (TypeError, ValueError):
+            return None
+
+
 def _has_error_under(errors: list[Any], response_name: str) -> bool:
     return any(not error.path or error.path[0] == response_name for error in errors)
 
@@ -397,9 +409,7 @@ class StructureCache(StrawberryGraphQLCoreExecutionContext):
         finally:
             _coverage.reset(token)
         if coverage.covered and not _has_error_under(self.collected_errors.errors, path.key):
-            try:
-                size = len(json.dumps(result))
-            except (TypeError, ValueError):
-                return result
-            results.put(key, markers, result, size)
+            size = json_size(result)
+            if size is not None:
+                results.put(key, markers, result, size)
         return result

@@ -299,6 +299,18 @@ def test_the_warm_request_costs_the_token_and_the_marker_only(client, acme):
     assert "workflows_structuremarker" in statements[-1]
 
 
+def test_the_cold_request_costs_one_query_more_than_without_the_cache(client, acme):
+    token = api_token_for(acme.user("employee"))
+    _ask(client, token)  # the token's first use writes last_used_at
+    with override_settings(GRAPHQL_STRUCTURE_CACHE=False), CaptureQueriesContext(connection) as off:
+        _ask(client, token)
+    update_workflow(workflow=acme.workflow, name_en="Touched")
+    with CaptureQueriesContext(connection) as cold:
+        _ask(client, token)
+    assert len(cold.captured_queries) == len(off.captured_queries) + 1
+    assert "workflows_structuremarker" in cold.captured_queries[1]["sql"]
+
+
 @pytest.mark.parametrize("markers", ["kept", "none yet"])
 def test_another_company_never_gets_the_entry(client, acme, globex, markers):
     if markers == "none yet":  # templates written before the triggers were installed
@@ -424,9 +436,7 @@ def test_the_entries_stay_under_the_byte_bound(client, acme):
     token = api_token_for(acme.user("employee"))
     _ask(client, token)
     assert 0 < results.size < DEFAULT_MAX_BYTES
-    document = (
-        "query($n: Int!) { workflows(first: $n) { edges { node { nameEn pipelines { nameEn } } } } }"
-    )
+    document = "query($n: Int!) { workflows(first: $n) { edges { node { nameEn pipelines { nameEn } } } } }"
     results.clear()
     _ask(client, token, document, n=1)
     one = results.size
@@ -475,3 +485,11 @@ def test_only_watched_fields_are_cacheable(document, cacheable):
     fragments = {d.name.value: d for d in parsed.definitions[1:]}
     nodes = [operation.selection_set.selections[0]]
     assert root_field_cacheable(schema.query_type, nodes, fragments) is cacheable
+
+
+def test_the_size_of_an_entry_is_its_json():
+    from schema.execution.structure_cache import json_size
+
+    assert json_size({"a": [1, "é"]}) == len('{"a":[1,"é"]}'.encode())
+    assert json_size({"a": 2**70}) == len('{"a": 1180591620717411303424}')
+    assert json_size({"a": object()}) is None
