@@ -26,7 +26,8 @@ approval and a role approval, each with a form) one company is built with the se
   cursor); their queries and times are added up and the ``pages`` column says so. Each size
   is measured cold (the first request after a change of one template row, which the
   structure cache of ``schema.execution.structure_cache`` must miss) and warm (the same
-  request again, served from that cache).
+  request again, served from that cache). With ``--seed-bench FOLDER`` the replaced engine
+  runs first (as in ``bench_compare``) and both are printed as ratios to its time.
 - ``get_detailed_workflow_data(company_id=...)``: called in-process (no HTTP), if
   ``backend.workflows.services`` provides it; ``n/a`` otherwise.
 - mutations, end to end over HTTP on the size's first workflow: ``attachWorkflow`` (clone and
@@ -574,6 +575,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", action="store_true", help="profile the last size's workflows query"
     )
+    parser.add_argument(
+        "--seed-bench",
+        type=Path,
+        help="also run the replaced engine from this folder (as bench_compare does) and print "
+        "the structure's cold and warm ratios to it",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -585,10 +592,39 @@ def main(argv: list[str] | None = None) -> None:
         print(RESULT_MARKER + json.dumps(result))
         return
 
+    seed = None
+    if args.seed_bench is not None and not args.profile:
+        from tests.benchmarks.bench_compare import run_seed
+
+        seed = run_seed(args.seed_bench, tuple(args.sizes))
     with tempfile.TemporaryDirectory(prefix="bench-graphql-") as tmp:
         targets = database_targets(args.only, tmp)
         results = [_spawn(url, args.sizes, args.runs, args.profile) for url in targets]
     print_results(results, args.runs)
+    if seed is not None:
+        print_structure_ratios(seed, results)
+
+
+def print_structure_ratios(seed: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    """Print the structure's cold and warm times as ratios to the replaced engine's (SQLite)."""
+    rows = []
+    for result in results:
+        for s in result.get("sizes", []):
+            theirs = seed.get(s["size"], {}).get("list_by_company")
+            if theirs is None:
+                continue
+            for label, key in (("cold", "workflows"), ("warm", "workflows_warm")):
+                mine = s[key]["median_ms"]
+                rows.append(
+                    [
+                        f"{vendor_name(result['vendor'])} {s['size']}, {label}",
+                        f"{theirs['ms']:.0f}",
+                        f"{mine:.1f}",
+                        f"{mine / theirs['ms']:.2f}x",
+                    ]
+                )
+    print("Structure against the replaced engine (its SQLite run, same sitting):")
+    print_table(["workflows query", "replaced engine ms", "WorkflowQL ms", "ratio"], rows)
 
 
 if __name__ == "__main__":
