@@ -253,6 +253,13 @@ WORKFLOWQL_DEMO = env_flag("WORKFLOWQL_DEMO")
 
 # schema/execution/fast_fields.py: execution shortcuts for plain fields (off: graphql-core's own path).
 GRAPHQL_EXECUTION_SHORTCUTS = env_flag("GRAPHQL_EXECUTION_SHORTCUTS", default=True)
+# schema/execution/structure_cache.py: the `workflows` list kept per process until a database
+# trigger marks a change of what it shows (off: built at every request). The bound is the JSON
+# size of the kept answers; their Python objects take about three to five times as much.
+GRAPHQL_STRUCTURE_CACHE = env_flag("GRAPHQL_STRUCTURE_CACHE", default=True)
+GRAPHQL_STRUCTURE_CACHE_BYTES = int(
+    os.environ.get("GRAPHQL_STRUCTURE_CACHE_BYTES", str(64 * 1024 * 1024))
+)
 
 LOGGING = {
     "version": 1,

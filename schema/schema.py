@@ -31,6 +31,7 @@ from schema.execution.fast_fields import (
 )
 from schema.execution.input_guard import RefuseNulCharacters
 from schema.execution.optimizer import QueryOptimizerExtension
+from schema.execution.structure_cache import StructureCache
 from schema.root import TYPES, Mutation, Query, Subscription
 
 MAX_TOKENS = 2000
@@ -69,8 +70,13 @@ class WorkflowSchema(Schema):
         log_errors(errors)
 
 
-class ExecutionContext(ExecutionShortcuts, SharedEventExecutionContext):
-    """The execution shortcuts of ``schema.execution.fast_fields``; pushed events rendered once per document."""
+class ExecutionContext(StructureCache, ExecutionShortcuts, SharedEventExecutionContext):
+    """The execution shortcuts of ``schema.execution.fast_fields``; pushed events rendered once per
+    document; the ``workflows`` list served from ``schema.execution.structure_cache``."""
+
+
+class PlainExecutionContext(StructureCache, SharedEventExecutionContext):
+    """graphql-core's and strawberry's own execution, with the same caches."""
 
 
 def introspection_enabled() -> bool:
@@ -113,7 +119,7 @@ def build_schema(*, introspection: bool | None = None, shortcuts: bool | None = 
         config=StrawberryConfig(
             disable_field_suggestions=not allow, scalar_map={datetime: DATETIME}
         ),
-        execution_context_class=ExecutionContext if shortcuts else SharedEventExecutionContext,
+        execution_context_class=ExecutionContext if shortcuts else PlainExecutionContext,
     )
     if shortcuts:
         install_lean_resolvers(built)

@@ -8,6 +8,12 @@ class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from backend.workflows.structure_markers import install_after_migrate
+
+        # Database triggers keep the structure markers; they follow the configured models.
+        post_migrate.connect(install_after_migrate, sender=self, dispatch_uid="structure-markers")
         from backend.workflows.broadcast import publish_events
         from backend.workflows.events import add_event_listener
         from backend.workflows.services.registration import connect_auto_start

@@ -534,3 +534,21 @@ class OutOfOffice(models.Model):
     def is_active_at(self, moment: Any) -> bool:
         """Tell whether the absence covers ``moment``."""
         return self.starts_at <= moment < self.ends_at
+
+
+class StructureMarker(models.Model):
+    """A change marker of what the template structure shows (``backend.workflows.structure_markers``).
+
+    Written only by database triggers: one row per company whose templates changed (the
+    company's user id), and one row (scope 0) for the users, roles, forms and departments
+    that templates show. ``token`` is a new random number at every change.
+    """
+
+    scope = models.BigIntegerField(primary_key=True)
+    token = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "structure marker"
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.token}"

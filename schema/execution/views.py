@@ -20,6 +20,7 @@ from backend.workflows.companies import cached_company_id, get_company_id_for_us
 from backend.workflows.input_limits import json_depth
 from schema.context import RequestContext
 from schema.execution.graphiql import render_graphiql
+from schema.execution.response_encoding import encode_response
 from schema.schema import schema_for_settings
 
 
@@ -126,6 +127,9 @@ class GraphQLView(AsyncGraphQLView[RequestContext, None]):
             raise HTTPException(400, error.as_http_error_reason()) from None
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
+
+    def encode_json(self, data: object) -> str | bytes:
+        return encode_response(data)
 
     async def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         # This app's GraphiQL page and files, not strawberry's (which loads them from a CDN).

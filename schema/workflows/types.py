@@ -43,6 +43,7 @@ from schema.enums import (
     TimeoutActionEnum,
     WorkflowStatusEnum,
 )
+from schema.execution.structure_cache import uncovered_read
 from schema.global_ids import model_node_id, optional_global_id
 from schema.resolution import in_memory, is_prefetched, loaded_or_in_thread
 from schema.workflows.approval_references import ApprovalReferences, with_approval_references
@@ -321,6 +322,9 @@ class PipelineType(relay.Node):
         name = getattr(root, "department_name", None)
         if name is not None:
             return DepartmentType(database_id=int(root.department_id), name=name)
+
+        # A row of a model no structure marker watches (or a department gone): never cached.
+        uncovered_read()
 
         def build() -> DepartmentType | None:
             department = root.department

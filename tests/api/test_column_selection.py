@@ -12,14 +12,17 @@ beside a narrow ``pipelines`` selection.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
 from backend.workflows.services import create_workflow
+from schema.execution.structure_cache import results as structure_results
 from schema.schema import schema as served
 from tests.support.helpers import api_token_for, global_id, graphql
 
@@ -148,17 +151,27 @@ def test_every_field_answers_the_same_with_narrow_columns(client, acme, monkeypa
     graphql(client, "{ __typename }", token=token)
     assert len(documents) > 60
 
+    cached_documents = 0
     for document in documents:
-        # when: narrow columns (as served) and every column
-        narrow, narrow_queries = _answer(client, document, token)
-        with monkeypatch.context() as patched:
-            patched.setattr("schema.execution.optimizer.COLUMN_HINTED_MODELS", frozenset())
-            wide, wide_queries = _answer(client, document, token)
+        # when: narrow columns (as served) and every column, without the structure cache
+        with override_settings(GRAPHQL_STRUCTURE_CACHE=False):
+            narrow, narrow_queries = _answer(client, document, token)
+            with monkeypatch.context() as patched:
+                patched.setattr("schema.execution.optimizer.COLUMN_HINTED_MODELS", frozenset())
+                wide, wide_queries = _answer(client, document, token)
+        # and through the structure cache: the first request (cold), then the next (warm)
+        structure_results.clear()
+        cold, _ = _answer(client, document, token)
+        hits = structure_results.hits
+        warm, _ = _answer(client, document, token)
+        cached_documents += structure_results.hits - hits
 
         # then
         assert "errors" not in narrow, (document, narrow)
         assert narrow == wide, document
         assert narrow_queries == wide_queries, document
+        assert json.dumps(cold) == json.dumps(warm) == json.dumps(narrow), document
+    assert cached_documents >= 20
 
 
 def test_workflow_rows_leave_unasked_columns_out(client, acme):

@@ -24,6 +24,7 @@ from unittest.mock import patch
 import pytest
 import strawberry
 from asgiref.sync import async_to_sync
+from django.test import override_settings
 from graphql.execution.executor import Executor
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
@@ -36,6 +37,7 @@ from schema.execution.fast_fields import (
     install_lean_resolvers,
     plain_leaf_fields,
 )
+from schema.execution.structure_cache import results as structure_results
 from schema.schema import build_schema
 from tests.support.helpers import graphql
 from tests.support.purchase_steps import current_approvers, start_purchase_request
@@ -108,23 +110,41 @@ def current_approvers_of(request: Any) -> list[Any]:
     return current_approvers(attachment)
 
 
-def _with_schema(client: Any, served: Any, document: str, user: Any) -> bytes:
-    with patch("schema.execution.views.schema_for_settings", return_value=served):
+def _with_schema(
+    client: Any, served: Any, document: str, user: Any, *, cached: bool = False
+) -> bytes:
+    with (
+        override_settings(GRAPHQL_STRUCTURE_CACHE=cached),
+        patch("schema.execution.views.schema_for_settings", return_value=served),
+    ):
         body = graphql(client, document, user=user)
     assert "errors" not in body, body
     return json.dumps(body, sort_keys=False).encode()
+
+
+def _cold_and_warm(client: Any, served: Any, document: str, user: Any) -> list[bytes]:
+    """The answers of the first request through the structure cache and of the next one."""
+    structure_results.clear()
+    cold = _with_schema(client, served, document, user, cached=True)
+    hits = structure_results.hits
+    warm = _with_schema(client, served, document, user, cached=True)
+    if document == WORKFLOWS:
+        assert structure_results.hits == hits + 1, "the second request is served from the cache"
+    return [cold, warm]
 
 
 @pytest.mark.parametrize(
     "document", [WORKFLOWS, ATTACHMENTS, INBOX, ME], ids=["workflows", "attachments", "inbox", "me"]
 )
 def test_app_documents_answer_the_same_with_and_without_shortcuts(client, running, document):
+    """Also through the structure cache, cold and warm, on both schemas."""
     viewers = [running.user("employee"), running.user("requester")]
     fast, plain = build_schema(), build_schema(shortcuts=False)
     for viewer in viewers:
-        assert _with_schema(client, fast, document, viewer) == _with_schema(
-            client, plain, document, viewer
-        )
+        expected = _with_schema(client, plain, document, viewer)
+        assert _with_schema(client, fast, document, viewer) == expected
+        assert _cold_and_warm(client, fast, document, viewer) == [expected, expected]
+        assert _cold_and_warm(client, plain, document, viewer) == [expected, expected]
 
 
 def test_the_shortcuts_are_taken(client, running):

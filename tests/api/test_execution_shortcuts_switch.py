@@ -8,8 +8,7 @@ from importlib.metadata import version
 import pytest
 
 from schema.execution import fast_fields
-from schema.execution.event_sharing import SharedEventExecutionContext
-from schema.schema import ExecutionContext, build_schema
+from schema.schema import ExecutionContext, PlainExecutionContext, build_schema
 
 QUERY = "{ __typename }"
 
@@ -47,8 +46,8 @@ def test_shortcuts_switch_off_with_one_warning_when_internals_differ(
         first = build_schema()
         second = build_schema(introspection=True)
 
-    assert first.execution_context_class is SharedEventExecutionContext
-    assert second.execution_context_class is SharedEventExecutionContext
+    assert first.execution_context_class is PlainExecutionContext
+    assert second.execution_context_class is PlainExecutionContext
     assert [record.levelname for record in caplog.records] == ["WARNING"]
     message = caplog.records[0].getMessage()
     assert message.startswith("Execution shortcuts are off: the library internals they rely on")
@@ -70,6 +69,6 @@ def test_the_setting_turns_the_shortcuts_off(settings, caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING, logger="schema.execution.fast_fields"):
         built = build_schema()
 
-    assert built.execution_context_class is SharedEventExecutionContext
+    assert built.execution_context_class is PlainExecutionContext
     assert caplog.records == []
     assert built.execute_sync(QUERY).data == {"__typename": "Query"}

@@ -48,6 +48,14 @@ from tests.support.purchase_steps import approve_current_stage, current_approver
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _no_structure_cache(settings):
+    """Count what building each answer costs: a cached ``workflows`` list would cost 2 queries
+    (tests/api/test_structure_cache.py counts those)."""
+    settings.GRAPHQL_STRUCTURE_CACHE = False
+
+
 # The bearer token with its user and the user's company, in one query: see
 # test_fixed_cost_of_a_request.
 REQUEST_OVERHEAD = 1

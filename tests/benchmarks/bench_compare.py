@@ -16,7 +16,9 @@ What is compared (all on SQLite):
 
 - the whole structure of W workflows x 5 pipelines x 5 stages: the replaced engine's
   ``get_detailed_workflow_data(company_id=)`` (plain dicts, in-process, best of 3) against
-  this project's nested ``workflows`` GraphQL query over HTTP (every page, median);
+  this project's nested ``workflows`` GraphQL query over HTTP (every page, median), twice:
+  *cold*, the first request after a change of a template (the structure cache misses), and
+  *warm*, the same request again (served from the cache);
 - each decision as one call including its after-commit listeners: the replaced engine's
   service call (one run each, as its harness measures them) against this project's service
   call (median), queries and milliseconds.
@@ -95,21 +97,25 @@ def _verdict(ok: bool) -> str:
 
 
 def structure_rows(seed: dict[str, Any], ours: dict[str, Any]) -> list[list[object]]:
+    """One row per size for the first request after a change (cold), one for the next (warm)."""
     rows: list[list[object]] = []
     for measured in ours["sizes"]:
         size = measured["size"]
         theirs = seed[size]["list_by_company"]
-        mine = measured["workflows"]
-        ratio = mine["median_ms"] / theirs["ms"]
-        rows.append(
-            [
-                f"structure {size}",
-                f"{theirs['ms']:.0f} ms, {theirs['queries']} q",
-                f"{mine['median_ms']:.0f} ms, {mine['queries_max']} q ({measured['pages']} pages)",
-                _ratio(mine["median_ms"], theirs["ms"]),
-                f"<= {TARGET_RATIO['structure']:.1f}x: {_verdict(ratio <= TARGET_RATIO['structure'])}",
-            ]
-        )
+        for label, key in (("cold", "workflows"), ("warm", "workflows_warm")):
+            mine = measured[key]
+            ratio = mine["median_ms"] / theirs["ms"]
+            rows.append(
+                [
+                    f"structure {size}, {label}",
+                    f"{theirs['ms']:.0f} ms, {theirs['queries']} q",
+                    f"{mine['median_ms']:.0f} ms, {mine['queries_max']} q "
+                    f"({measured['pages']} pages)",
+                    _ratio(mine["median_ms"], theirs["ms"]),
+                    f"<= {TARGET_RATIO['structure']:.1f}x: "
+                    f"{_verdict(ratio <= TARGET_RATIO['structure'])}",
+                ]
+            )
     return rows
 
 
