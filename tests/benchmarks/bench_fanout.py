@@ -515,10 +515,12 @@ class Scenario:
 
     @staticmethod
     def event_ids_after(attachment_id: int, after: int) -> list[str]:
+        """The global ids (what ``attachmentEvents { id }`` sends) of the events after ``after``."""
         from backend.workflows.models import WorkflowEvent
+        from schema.global_ids import global_id
 
         return [
-            str(pk)
+            global_id("WorkflowEvent", pk)
             for pk in WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__gt=after)
             .order_by("pk")
             .values_list("pk", flat=True)
