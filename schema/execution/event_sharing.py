@@ -33,6 +33,8 @@ from graphql import ExecutionResult, FieldNode, VariableNode, Visitor, visit
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
+from schema.execution.socket_writer import SocketWriter, text_frame
+
 SHARED_RESULTS_MAX = 512
 SHARE_KEY_ATTRIBUTE = "share_key"
 
@@ -40,10 +42,15 @@ SHARE_KEY_ATTRIBUTE = "share_key"
 _results: OrderedDict[tuple, Any] = OrderedDict()
 # id(result) -> (result, JSON of result.data); the result is kept so its id stays unique
 _encoded: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+# (id(result), frame prefix) -> (result, the WebSocket frame); most operation ids repeat
+_frames: OrderedDict[tuple[int, str], tuple[Any, bytes]] = OrderedDict()
 _rendering_variables: OrderedDict[tuple[str, str | None], tuple[str, ...]] = OrderedDict()
 
 # The graphql-transport-ws operation whose task is running (set by the consumer's handler).
 current_operation: ContextVar[Any] = ContextVar("current_operation", default=None)
+# The execution context graphql-core built last in this task: a subscription's own, when its
+# resolver starts (``FastPath.of`` reads it to render shared events outside the task).
+_built_context: ContextVar[Any] = ContextVar("built_execution_context", default=None)
 
 
 def share(event: Any, key: tuple) -> Any:
@@ -55,6 +62,7 @@ def share(event: Any, key: tuple) -> Any:
 def clear_shared_results() -> None:
     _results.clear()
     _encoded.clear()
+    _frames.clear()
 
 
 def _bounded_put(cache: OrderedDict, key: Any, value: Any) -> None:
@@ -113,6 +121,10 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     _document_key: tuple | None = None
     _document_key_ready = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _built_context.set(self)  # per-event copies are made with copy(), not here
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if not self._document_key_ready:  # once per subscription; the copies inherit it
@@ -195,13 +207,48 @@ def _encoded_data(result: Any) -> str:
     return text
 
 
+def _frame(result: Any, prefix: str) -> bytes:
+    """The WebSocket frame of ``result`` for the operations whose frames start with ``prefix``."""
+    key = (id(result), prefix)
+    cached = _frames.get(key)
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    frame = text_frame((prefix + _encoded_data(result) + "}}").encode())
+    _bounded_put(_frames, key, (result, frame))
+    return frame
+
+
+async def _render(event: Any, document_key: tuple, context: Any) -> Any:
+    """The shared result of ``event`` for a document, executing it with ``context`` (the
+    subscription's execution context) if no subscriber has yet; None if it cannot be shared."""
+    share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
+    if share_key is None:
+        return None
+    entry = _results.get((share_key, document_key))
+    if entry is None:
+        if context is None:
+            return None
+        # What graphql-core does for a subscription's event (execute_subscription_event).
+        per_event = context.build_per_event_executor(event)
+        if per_event._document_key != document_key:
+            return None
+        entry = per_event.execute_operation(False)
+        if isawaitable(entry):
+            entry = await entry
+    return await _shared_result(entry)
+
+
 class FastPath:
     """Send shared events of one subscription straight to its socket (see the module doc)."""
 
-    def __init__(self, operation: Any, key: tuple) -> None:
+    def __init__(self, operation: Any, key: tuple, context: Any = None) -> None:
         self.operation = operation
         self.document_key = key
         self.prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":{"data":'
+        self.consumer = operation.handler.websocket.ws_consumer
+        self.writer = SocketWriter.of(self.consumer.scope)
+        # The subscription's execution context, to render an event no subscriber rendered yet.
+        self.context = context if isinstance(context, SharedEventExecutionContext) else None
 
     @classmethod
     def of(cls, info: Info) -> FastPath | None:
@@ -214,7 +261,27 @@ class FastPath:
         # ``VariableValues`` its annotation names.
         variables = cast(dict[str, Any], raw.variable_values)
         key = document_key(raw.operation, raw.fragments, variables)
-        return None if key is None else cls(operation, key)
+        context = _built_context.get()
+        if context is not None and context.operation is not raw.operation:
+            context = None  # not this subscription's
+        return None if key is None else cls(operation, key, context)
+
+    @property
+    def direct(self) -> bool:
+        """True when ``write_now`` can send events (the socket takes pre-built frames)."""
+        return self.writer is not None and self.context is not None
+
+    async def write_now(self, event: Any) -> bool:
+        """Write ``event``'s shared frame to the socket now, from any task (rendering it once
+        with this subscription's context if needed). False: send it the usual way instead."""
+        if self.writer is None or self.operation.completed:
+            return self.operation.completed
+        result = await _render(event, self.document_key, self.context)
+        if result is None:
+            return False
+        if self.operation.completed:
+            return True
+        return self.writer.write(_frame(result, self.prefix))
 
     async def send(self, event: Any) -> bool:
         """Send ``event``'s frame if another subscriber rendered it; False: yield it instead."""
@@ -225,7 +292,9 @@ class FastPath:
         result = await _shared_result(entry)
         if result is None:
             return False
-        if not self.operation.completed:
-            frame = self.prefix + _encoded_data(result) + "}}"
-            await self.operation.handler.websocket.ws_consumer.send(frame)
+        if self.operation.completed:
+            return True
+        # Straight to the socket when the server allows it; else through ASGI as strawberry does.
+        if self.writer is None or not self.writer.write(_frame(result, self.prefix)):
+            await self.consumer.send(self.prefix + _encoded_data(result) + "}}")
         return True

@@ -150,7 +150,8 @@ async def _bench_endpoint(path: str) -> Any:
             return {"size": await group_size(group)}
         hub = fanout._hubs.get(asyncio.get_running_loop())
         queues = hub.queues.get(group, ()) if hub is not None else ()
-        return {"size": sum(1 for queue in queues if queue._getters)}
+        # A listener (or, before listeners had sinks, a bare asyncio.Queue) waiting for a message.
+        return {"size": sum(1 for q in queues if getattr(q, "queue", q)._getters)}
     if path == "/__bench/cpu":
         return {"cpu": time.process_time(), "gc": _gc_pauses}
     if path == "/__bench/memory":
