@@ -12,8 +12,10 @@ copy: ``setup_databases`` with a unique test database name (a temporary SQLite f
 nor the ``test_*`` database of a concurrent pytest run is touched.
 
 Two setups, each with servers started once (``uvicorn backend.asgi:application`` wrapped in a
-thin benchmark layer, ``bench_application``; one worker each, default uvicorn options, on free
-127.0.0.1 ports):
+thin benchmark layer, ``bench_application``; one worker each, with the deployed uvicorn options
+of ``backend.serving``, on free 127.0.0.1 ports; settings ``tests.benchmarks.bench_settings``,
+the test settings with 150 s instead of 10 s for a socket's ``connection_init``, so thousands
+of sockets opening at once on a loaded machine are not closed with 4408 first):
 
 - ``memory``: one process with the in-memory channel layer; subscribers on it, decisions POSTed
   to it.
@@ -266,9 +268,12 @@ class RawSubscriber(asyncio.Protocol):
             self.process()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.process()  # a close frame, if the server sent one, says why
+        close = self.protocol.close_rcvd
+        reason = f"closed by the server: {close}" if close is not None else repr(exc)
         for future in (self.opened, self.acked):
             if not future.done():
-                future.set_exception(ConnectionError(f"connection lost: {exc!r}"))
+                future.set_exception(ConnectionError(f"connection lost: {reason}"))
 
     def process(self) -> None:
         """Parse the reads received so far (and answer pings)."""
@@ -322,7 +327,7 @@ async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], co
             subscriber.send_json(
                 {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
             )
-            await asyncio.wait_for(subscriber.acked, 30)
+            await asyncio.wait_for(subscriber.acked, 150)  # as the servers' init timeout
             for number, attachment_id in enumerate(subscriptions):
                 subscriber.send_json(
                     {
@@ -713,6 +718,7 @@ def run(
         "database_url": _database_url(),
         "app": "tests.benchmarks.bench_fanout:bench_application",
         "extra_args": ["--factory"],
+        "extra_env": {"DJANGO_SETTINGS_MODULE": "tests.benchmarks.bench_settings"},
         "timeout": 60,
     }
     try:
