@@ -256,6 +256,7 @@ class RawSubscriber(asyncio.Protocol):
         self.opened = loop.create_future()
         self.acked = loop.create_future()
         self.transport: Any = None
+        self.lost = False
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -268,6 +269,7 @@ class RawSubscriber(asyncio.Protocol):
             self.process()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self.process()  # a close frame, if the server sent one, says why
         close = self.protocol.close_rcvd
         reason = f"closed by the server: {close}" if close is not None else repr(exc)
@@ -317,7 +319,7 @@ async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], co
     subscribers: list[RawSubscriber] = []
     limit = asyncio.Semaphore(50)
 
-    async def open_one() -> None:
+    async def open_one() -> RawSubscriber:
         async with limit:
             _, subscriber = await loop.create_connection(
                 lambda: RawSubscriber(url, loop), parts.hostname, parts.port
@@ -336,15 +338,30 @@ async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], co
                         "payload": {"query": SUBSCRIPTION, "variables": {"id": attachment_id}},
                     }
                 )
-            subscribers.append(subscriber)
+            return subscriber
 
-    await asyncio.gather(*(open_one() for _ in range(count)))
+    subscribers.extend(await asyncio.gather(*(open_one() for _ in range(count))))
+
+    async def reconnect() -> None:
+        """Open a socket again when the server closed it before the decisions (as graphql-ws
+        clients do after a 1013 close: on a saturated machine a socket's channel-layer read
+        can time out while thousands subscribe)."""
+        while True:
+            await asyncio.sleep(0.5)
+            for index, subscriber in enumerate(subscribers):
+                if subscriber.lost and not subscriber.frames:
+                    closed = subscriber.protocol.close_rcvd
+                    print(f"reopening a socket the server closed: {closed}", file=sys.stderr)
+                    subscribers[index] = await open_one()
+
+    reconnecting = asyncio.create_task(reconnect())
     conn.send(("ready", count))
 
     frames_expected = 0  # every socket gets the same frames
     while True:
         command, argument = await loop.run_in_executor(None, conn.recv)
         if command == "hold":  # a decision is about to fan out: only buffer
+            reconnecting.cancel()  # the servers had every socket subscribed by now
             for subscriber in subscribers:
                 subscriber.buffering = True
             conn.send(("holding", None))
