@@ -144,8 +144,9 @@ async def _stream(
             return data
 
         if fast_path is not None and fast_path.direct:
+            direct = fast_path
 
-            async def sink(message: dict[str, Any]) -> bool:
+            def offer(message: dict[str, Any]) -> bool | None:
                 # Runs in the process's listener task while this one waits for a message:
                 # sends a shared event that follows what was delivered; the rest is queued.
                 data = new_event(message)
@@ -154,12 +155,17 @@ async def _stream(
                 previous = data.get("previous_id")
                 if previous is not None and previous > last_seen.get(data["attachment_id"], since):
                     return False  # events are missing before it: read them here first
-                if not await fast_path.write_now(_pushed_event(data)):
-                    return False
-                last_seen[data["attachment_id"]] = data["id"]
-                return True
+                sent = direct.write_rendered(_pushed_event(data))
+                if sent:
+                    last_seen[data["attachment_id"]] = data["id"]
+                return sent
 
-            next_message.sink = sink
+            async def prepare(message: dict[str, Any]) -> None:
+                data = new_event(message)
+                if data is not None:
+                    await direct.render(_pushed_event(data))
+
+            next_message.sink = fanout.Sink(offer, prepare)
         while True:
             message = await next_message()
             data = new_event(message)

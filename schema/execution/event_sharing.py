@@ -42,6 +42,8 @@ SHARE_KEY_ATTRIBUTE = "share_key"
 _results: OrderedDict[tuple, Any] = OrderedDict()
 # id(result) -> (result, JSON of result.data); the result is kept so its id stays unique
 _encoded: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+# (share key, document key) of events whose rendering failed: not rendered again per socket
+_unshareable: OrderedDict[tuple, None] = OrderedDict()
 # (id(result), frame prefix) -> (result, the WebSocket frame); most operation ids repeat
 _frames: OrderedDict[tuple[int, str], tuple[Any, bytes]] = OrderedDict()
 _rendering_variables: OrderedDict[tuple[str, str | None], tuple[str, ...]] = OrderedDict()
@@ -63,6 +65,7 @@ def clear_shared_results() -> None:
     _results.clear()
     _encoded.clear()
     _frames.clear()
+    _unshareable.clear()
 
 
 def _bounded_put(cache: OrderedDict, key: Any, value: Any) -> None:
@@ -268,20 +271,31 @@ class FastPath:
 
     @property
     def direct(self) -> bool:
-        """True when ``write_now`` can send events (the socket takes pre-built frames)."""
+        """True when ``write_rendered`` can send events (the socket takes pre-built frames)."""
         return self.writer is not None and self.context is not None
 
-    async def write_now(self, event: Any) -> bool:
-        """Write ``event``'s shared frame to the socket now, from any task (rendering it once
-        with this subscription's context if needed). False: send it the usual way instead."""
-        if self.writer is None or self.operation.completed:
-            return self.operation.completed
-        result = await _render(event, self.document_key, self.context)
-        if result is None:
-            return False
+    def write_rendered(self, event: Any) -> bool | None:
+        """Write ``event``'s shared frame to the socket now, from any task. True: written (or
+        the operation is over); False: send it the usual way; None: ``render`` it first."""
         if self.operation.completed:
             return True
-        return self.writer.write(_frame(result, self.prefix))
+        share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
+        if share_key is None or self.writer is None:
+            return False
+        key = (share_key, self.document_key)
+        entry = _results.get(key)
+        if entry is None or isinstance(entry, asyncio.Future):
+            return False if key in _unshareable else None
+        if entry.errors:
+            return False
+        return self.writer.write(_frame(entry, self.prefix))
+
+    async def render(self, event: Any) -> None:
+        """Render ``event`` for this document, with this subscription's execution context."""
+        share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
+        if share_key is not None and await _render(event, self.document_key, self.context) is None:
+            # Not shareable (errors): every subscriber renders it for itself, as before.
+            _bounded_put(_unshareable, (share_key, self.document_key), None)
 
     async def send(self, event: Any) -> bool:
         """Send ``event``'s frame if another subscriber rendered it; False: yield it instead."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,9 +40,18 @@ REFRESH_SECONDS = 3600.0
 RETRY_SECONDS = 1.0
 
 
-# A sink: ``await sink(message)`` is True when it handled the message (sent or nothing to
-# send), False when the subscription must take it from its queue.
-Sink = Callable[[dict[str, Any]], Awaitable[bool]]
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sink:
+    """What a subscription lets the listener task do with its messages.
+
+    ``offer(message)``: True when it handled the message (sent it, or nothing to send), False
+    when the subscription must take it from its queue, None when ``prepare(message)`` must
+    run first (e.g. render a shared event no subscriber has rendered yet). ``offer`` runs
+    for every socket and event, so it does not await.
+    """
+
+    offer: Callable[[dict[str, Any]], bool | None]
+    prepare: Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Listener:
@@ -120,12 +130,17 @@ class _Hub:
                     listener.queue.put_nowait(message)
             for listener in offered:
                 sink = listener.sink
-                handled = False
+                handled: bool | None = False
                 if sink is not None and listener.idle():
                     try:
-                        handled = await sink(message)
+                        handled = sink.offer(message)
+                        if handled is None:
+                            await sink.prepare(message)
+                            if listener.sink is sink and listener.idle():
+                                handled = sink.offer(message)
                     except Exception:  # the subscription handles it, and reports what fails
                         logger.exception("A subscription's sink failed; queueing the message")
+                        handled = False
                 if not handled:
                     listener.queue.put_nowait(message)
 
