@@ -18,6 +18,10 @@ When 1,000 people watch one attachment that is 1,000 times the same work per eve
   in, byte for byte what strawberry would send, without strawberry's per-result pipeline.
   The first subscriber of an event (per document) still goes through strawberry and fills
   the cache; replayed events (read from the database) always do.
+- ``FastPath.write_rendered`` / ``render`` serve the process's listener task
+  (``schema.execution.fanout`` sinks): it renders a pushed event once with a subscription's
+  own execution context and writes the frame to every idle subscriber's socket
+  (``schema.execution.socket_writer``), without waking their tasks.
 """
 
 from __future__ import annotations
@@ -293,9 +297,16 @@ class FastPath:
     async def render(self, event: Any) -> None:
         """Render ``event`` for this document, with this subscription's execution context."""
         share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
-        if share_key is not None and await _render(event, self.document_key, self.context) is None:
-            # Not shareable (errors): every subscriber renders it for itself, as before.
-            _bounded_put(_unshareable, (share_key, self.document_key), None)
+        if share_key is None:
+            return
+        result = None
+        try:
+            result = await _render(event, self.document_key, self.context)
+        finally:
+            if result is None:
+                # Not shareable (errors, or it raised): not rendered again for every socket;
+                # each subscription renders it through strawberry, which reports what fails.
+                _bounded_put(_unshareable, (share_key, self.document_key), None)
 
     async def send(self, event: Any) -> bool:
         """Send ``event``'s frame if another subscriber rendered it; False: yield it instead."""
