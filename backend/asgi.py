@@ -19,12 +19,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from schema.execution.consumers import websocket_consumer  # noqa: E402
+from schema.execution.socket_writer import keep_server_send  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": AuthMiddlewareStack(
-            URLRouter([re_path(r"^graphql/?$", websocket_consumer())])
+        # The server's own send goes in the scope: shared subscription events are written
+        # to the socket below the middleware (schema.execution.socket_writer).
+        "websocket": keep_server_send(
+            AuthMiddlewareStack(URLRouter([re_path(r"^graphql/?$", websocket_consumer())]))
         ),
     }
 )

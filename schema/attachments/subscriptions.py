@@ -131,17 +131,48 @@ async def _stream(
             last_seen[event.attachment_id] = event.pk
             context.loaders = Loaders()
             yield WorkflowEventType.from_model(event)
-        while True:
-            message = await next_message()
+
+        def new_event(message: dict[str, Any]) -> dict[str, Any] | None:
+            """The event of ``message`` if this subscription is to deliver it, else None."""
             if message.get("type") != MESSAGE_TYPE:
-                continue
+                return None
             data = message["event"]
             if data["company_id"] != company_id or not accept(data):
+                return None
+            if data["id"] <= last_seen.get(data["attachment_id"], since):
+                return None  # already delivered (replayed, or caught up earlier)
+            return data
+
+        if fast_path is not None and fast_path.direct:
+            direct = fast_path
+
+            def offer(message: dict[str, Any]) -> bool | None:
+                # Runs in the process's listener task while this one waits for a message:
+                # sends a shared event that follows what was delivered; the rest is queued.
+                data = new_event(message)
+                if data is None:
+                    return True
+                previous = data.get("previous_id")
+                if previous is not None and previous > last_seen.get(data["attachment_id"], since):
+                    return False  # events are missing before it: read them here first
+                sent = direct.write_rendered(_pushed_event(data))
+                if sent:
+                    last_seen[data["attachment_id"]] = data["id"]
+                return sent
+
+            async def prepare(message: dict[str, Any]) -> None:
+                data = new_event(message)
+                if data is not None:
+                    await direct.render(_pushed_event(data))
+
+            next_message.sink = fanout.Sink(offer, prepare)
+        while True:
+            message = await next_message()
+            data = new_event(message)
+            if data is None:
                 continue
             attachment_id = data["attachment_id"]
             seen = last_seen.get(attachment_id, since)
-            if data["id"] <= seen:
-                continue  # already delivered (replayed, or caught up earlier)
             previous = data.get("previous_id")
             if previous is not None and previous > seen:
                 missed = await sync_to_async(_load_events)(

@@ -18,6 +18,10 @@ When 1,000 people watch one attachment that is 1,000 times the same work per eve
   in, byte for byte what strawberry would send, without strawberry's per-result pipeline.
   The first subscriber of an event (per document) still goes through strawberry and fills
   the cache; replayed events (read from the database) always do.
+- ``FastPath.write_rendered`` / ``render`` serve the process's listener task
+  (``schema.execution.fanout`` sinks): it renders a pushed event once with a subscription's
+  own execution context and writes the frame to every idle subscriber's socket
+  (``schema.execution.socket_writer``), without waking their tasks.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from graphql import ExecutionResult, FieldNode, VariableNode, Visitor, visit
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
+from schema.execution.socket_writer import SocketWriter, text_frame
+
 SHARED_RESULTS_MAX = 512
 SHARE_KEY_ATTRIBUTE = "share_key"
 
@@ -40,10 +46,17 @@ SHARE_KEY_ATTRIBUTE = "share_key"
 _results: OrderedDict[tuple, Any] = OrderedDict()
 # id(result) -> (result, JSON of result.data); the result is kept so its id stays unique
 _encoded: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+# (share key, document key) of events whose rendering failed: not rendered again per socket
+_unshareable: OrderedDict[tuple, None] = OrderedDict()
+# (id(result), frame prefix) -> (result, the WebSocket frame); most operation ids repeat
+_frames: OrderedDict[tuple[int, str], tuple[Any, bytes]] = OrderedDict()
 _rendering_variables: OrderedDict[tuple[str, str | None], tuple[str, ...]] = OrderedDict()
 
 # The graphql-transport-ws operation whose task is running (set by the consumer's handler).
 current_operation: ContextVar[Any] = ContextVar("current_operation", default=None)
+# The execution context graphql-core built last in this task: a subscription's own, when its
+# resolver starts (``FastPath.of`` reads it to render shared events outside the task).
+_built_context: ContextVar[Any] = ContextVar("built_execution_context", default=None)
 
 
 def share(event: Any, key: tuple) -> Any:
@@ -55,6 +68,8 @@ def share(event: Any, key: tuple) -> Any:
 def clear_shared_results() -> None:
     _results.clear()
     _encoded.clear()
+    _frames.clear()
+    _unshareable.clear()
 
 
 def _bounded_put(cache: OrderedDict, key: Any, value: Any) -> None:
@@ -113,6 +128,10 @@ class SharedEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     _document_key: tuple | None = None
     _document_key_ready = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _built_context.set(self)  # per-event copies are made with copy(), not here
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if not self._document_key_ready:  # once per subscription; the copies inherit it
@@ -195,13 +214,48 @@ def _encoded_data(result: Any) -> str:
     return text
 
 
+def _frame(result: Any, prefix: str) -> bytes:
+    """The WebSocket frame of ``result`` for the operations whose frames start with ``prefix``."""
+    key = (id(result), prefix)
+    cached = _frames.get(key)
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    frame = text_frame((prefix + _encoded_data(result) + "}}").encode())
+    _bounded_put(_frames, key, (result, frame))
+    return frame
+
+
+async def _render(event: Any, document_key: tuple, context: Any) -> Any:
+    """The shared result of ``event`` for a document, executing it with ``context`` (the
+    subscription's execution context) if no subscriber has yet; None if it cannot be shared."""
+    share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
+    if share_key is None:
+        return None
+    entry = _results.get((share_key, document_key))
+    if entry is None:
+        if context is None:
+            return None
+        # What graphql-core does for a subscription's event (execute_subscription_event).
+        per_event = context.build_per_event_executor(event)
+        if per_event._document_key != document_key:
+            return None
+        entry = per_event.execute_operation(False)
+        if isawaitable(entry):
+            entry = await entry
+    return await _shared_result(entry)
+
+
 class FastPath:
     """Send shared events of one subscription straight to its socket (see the module doc)."""
 
-    def __init__(self, operation: Any, key: tuple) -> None:
+    def __init__(self, operation: Any, key: tuple, context: Any = None) -> None:
         self.operation = operation
         self.document_key = key
         self.prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":{"data":'
+        self.consumer = operation.handler.websocket.ws_consumer
+        self.writer = SocketWriter.of(self.consumer.scope)
+        # The subscription's execution context, to render an event no subscriber rendered yet.
+        self.context = context if isinstance(context, SharedEventExecutionContext) else None
 
     @classmethod
     def of(cls, info: Info) -> FastPath | None:
@@ -214,7 +268,45 @@ class FastPath:
         # ``VariableValues`` its annotation names.
         variables = cast(dict[str, Any], raw.variable_values)
         key = document_key(raw.operation, raw.fragments, variables)
-        return None if key is None else cls(operation, key)
+        context = _built_context.get()
+        if context is not None and context.operation is not raw.operation:
+            context = None  # not this subscription's
+        return None if key is None else cls(operation, key, context)
+
+    @property
+    def direct(self) -> bool:
+        """True when ``write_rendered`` can send events (the socket takes pre-built frames)."""
+        return self.writer is not None and self.context is not None
+
+    def write_rendered(self, event: Any) -> bool | None:
+        """Write ``event``'s shared frame to the socket now, from any task. True: written (or
+        the operation is over); False: send it the usual way; None: ``render`` it first."""
+        if self.operation.completed:
+            return True
+        share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
+        if share_key is None or self.writer is None:
+            return False
+        key = (share_key, self.document_key)
+        entry = _results.get(key)
+        if entry is None or isinstance(entry, asyncio.Future):
+            return False if key in _unshareable else None
+        if entry.errors:
+            return False
+        return self.writer.write(_frame(entry, self.prefix))
+
+    async def render(self, event: Any) -> None:
+        """Render ``event`` for this document, with this subscription's execution context."""
+        share_key = getattr(event, SHARE_KEY_ATTRIBUTE, None)
+        if share_key is None:
+            return
+        result = None
+        try:
+            result = await _render(event, self.document_key, self.context)
+        finally:
+            if result is None:
+                # Not shareable (errors, or it raised): not rendered again for every socket;
+                # each subscription renders it through strawberry, which reports what fails.
+                _bounded_put(_unshareable, (share_key, self.document_key), None)
 
     async def send(self, event: Any) -> bool:
         """Send ``event``'s frame if another subscriber rendered it; False: yield it instead."""
@@ -225,7 +317,9 @@ class FastPath:
         result = await _shared_result(entry)
         if result is None:
             return False
-        if not self.operation.completed:
-            frame = self.prefix + _encoded_data(result) + "}}"
-            await self.operation.handler.websocket.ws_consumer.send(frame)
+        if self.operation.completed:
+            return True
+        # Straight to the socket when the server allows it; else through ASGI as strawberry does.
+        if self.writer is None or not self.writer.write(_frame(result, self.prefix)):
+            await self.consumer.send(self.prefix + _encoded_data(result) + "}}")
         return True

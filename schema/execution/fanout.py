@@ -12,15 +12,24 @@ is joined (so a subscription can read the audit trail afterwards without a gap),
 messages of a group reach a subscription in the order the process received them. Group
 membership is refreshed periodically (channel layers expire it after ``group_expiry``,
 one day by default, which would silently end long-lived subscriptions).
+
+Waking every subscription's task for every event costs more than the frame it sends (a
+task switch and five nested async generators per socket). So a subscription may give its
+``Listener`` a *sink*: while the subscription waits for its next message with nothing
+queued, the listener task offers each message to the sink first, and the sink handles it
+on the spot (for a shared event: writes the frame straight to the socket). A message the
+sink declines, or one that arrives while the subscription is busy or has messages queued,
+goes to its queue as before, so each subscription still sees its messages in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -31,15 +40,56 @@ REFRESH_SECONDS = 3600.0
 RETRY_SECONDS = 1.0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sink:
+    """What a subscription lets the listener task do with its messages.
+
+    ``offer(message)``: True when it handled the message (sent it, or nothing to send), False
+    when the subscription must take it from its queue, None when ``prepare(message)`` must
+    run first (e.g. render a shared event no subscriber has rendered yet). ``offer`` runs
+    for every socket and event, so it does not await.
+    """
+
+    offer: Callable[[dict[str, Any]], bool | None]
+    prepare: Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Listener:
+    """One subscription's membership of a group: its message queue and an optional sink.
+
+    Awaiting ``listener()`` returns the next message (as ``asyncio.Queue.get``).
+    """
+
+    __slots__ = ("queue", "sink", "waiting")
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.sink: Sink | None = None
+        self.waiting = False  # True while the subscription awaits a message, none queued
+
+    async def __call__(self) -> Any:
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        self.waiting = True
+        try:
+            return await self.queue.get()
+        finally:
+            self.waiting = False
+
+    def idle(self) -> bool:
+        """True when a message handled now cannot overtake one the subscription holds."""
+        return self.waiting and self.queue.empty()
+
+
 class _Hub:
     def __init__(self, layer: Any) -> None:
         self.layer = layer
         self.channel: str | None = None
-        self.queues: dict[str, set[asyncio.Queue]] = {}
+        self.queues: dict[str, set[Listener]] = {}
         self.lock = asyncio.Lock()
         self.tasks: list[asyncio.Task] = []
 
-    async def add(self, group: str, queue: asyncio.Queue) -> None:
+    async def add(self, group: str, queue: Listener) -> None:
         async with self.lock:
             if self.channel is None:
                 # The default prefix: channels-redis reads every local channel of a process
@@ -54,7 +104,7 @@ class _Hub:
                 loop = asyncio.get_running_loop()
                 self.tasks = [loop.create_task(self._receive()), loop.create_task(self._refresh())]
 
-    async def discard(self, group: str, queue: asyncio.Queue) -> None:
+    async def discard(self, group: str, queue: Listener) -> None:
         async with self.lock:
             members = self.queues.get(group)
             if members is None:
@@ -70,10 +120,29 @@ class _Hub:
                     task.cancel()
                 self.tasks = []
 
-    def dispatch(self, message: dict[str, Any]) -> None:
+    async def dispatch(self, message: dict[str, Any]) -> None:
         for group in _groups_of(message):
-            for queue in tuple(self.queues.get(group, ())):
-                queue.put_nowait(message)
+            offered = []
+            for listener in tuple(self.queues.get(group, ())):
+                if listener.sink is not None and listener.idle():
+                    offered.append(listener)
+                else:
+                    listener.queue.put_nowait(message)
+            for listener in offered:
+                sink = listener.sink
+                handled: bool | None = False
+                if sink is not None and listener.idle():
+                    try:
+                        handled = sink.offer(message)
+                        if handled is None:
+                            await sink.prepare(message)
+                            if listener.sink is sink and listener.idle():
+                                handled = sink.offer(message)
+                    except Exception:  # the subscription handles it, and reports what fails
+                        logger.exception("A subscription's sink failed; queueing the message")
+                        handled = False
+                if not handled:
+                    listener.queue.put_nowait(message)
 
     async def _receive(self) -> None:
         while True:
@@ -88,7 +157,7 @@ class _Hub:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             try:
-                self.dispatch(message)
+                await self.dispatch(message)
             except Exception:  # a malformed message must not stop the listener
                 logger.exception("Dispatching a workflow event failed: %r", message)
 
@@ -132,16 +201,17 @@ def _hub() -> _Hub:
 
 
 @contextlib.asynccontextmanager
-async def listen(group: str) -> AsyncIterator[Callable[[], Any]]:
-    """Join ``group`` (through this process's listener); yield a function returning the next
-    message (an awaitable). Leaving the block leaves the group."""
+async def listen(group: str) -> AsyncIterator[Listener]:
+    """Join ``group`` (through this process's listener); yield its ``Listener``: awaiting
+    ``listener()`` returns the next message. Leaving the block leaves the group."""
     hub = _hub()
-    queue: asyncio.Queue = asyncio.Queue()
-    await hub.add(group, queue)
+    listener = Listener()
+    await hub.add(group, listener)
     try:
-        yield queue.get
+        yield listener
     finally:
-        await asyncio.shield(hub.discard(group, queue))
+        listener.sink = None
+        await asyncio.shield(hub.discard(group, listener))
 
 
 def local_listeners(group: str) -> int:

@@ -27,6 +27,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from backend.serving import UVICORN_ARGS
 from tests.support.live_servers import database_url_of, free_port, redis_server, uvicorn_servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,6 +225,14 @@ def _get(url: str, host: str, headers: dict[str, str] | None = None, body: bytes
     request = urllib.request.Request(url, data=body, headers={"Host": host, **(headers or {})})
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         return response.status, response.read()
+
+
+def test_the_production_server_command_uses_the_measured_uvicorn_options():
+    """docs/production.md serves with the options ``manage.py serve``, the tests and the
+    benchmarks use (``backend.serving``): the fan-out figures hold only with them."""
+    deploy = _blocks(DOCS / "production.md", "bash")[0]
+    (server_line,) = [line for line in deploy.splitlines() if line.startswith("uvicorn ")]
+    assert " ".join(UVICORN_ARGS) in server_line
 
 
 def test_production_commands_run_as_written(tmp_path):

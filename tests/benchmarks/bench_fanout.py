@@ -12,8 +12,10 @@ copy: ``setup_databases`` with a unique test database name (a temporary SQLite f
 nor the ``test_*`` database of a concurrent pytest run is touched.
 
 Two setups, each with servers started once (``uvicorn backend.asgi:application`` wrapped in a
-thin benchmark layer, ``bench_application``; one worker each, default uvicorn options, on free
-127.0.0.1 ports):
+thin benchmark layer, ``bench_application``; one worker each, with the deployed uvicorn options
+of ``backend.serving``, on free 127.0.0.1 ports; settings ``tests.benchmarks.bench_settings``,
+the test settings with 150 s instead of 10 s for a socket's ``connection_init``, so thousands
+of sockets opening at once on a loaded machine are not closed with 4408 first):
 
 - ``memory``: one process with the in-memory channel layer; subscribers on it, decisions POSTed
   to it.
@@ -150,7 +152,8 @@ async def _bench_endpoint(path: str) -> Any:
             return {"size": await group_size(group)}
         hub = fanout._hubs.get(asyncio.get_running_loop())
         queues = hub.queues.get(group, ()) if hub is not None else ()
-        return {"size": sum(1 for queue in queues if queue._getters)}
+        # A listener (or, before listeners had sinks, a bare asyncio.Queue) waiting for a message.
+        return {"size": sum(1 for q in queues if getattr(q, "queue", q)._getters)}
     if path == "/__bench/cpu":
         return {"cpu": time.process_time(), "gc": _gc_pauses}
     if path == "/__bench/memory":
@@ -253,6 +256,7 @@ class RawSubscriber(asyncio.Protocol):
         self.opened = loop.create_future()
         self.acked = loop.create_future()
         self.transport: Any = None
+        self.lost = False
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -265,9 +269,13 @@ class RawSubscriber(asyncio.Protocol):
             self.process()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.process()  # a close frame, if the server sent one, says why
+        close = self.protocol.close_rcvd
+        reason = f"closed by the server: {close}" if close is not None else repr(exc)
         for future in (self.opened, self.acked):
             if not future.done():
-                future.set_exception(ConnectionError(f"connection lost: {exc!r}"))
+                future.set_exception(ConnectionError(f"connection lost: {reason}"))
 
     def process(self) -> None:
         """Parse the reads received so far (and answer pings)."""
@@ -311,7 +319,7 @@ async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], co
     subscribers: list[RawSubscriber] = []
     limit = asyncio.Semaphore(50)
 
-    async def open_one() -> None:
+    async def open_one() -> RawSubscriber:
         async with limit:
             _, subscriber = await loop.create_connection(
                 lambda: RawSubscriber(url, loop), parts.hostname, parts.port
@@ -321,7 +329,7 @@ async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], co
             subscriber.send_json(
                 {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
             )
-            await asyncio.wait_for(subscriber.acked, 30)
+            await asyncio.wait_for(subscriber.acked, 150)  # as the servers' init timeout
             for number, attachment_id in enumerate(subscriptions):
                 subscriber.send_json(
                     {
@@ -330,15 +338,30 @@ async def _clients(conn: Any, url: str, token: str, subscriptions: list[str], co
                         "payload": {"query": SUBSCRIPTION, "variables": {"id": attachment_id}},
                     }
                 )
-            subscribers.append(subscriber)
+            return subscriber
 
-    await asyncio.gather(*(open_one() for _ in range(count)))
+    subscribers.extend(await asyncio.gather(*(open_one() for _ in range(count))))
+
+    async def reconnect() -> None:
+        """Open a socket again when the server closed it before the decisions (as graphql-ws
+        clients do after a 1013 close: on a saturated machine a socket's channel-layer read
+        can time out while thousands subscribe)."""
+        while True:
+            await asyncio.sleep(0.5)
+            for index, subscriber in enumerate(subscribers):
+                if subscriber.lost and not subscriber.frames:
+                    closed = subscriber.protocol.close_rcvd
+                    print(f"reopening a socket the server closed: {closed}", file=sys.stderr)
+                    subscribers[index] = await open_one()
+
+    reconnecting = asyncio.create_task(reconnect())
     conn.send(("ready", count))
 
     frames_expected = 0  # every socket gets the same frames
     while True:
         command, argument = await loop.run_in_executor(None, conn.recv)
         if command == "hold":  # a decision is about to fan out: only buffer
+            reconnecting.cancel()  # the servers had every socket subscribed by now
             for subscriber in subscribers:
                 subscriber.buffering = True
             conn.send(("holding", None))
@@ -515,10 +538,12 @@ class Scenario:
 
     @staticmethod
     def event_ids_after(attachment_id: int, after: int) -> list[str]:
+        """The global ids (what ``attachmentEvents { id }`` sends) of the events after ``after``."""
         from backend.workflows.models import WorkflowEvent
+        from schema.global_ids import global_id
 
         return [
-            str(pk)
+            global_id("WorkflowEvent", pk)
             for pk in WorkflowEvent.objects.filter(attachment_id=attachment_id, pk__gt=after)
             .order_by("pk")
             .values_list("pk", flat=True)
@@ -710,6 +735,7 @@ def run(
         "database_url": _database_url(),
         "app": "tests.benchmarks.bench_fanout:bench_application",
         "extra_args": ["--factory"],
+        "extra_env": {"DJANGO_SETTINGS_MODULE": "tests.benchmarks.bench_settings"},
         "timeout": 60,
     }
     try:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from backend.serving import UVICORN_ARGS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -82,6 +84,7 @@ def start_uvicorn(
             "--log-level",
             "warning",
             "--no-access-log",
+            *UVICORN_ARGS,  # as deployed (docs/production.md)
             *extra_args,
         ],
         cwd=PROJECT_ROOT,

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from backend.serving import UVICORN_ARGS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -149,6 +151,7 @@ class UvicornServer:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *UVICORN_ARGS,  # as deployed (docs/production.md)
                 *(extra_args or []),
             ],
             cwd=PROJECT_ROOT,

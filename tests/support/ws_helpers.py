@@ -53,3 +53,45 @@ async def subscribe(
 
 async def receive(communicator: WebsocketCommunicator, timeout: float = 5.0) -> dict:
     return await communicator.receive_json_from(timeout=timeout)
+
+
+class CommunicatorFrameWriter:
+    """Stands in for uvicorn's socket (``schema.execution.socket_writer.SocketWriter``) under
+    channels' ``WebsocketCommunicator``: decodes each frame written to the socket and hands
+    its text to the communicator, as a ``websocket.send`` would. ``writes`` records
+    ``(task, text)`` for every frame."""
+
+    def __init__(self, output: asyncio.Queue, writes: list[tuple[Any, str]]) -> None:
+        self.output = output
+        self.writes = writes
+
+    def write(self, frame: bytes) -> bool:
+        assert frame[0] == 0x81, frame[:2]  # FIN + text, unfragmented, no RSV bits
+        length, offset = frame[1], 2
+        assert not length & 0x80  # a server never masks
+        if length == 126:
+            length, offset = int.from_bytes(frame[2:4], "big"), 4
+        elif length == 127:
+            length, offset = int.from_bytes(frame[2:10], "big"), 10
+        assert len(frame) == offset + length
+        text = frame[offset:].decode()
+        self.writes.append((asyncio.current_task(), text))
+        self.output.put_nowait({"type": "websocket.send", "text": text})
+        return True
+
+
+def write_frames_directly(monkeypatch: Any, *, unless_header: bytes | None = None) -> list:
+    """Let shared events be written to communicator sockets as to uvicorn's (except sockets
+    opened with the header ``unless_header``); return the list of writes."""
+    from schema.execution import socket_writer
+
+    writes: list[tuple[Any, str]] = []
+
+    def of(scope: dict[str, Any]) -> CommunicatorFrameWriter | None:
+        if unless_header is not None and any(k == unless_header for k, _ in scope["headers"]):
+            return None
+        output = scope[socket_writer.SERVER_SEND].__self__  # the communicator's output queue
+        return CommunicatorFrameWriter(output, writes)
+
+    monkeypatch.setattr(socket_writer.SocketWriter, "of", staticmethod(of))
+    return writes

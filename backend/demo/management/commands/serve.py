@@ -25,6 +25,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from backend.demo.access import TOUR_USERNAME, demo_data_exists, issue_tour_token
+from backend.serving import UVICORN_OPTIONS
 
 EXAMPLE_DIR = Path(settings.BASE_DIR) / "frontend-examples" / "web"
 # What the dashboard build reads: a change to any of them makes the built copy stale.
@@ -120,6 +121,7 @@ class Command(BaseCommand):
                 # Django's ASGI app has no lifespan events: saying so avoids uvicorn's probe
                 # and its "lifespan protocol appears unsupported" line on every start.
                 lifespan="off",
+                **UVICORN_OPTIONS,  # type: ignore[arg-type]
             )
         finally:
             if build is not None:
