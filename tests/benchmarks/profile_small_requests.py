@@ -75,6 +75,9 @@ class Counters:
         async def counted_call(self: Any, *args: Any, **kwargs: Any) -> Any:
             if counters.active:
                 counters.hops += 1
+                if counters.statements is not None:
+                    name = getattr(self.func, "__qualname__", repr(self.func))
+                    counters.statements.append(f"hop: {name}")
             return await original_call(self, *args, **kwargs)
 
         SyncToAsync.__call__ = counted_call  # type: ignore[method-assign]
@@ -149,7 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--profile", choices=sorted(CASES), help="cProfile one request kind")
-    parser.add_argument("--sql", action="store_true", help="print each request's statements")
+    parser.add_argument(
+        "--sql", action="store_true", help="print each request's statements and hops"
+    )
     parser.add_argument("--lines", type=int, default=45, help="profile lines to print")
     args = parser.parse_args(argv)
 
