@@ -11,7 +11,8 @@ instead of a queryset. The connection then builds the page's queryset once per *
 placeholder values, through the same hook, compiles it (``backend/precompiled.py``), and
 runs it again for each request with that request's values bound as parameters (never
 written into the SQL); the rows become model instances as Django's iterable makes them,
-and the optimizer's prefetches run on them as ``QuerySet`` runs them.
+and the optimizer's prefetches run on them as ``QuerySet`` runs them (a foreign key's
+through a precompiled statement too, see ``_ForeignKeyPrefetch``).
 
 A plan is keyed by everything else the statement depends on: the resolver's key, the
 database, the schema, the parsed document (documents are parsed once per text) and the
@@ -37,11 +38,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Count, Prefetch, QuerySet, Window, prefetch_related_objects
+from django.db.models.constants import LOOKUP_SEP
 
 from backend.precompiled import (
     CompiledStatement,
+    PrecompiledQuery,
     placeholders_for,
     run_compiled,
     values_shape,
@@ -75,15 +79,75 @@ class PageRows:
         return self.build(**self.values)
 
 
+class _ForeignKeyPrefetch:
+    """A ``Prefetch`` of a foreign key to a primary key, read with a precompiled statement.
+
+    The optimizer prefetches a foreign key (instead of joining it) when the related type
+    filters its rows (``get_queryset``). Django builds and compiles that query for every
+    page; here it is compiled once per number of distinct keys, and each row gets the
+    related object (or None, for a null or a missing key) in the same cache Django's
+    prefetch fills.
+    """
+
+    def __init__(self, field: Any, queryset: QuerySet[Any]) -> None:
+        self.field = field
+        self.statement = PrecompiledQuery(lambda ids: queryset.filter(pk__in=ids))
+
+    @classmethod
+    def of(cls, model: Any, lookup: Any) -> _ForeignKeyPrefetch | None:
+        """Return the precompiled form of ``lookup`` on rows of ``model``, if it has one."""
+        if not isinstance(lookup, Prefetch) or lookup.queryset is None or lookup.to_attr:
+            return None
+        name = lookup.prefetch_through
+        if LOOKUP_SEP in name:
+            return None
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        queryset = lookup.queryset
+        if (
+            not getattr(field, "many_to_one", False)
+            or not field.concrete
+            or field.target_field != field.related_model._meta.pk
+            or queryset.model is not field.related_model
+            or queryset._prefetch_related_lookups  # type: ignore[attr-defined]
+            or queryset.query.is_sliced
+            or queryset.query.distinct
+        ):
+            return None
+        return cls(field, queryset)
+
+    def run(self, instances: list[Any]) -> None:
+        keys = list(
+            dict.fromkeys(
+                key for key in (getattr(row, self.field.attname) for row in instances) if key
+            )
+        )
+        found = {related.pk: related for related in self.statement.fetch(ids=keys)} if keys else {}
+        for row in instances:
+            key = getattr(row, self.field.attname)
+            self.field.set_cached_value(row, found.get(key) if key is not None else None)
+
+
 class _Plan:
     """The compiled first page of one document's connection field, and what it needs."""
 
-    __slots__ = ("lookups", "operation", "schema", "sort_key", "statement", "window_total")
+    __slots__ = (
+        "foreign_keys",
+        "lookups",
+        "operation",
+        "schema",
+        "sort_key",
+        "statement",
+        "window_total",
+    )
 
     def __init__(
         self,
         *,
         statement: CompiledStatement,
+        foreign_keys: tuple[_ForeignKeyPrefetch, ...],
         lookups: tuple[Any, ...],
         sort_key: list[tuple[str, bool]],
         window_total: bool,
@@ -91,6 +155,7 @@ class _Plan:
         schema: Any,
     ) -> None:
         self.statement = statement
+        self.foreign_keys = foreign_keys
         self.lookups = lookups
         self.sort_key = sort_key
         self.window_total = window_total
@@ -195,9 +260,18 @@ def _build_plan(
         placeholder_items.extend(value if isinstance(value, list) else [value])
     if _holds_a_value(fixed, rows.values) or any(item in fixed for item in placeholder_items):
         return None
+    foreign_keys = []
+    remaining = []
+    for lookup in lookups:
+        precompiled = _ForeignKeyPrefetch.of(queryset.model, lookup)
+        if precompiled is None:
+            remaining.append(lookup)
+        else:
+            foreign_keys.append(precompiled)
     return _Plan(
         statement=statement,
-        lookups=lookups,
+        foreign_keys=tuple(foreign_keys),
+        lookups=tuple(remaining),
         sort_key=sort_key,
         window_total=window_total,
         operation=info.operation,
@@ -262,6 +336,9 @@ def first_page(
     if plan is None:
         return None
     fetched = run_compiled(plan.statement, rows.values, alias)
+    if fetched:
+        for foreign_key in plan.foreign_keys:
+            foreign_key.run(fetched)
     if plan.lookups and fetched:
         prefetch_related_objects(fetched, *_fresh_lookups(plan.lookups))
     return fetched, plan.sort_key, plan.window_total

@@ -228,3 +228,58 @@ def test_values_the_statements_do_not_support_take_the_orm_path(acme):
 
     assert page is None
     assert page_statements._plans == {}
+
+
+def test_a_foreign_key_prefetch_fills_what_djangos_prefetch_fills(acme):
+    from django.db.models import Prefetch, prefetch_related_objects
+
+    from backend.workflows.models import Stage
+
+    # given: attachments waiting in stages (several in the same one), one without a stage
+    attached = [attachment for _, attachment in attached_requests(acme, 4, mixed=True)]
+    attached += [attachment for _, attachment in attached_requests(acme, 2, mixed=False)]
+    ids = [attachment.pk for attachment in attached]
+    WorkflowAttachment.objects.filter(pk=ids[0]).update(current_stage=None)
+    expected = list(WorkflowAttachment.objects.filter(pk__in=ids).order_by("pk"))
+    lookup = Prefetch("current_stage", queryset=Stage.objects.order_by("order", "pk"))
+    prefetch_related_objects(expected, lookup)
+    precompiled = page_statements._ForeignKeyPrefetch.of(WorkflowAttachment, lookup)
+    assert precompiled is not None
+    rows = list(WorkflowAttachment.objects.filter(pk__in=ids).order_by("pk"))
+
+    # when
+    precompiled.run(rows)
+
+    # then: the same related rows, all cached (no query when read)
+    stage_of = WorkflowAttachment.current_stage.field
+    assert any(row.current_stage_id is None for row in expected)
+    assert [stage_of.get_cached_value(row) for row in rows] == [
+        stage_of.get_cached_value(row) for row in expected
+    ]
+
+    def loaded(row: Any) -> Any:
+        stage = stage_of.get_cached_value(row)
+        if stage is None:
+            return None
+        state = (stage._state.db, stage._state.adding)
+        return state, {name: value for name, value in vars(stage).items() if name != "_state"}
+
+    assert [loaded(row) for row in rows] == [loaded(row) for row in expected]
+    # Rows waiting in the same stage share its object, as with Django's prefetch.
+    assert len({id(stage_of.get_cached_value(row)) for row in rows}) == len(
+        {id(stage_of.get_cached_value(row)) for row in expected}
+    )
+
+
+def test_prefetches_other_than_a_plain_foreign_key_stay_djangos():
+    from django.db.models import Prefetch
+
+    from backend.workflows.models import Stage, WorkflowEvent
+
+    of = page_statements._ForeignKeyPrefetch.of
+    assert of(WorkflowAttachment, Prefetch("events", queryset=WorkflowEvent.objects.all())) is None
+    assert of(WorkflowAttachment, "current_stage") is None
+    stages = Stage.objects.all()
+    assert of(WorkflowAttachment, Prefetch("current_stage", stages, to_attr="stage")) is None
+    assert of(WorkflowAttachment, Prefetch("current_stage", stages[:1])) is None
+    assert of(WorkflowAttachment, Prefetch("current_stage__pipeline")) is None
