@@ -61,6 +61,8 @@ class SharedHops:
         self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
         self._seen = 0
         self._turns = 0
+        # The event loop keeps only weak references to tasks: these are held until done.
+        self._running: set[asyncio.Future[None]] = set()
 
     async def run(self, work: Callable[..., _Result], *args: Any) -> _Result:
         """Return ``work(*args)``, run in the request's thread with the work ready with it."""
@@ -79,7 +81,9 @@ class SharedHops:
             loop.call_soon(self._wait_for_more, loop)
             return
         pending, self._pending = self._pending, []
-        asyncio.ensure_future(self._run_in_thread(pending))
+        task = asyncio.ensure_future(self._run_in_thread(pending))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     @staticmethod
     async def _run_in_thread(
@@ -98,7 +102,11 @@ class SharedHops:
             outcomes = await sync_to_async(run_all)()
         except BaseException as error:  # e.g. cancelled: every caller learns it
             for _, _, future in pending:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(error, asyncio.CancelledError):
+                    future.cancel()
+                else:
                     future.set_exception(error)
             raise
         for (succeeded, value), (_, _, future) in zip(outcomes, pending, strict=True):
