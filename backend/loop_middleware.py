@@ -10,6 +10,9 @@ object, so they run inline; the few cases that can reach the database still take
 - messages were read or added (storing them reads the session);
 - the CSRF secret lives in the session (``CSRF_USE_SESSIONS``).
 
+(``AuthenticationMiddleware`` reads no user itself: ``request.user`` is read when first
+used, under ASGI by the view, ``await request.auser()`` in a thread.)
+
 Each class behaves exactly like Django's under WSGI (the synchronous path is Django's own);
 ``tests/operations/test_loop_middleware.py`` checks the inline and threaded cases.
 """
@@ -20,6 +23,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import middleware as authentication
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.middleware import clickjacking, common, csrf, security
@@ -76,6 +80,10 @@ class SessionMiddleware(_InlineHooks, sessions.SessionMiddleware):
         return session is not None and (
             session.modified or getattr(settings, "SESSION_SAVE_EVERY_REQUEST", False)
         )
+
+
+class AuthenticationMiddleware(_InlineHooks, authentication.AuthenticationMiddleware):
+    """Sets ``request.user`` (lazy) and ``request.auser``: the user is read when first asked for."""
 
 
 class MessageMiddleware(_InlineHooks, messages.MessageMiddleware):

@@ -67,6 +67,29 @@ def _shape(values: dict[str, Any]) -> tuple[Hashable, ...] | None:
     return tuple(shape)
 
 
+def values_shape(values: dict[str, Any]) -> tuple[Hashable, ...] | None:
+    """Return what decides the SQL of ``values`` (see ``_shape``), or None if unsupported."""
+    return _shape(values)
+
+
+def placeholders_for(values: dict[str, Any]) -> dict[str, Any]:
+    """Return a distinct placeholder for each value (and list item) of ``values``."""
+    counter = itertools.count()
+    placeholders: dict[str, Any] = {}
+
+    def one(value: Any) -> Any:
+        number = next(counter)
+        if isinstance(value, str):
+            return _STR_PLACEHOLDER.format(number)
+        return _INT_PLACEHOLDER_BASE + number
+
+    for name, value in values.items():
+        placeholders[name] = (
+            [one(item) for item in value] if isinstance(value, list | tuple) else one(value)
+        )
+    return placeholders
+
+
 class _Compiled:
     """One compiled statement: its SQL, parameters with placeholders, and the row layout."""
 
@@ -138,20 +161,7 @@ class PrecompiledQuery:
         self._compiled: dict[tuple[Hashable, ...], _Compiled | None] = {}
 
     def _placeholders(self, values: dict[str, Any]) -> dict[str, Any]:
-        counter = itertools.count()
-        placeholders: dict[str, Any] = {}
-
-        def one(value: Any) -> Any:
-            number = next(counter)
-            if isinstance(value, str):
-                return _STR_PLACEHOLDER.format(number)
-            return _INT_PLACEHOLDER_BASE + number
-
-        for name, value in values.items():
-            placeholders[name] = (
-                [one(item) for item in value] if isinstance(value, list | tuple) else one(value)
-            )
-        return placeholders
+        return placeholders_for(values)
 
     def fetch(self, **values: Any) -> list[Any]:
         shape = _shape(values)
@@ -192,21 +202,40 @@ class PrecompiledQuery:
 
     @staticmethod
     def _instances(compiled: _Compiled, rows: list[Any], alias: str) -> list[Any]:
-        if compiled.converters:
-            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
-        if compiled.value_names is not None:
-            # As Django's ValuesIterable does.
-            names = compiled.value_names
-            return [dict(zip(names, row, strict=False)) for row in rows]
-        # As Django's ModelIterable does with the rows of a compiled query.
-        # Django 5.2 signature (the type stubs describe a later one).
-        populators = get_related_populators(compiled.klass_info, compiled.select, alias)  # type: ignore[call-arg]
-        instances = []
-        for row in rows:
-            instance = compiled.model.from_db(alias, compiled.init_list, row[compiled.model_slice])
-            for populator in populators:
-                populator.populate(row, instance)
-            for name, position in compiled.annotation_col_map.items():
-                setattr(instance, name, row[position])
-            instances.append(instance)
-        return instances
+        return compiled_results(compiled, rows, alias)
+
+
+# A compiled statement, for callers that build their own (``schema/execution/page_statements.py``).
+CompiledStatement = _Compiled
+
+
+def run_compiled(
+    compiled: _Compiled, values: dict[str, Any], alias: str = DEFAULT_DB_ALIAS
+) -> list[Any]:
+    """Run ``compiled`` with ``values`` bound; return its instances (or dicts)."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(compiled.sql, compiled.bind(values))
+        rows = cursor.fetchall()
+    return compiled_results(compiled, rows, alias)
+
+
+def compiled_results(compiled: _Compiled, rows: list[Any], alias: str) -> list[Any]:
+    """Turn the rows of ``compiled`` into model instances (or dicts), as Django's iterables do."""
+    if compiled.converters:
+        rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+    if compiled.value_names is not None:
+        # As Django's ValuesIterable does.
+        names = compiled.value_names
+        return [dict(zip(names, row, strict=False)) for row in rows]
+    # As Django's ModelIterable does with the rows of a compiled query.
+    # Django 5.2 signature (the type stubs describe a later one).
+    populators = get_related_populators(compiled.klass_info, compiled.select, alias)  # type: ignore[call-arg]
+    instances = []
+    for row in rows:
+        instance = compiled.model.from_db(alias, compiled.init_list, row[compiled.model_slice])
+        for populator in populators:
+            populator.populate(row, instance)
+        for name, position in compiled.annotation_col_map.items():
+            setattr(instance, name, row[position])
+        instances.append(instance)
+    return instances

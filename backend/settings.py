@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "backend.loop_middleware.SessionMiddleware",
     "backend.loop_middleware.CommonMiddleware",
     "backend.loop_middleware.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "backend.loop_middleware.AuthenticationMiddleware",
     "backend.loop_middleware.MessageMiddleware",
     "backend.loop_middleware.XFrameOptionsMiddleware",
 ]

@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from backend.workflows.exceptions import UnauthenticatedError, WorkflowPermissionDenied
@@ -45,12 +44,21 @@ class RequestContext:
             raise WorkflowPermissionDenied(message)
         return user
 
-    async def viewer_permissions(self) -> ViewerPermissions:
-        """Return the viewer's permissions the transition policy asks about (once a request)."""
+    def load_viewer_permissions(self) -> asyncio.Future[ViewerPermissions]:
+        """Start loading the viewer's permissions (once a request); return the awaitable.
+
+        Started before a resolver awaits its other loads, the read shares their hop.
+        """
         if self._permissions is None:
             # One load shared by every resolver of the request, even those already waiting.
-            self._permissions = asyncio.ensure_future(sync_to_async(viewer_permissions)(self.user))
-        return await self._permissions
+            self._permissions = asyncio.ensure_future(
+                self.loaders.hops.run(viewer_permissions, self.user)
+            )
+        return self._permissions
+
+    async def viewer_permissions(self) -> ViewerPermissions:
+        """Return the viewer's permissions the transition policy asks about (once a request)."""
+        return await self.load_viewer_permissions()
 
 
 def context_of(info: Info) -> RequestContext:

@@ -7,13 +7,19 @@ Each area keeps its own (``schema/<area>/dataloaders.py``, named ``<target>_by_<
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schema.accounts.dataloaders import AccountLoaders
 from schema.attachments.dataloaders import AttachmentLoaders
+from schema.resolution import SharedHops, share_hops
 from schema.workflows.dataloaders import WorkflowLoaders
 
 
 @dataclass
 class Loaders(AccountLoaders, WorkflowLoaders, AttachmentLoaders):
-    """The DataLoaders of one request: every area's."""
+    """The DataLoaders of one request: every area's, sharing their hops to the thread."""
+
+    hops: SharedHops = field(default_factory=SharedHops)
+
+    def __post_init__(self) -> None:
+        share_hops(self, self.hops)

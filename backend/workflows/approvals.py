@@ -1023,10 +1023,15 @@ def open_steps_for_objects(content_type_id: int, object_ids: list[str]) -> list[
 
 def user_can_act_on_attachment(user: Any) -> Exists:
     """Return an expression, for attachment querysets, true where ``user`` holds a current row."""
+    return user_can_act_on_attachment_of(user.pk)
+
+
+def user_can_act_on_attachment_of(user_id: Any) -> Exists:
+    """Return ``user_can_act_on_attachment`` of the user whose primary key is ``user_id``."""
     return Exists(
         ApprovalInstance.objects.filter(
             status=ApprovalStatus.CURRENT,
-            assigned_to_id=user.pk,
+            assigned_to_id=user_id,
             flow__content_type_id=OuterRef("content_type_id"),
             flow__object_id=OuterRef("object_id"),
         )

@@ -211,12 +211,16 @@ def user_requires_action(obj: Model, user: Any) -> bool:
 
 def pending_approvals_queryset(user: Any) -> QuerySet[WorkflowAttachment]:
     """Return the in-progress attachments of the user's company where the user can act now."""
-    company_id = get_company_id_for_user(user)
+    return pending_approvals_of(company_id=get_company_id_for_user(user), user_id=user.pk)
+
+
+def pending_approvals_of(*, company_id: Any, user_id: Any) -> QuerySet[WorkflowAttachment]:
+    """Return ``pending_approvals_queryset`` of the user ``user_id`` acting for ``company_id``."""
     return (
         WorkflowAttachment.objects.filter(
             company_id=company_id, status=AttachmentStatus.IN_PROGRESS
         )
-        .filter(approvals.user_can_act_on_attachment(user))
+        .filter(approvals.user_can_act_on_attachment_of(user_id))
         .order_by("-id")
     )
 
@@ -300,6 +304,16 @@ def by_due_time(queryset: QuerySet[WorkflowAttachment]) -> QuerySet[WorkflowAtta
 def pending_approvals_by_due_time(user: Any) -> QuerySet[WorkflowAttachment]:
     """Return the user's inbox with ``due_at``, the earliest due first (no deadline last)."""
     return by_due_time(pending_approvals_queryset(user))
+
+
+def pending_approvals_by_due_time_of(
+    *, company_id: Any, user_id: Any
+) -> QuerySet[WorkflowAttachment]:
+    """Return ``pending_approvals_by_due_time`` of ``user_id`` acting for ``company_id``.
+
+    Built from plain values, so a caller may build it with placeholders and compile it once.
+    """
+    return by_due_time(pending_approvals_of(company_id=company_id, user_id=user_id))
 
 
 # --------------------------------------------------------------------------- tenant-scoped reads

@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from strawberry.types import Info
 
 from backend.workflows import selectors
+from backend.workflows.companies import get_company_id_for_user
 from backend.workflows.exceptions import NotFoundError, WorkflowError
 from backend.workflows.filters import (
     WorkflowAttachmentFilterSet,
@@ -21,6 +22,7 @@ from schema.enums import (
     AttachmentStatusEnum,
 )
 from schema.errors import query_error
+from schema.execution.page_statements import PageRows
 from schema.execution.pagination import CheckedListConnection
 from schema.filters import filter_data, filtered
 from schema.global_ids import business_object_key
@@ -150,7 +152,14 @@ class AttachmentQueries:
         ] = None,
     ) -> list[WorkflowAttachmentType]:
         viewer_company_id(info)
-        inbox = selectors.pending_approvals_by_due_time(context_of(info).user)
-        if overdue is not None:
-            inbox = selectors.filter_overdue(inbox, overdue=overdue)
-        return inbox  # type: ignore[return-value]
+        user = context_of(info).user
+        if overdue is not None:  # a filter by the time now: built for each request
+            inbox = selectors.pending_approvals_by_due_time(user)
+            return selectors.filter_overdue(inbox, overdue=overdue)  # type: ignore[return-value]
+        # The first page is read with SQL compiled once per document (values bound).
+        return PageRows(  # type: ignore[return-value]
+            "myPendingApprovals",
+            selectors.pending_approvals_by_due_time_of,
+            company_id=get_company_id_for_user(user),
+            user_id=user.pk,
+        )

@@ -179,6 +179,7 @@ class WorkflowAttachmentType(relay.Node):
         context = context_of(info)
         if not context.is_authenticated:
             return []
+        loading = context.load_viewer_permissions()  # in the same hop as the open steps
         steps = (
             await context.loaders.current_steps_by_attachment.load(
                 (root.content_type_id, root.object_id)
@@ -186,7 +187,7 @@ class WorkflowAttachmentType(relay.Node):
             if root.status == AttachmentStatus.IN_PROGRESS
             else []
         )
-        permissions = await context.viewer_permissions()
+        permissions = await loading
         actions = available_actions(
             attachment=root,
             user=context.user,

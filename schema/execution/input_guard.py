@@ -8,6 +8,7 @@ argument and variable at once, with the path of the offending input.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,15 +70,33 @@ class _LiteralFinder(Visitor):
         return None
 
 
+# The answer for each parsed document's literals, by identity (an AST node's hash walks the
+# whole tree): documents are parsed once per text (an LRU cache in schema/schema.py) and
+# never changed, so a repeated document is not walked again; an entry goes with its document.
+_literal_paths: dict[int, tuple[weakref.ref[Any], str | None]] = {}
+
+
+def _nul_literal_path(document: Any) -> str | None:
+    key = id(document)
+    known = _literal_paths.get(key)
+    if known is not None and known[0]() is document:
+        return known[1]
+    finder = _LiteralFinder()
+    visit(document, finder)
+    _literal_paths[key] = (
+        weakref.ref(document, lambda _, key=key: _literal_paths.pop(key, None)),  # type: ignore[misc]
+        finder.found,
+    )
+    return finder.found
+
+
 def nul_input_path(document: Any, variables: dict[str, Any] | None) -> str | None:
     """Return the path of the first input holding a NUL character, or None."""
     for name, value in (variables or {}).items():
         path = _nul_path_in_value(value, name)
         if path is not None:
             return path
-    finder = _LiteralFinder()
-    visit(document, finder)
-    return finder.found
+    return _nul_literal_path(document)
 
 
 class RefuseNulCharacters(SchemaExtension):

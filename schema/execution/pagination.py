@@ -31,10 +31,9 @@ from strawberry_django.relay.list_connection import _should_optimize_total_count
 
 from backend.workflows.exceptions import WorkflowValidationError
 from schema.errors import query_error
+from schema.execution.page_statements import TOTAL_ANNOTATION, PageRows, first_page
 
 KEYSET_PREFIX = "keyset"
-# The window annotation holding the list's row count on each row of a page.
-TOTAL_ANNOTATION = "keyset_total_count"
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -125,27 +124,71 @@ def keyset_page(
             raise WorkflowValidationError(f"Argument '{name}' is not a valid cursor.", field=name)
         rows = rows.filter(_beyond(key, values, forward=forward))
     backwards = last is not None and first is None
-    size = (last if backwards else first) if (first is not None or last is not None) else None
-    size = max_results if size is None else size
+    size = page_size(first, last, max_results)
     if backwards:
         ordering = [f"{'' if descending else '-'}{field}" for field, descending in key]
         fetched = list(rows.order_by(*ordering)[: size + 1])
         more = len(fetched) > size
         page = list(reversed(fetched[:size]))
         info: dict[str, Any] = {"has_previous_page": more, "has_next_page": before is not None}
-    else:
-        fetched = list(rows[: size + 1])
-        more = len(fetched) > size
-        page = fetched[:size]
-        if first is not None and last is not None and last < len(page):
-            page = page[len(page) - last :]
-        info = {"has_next_page": more, "has_previous_page": after is not None}
-    if window_total:
-        # Every row carries the count; no row at all means an empty list.
-        info["total"] = getattr(fetched[0], TOTAL_ANNOTATION) if fetched else 0
-    elif with_total:
-        info["total"] = queryset.count()
-    return [(row, encode_cursor(_row_values(row, key))) for row in page], info
+        if window_total:
+            info["total"] = _window_total(fetched)
+        elif with_total:
+            info["total"] = queryset.count()
+        return _with_cursors(page, key), info
+    return forward_page(
+        list(rows[: size + 1]),
+        key,
+        size=size,
+        first=first,
+        last=last,
+        after=after,
+        total=_window_total
+        if window_total
+        else (lambda _: queryset.count())
+        if with_total
+        else None,
+    )
+
+
+def page_size(first: int | None, last: int | None, max_results: int) -> int:
+    """Return how many rows a page of these arguments holds at most."""
+    backwards = last is not None and first is None
+    size = (last if backwards else first) if (first is not None or last is not None) else None
+    return max_results if size is None else size
+
+
+def _window_total(fetched: list[Any]) -> int:
+    # Every row carries the count; no row at all means an empty list.
+    return getattr(fetched[0], TOTAL_ANNOTATION) if fetched else 0
+
+
+def _with_cursors(page: list[Any], key: list[tuple[str, bool]]) -> list[tuple[Any, str]]:
+    return [(row, encode_cursor(_row_values(row, key))) for row in page]
+
+
+def forward_page(
+    fetched: list[Any],
+    key: list[tuple[str, bool]],
+    *,
+    size: int,
+    first: int | None,
+    last: int | None,
+    after: str | None,
+    total: Any = None,
+) -> tuple[list[tuple[Any, str]], dict[str, Any]]:
+    """Return the page and page info of ``fetched``: the first ``size + 1`` rows forwards.
+
+    ``total``, when given, is called with ``fetched`` and returns the list's row count.
+    """
+    more = len(fetched) > size
+    page = fetched[:size]
+    if first is not None and last is not None and last < len(page):
+        page = page[len(page) - last :]
+    info: dict[str, Any] = {"has_next_page": more, "has_previous_page": after is not None}
+    if total is not None:
+        info["total"] = total(fetched)
+    return _with_cursors(page, key), info
 
 
 def check_page_arguments(
@@ -182,8 +225,10 @@ class DeferredNodes:
     the connection this instead, and the connection runs all three in one hop.
     """
 
-    def __init__(self, resolve: Any) -> None:
+    def __init__(self, resolve: Any, hook: Any) -> None:
         self.resolve = resolve
+        # The field's queryset hook, for a resolver that returned ``PageRows``.
+        self.hook = hook
 
 
 class OneHopConnectionField(StrawberryDjangoField):
@@ -192,16 +237,24 @@ class OneHopConnectionField(StrawberryDjangoField):
     def get_result(
         self, source: Any, info: Info | None, args: list[Any], kwargs: dict[str, Any]
     ) -> Any:
+        def hook(queryset: QuerySet[Any]) -> Any:
+            # As strawberry-django's ``get_result`` runs it on a queryset a resolver returns.
+            return self.get_queryset_hook(**{"info": info, **kwargs})(queryset)
+
         if (
             self.base_resolver is None
             or self.base_resolver.is_async
             or not self.is_connection
             or not in_async_context()
         ):
-            return super().get_result(source, info, args, kwargs)
+            result = super().get_result(source, info, args, kwargs)
+            if isinstance(result, PageRows):  # not under async execution: the ORM's path
+                return hook(result.queryset())
+            return result
         # In the worker thread there is no running loop: the resolver and the hook run inline.
         return DeferredNodes(
-            lambda: super(OneHopConnectionField, self).get_result(source, info, args, kwargs)
+            lambda: super(OneHopConnectionField, self).get_result(source, info, args, kwargs),
+            hook,
         )
 
 
@@ -245,19 +298,32 @@ class CheckedListConnection(DjangoListConnection[relay.NodeType]):
         limit = max_results if max_results is not None else info.schema.config.relay_max_results
         with_total = _should_optimize_total_count(info)
 
-        def build(nodes: QuerySet[Any]) -> Any:
-            try:
-                page, page_info = keyset_page(
-                    nodes,
-                    before=before,
-                    after=after,
+        def build(nodes: QuerySet[Any] | None, planned: Any = None) -> Any:
+            if planned is not None:
+                fetched, key, window_total = planned
+                page, page_info = forward_page(
+                    fetched,
+                    key,
+                    size=page_size(first, last, limit),
                     first=first,
                     last=last,
-                    max_results=limit,
-                    with_total=with_total,
+                    after=after,
+                    total=_window_total if window_total else None,
                 )
-            except WorkflowValidationError as error:
-                raise query_error(error) from error
+            else:
+                assert nodes is not None
+                try:
+                    page, page_info = keyset_page(
+                        nodes,
+                        before=before,
+                        after=after,
+                        first=first,
+                        last=last,
+                        max_results=limit,
+                        with_total=with_total,
+                    )
+                except WorkflowValidationError as error:
+                    raise query_error(error) from error
             edges = [
                 relay.Edge(node=cls.resolve_node(row, info=info, **kwargs), cursor=cursor)
                 for row, cursor in page
@@ -279,6 +345,21 @@ class CheckedListConnection(DjangoListConnection[relay.NodeType]):
 
             def resolved_then_built() -> Any:
                 nodes = deferred.resolve()
+                if isinstance(nodes, PageRows):
+                    rows = nodes
+                    planned = None
+                    if before is None and after is None and (first is not None or last is None):
+                        planned = first_page(
+                            rows,
+                            deferred.hook,
+                            info,
+                            size=page_size(first, last, limit),
+                            with_total=with_total,
+                            sort_key_of=sort_key,
+                        )
+                    if planned is not None:
+                        return build(None, planned)
+                    nodes = deferred.hook(rows.queryset())
                 if isinstance(nodes, QuerySet):
                     return build(nodes)
                 return cls.resolve_connection(

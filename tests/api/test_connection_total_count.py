@@ -132,9 +132,9 @@ CURL_INBOX = (
     "{ myPendingApprovals(first: 10) { totalCount edges { node { id currentStage { id nameEn } "
     "target { display } availableActions } } } }"
 )
-# The token; the root resolver, its queryset hook, the page and its total; the business
-# objects; the open steps; the viewer's permissions.
-CURL_INBOX_THREAD_HOPS = 5
+# The token; the root resolver, its queryset hook, the page and its total; then the business
+# objects, the open steps and the viewer's permissions, together (schema.resolution.SharedHops).
+CURL_INBOX_THREAD_HOPS = 3
 
 
 def test_the_inbox_resolver_hook_and_page_share_one_thread_hop(client, acme):

@@ -440,3 +440,29 @@ def test_add_pipeline_refuses_a_malformed_department_id(client, acme):
         "field": "pipelines[0].department_id",
     }
     assert database_state() == before
+
+
+def test_a_documents_literals_are_checked_once_per_parsed_document():
+    from graphql import parse
+
+    from schema.execution import input_guard
+
+    clean = parse('{ workflowAttachmentFor(model: "demo.x", objectId: "1") { id } }')
+    dirty = parse('{ workflowAttachmentFor(model: "demo\\u0000x", objectId: "1") { id } }')
+    walks = []
+    original = input_guard.visit
+
+    def counted(*args, **kwargs):
+        walks.append(args[0])
+        return original(*args, **kwargs)
+
+    input_guard.visit = counted
+    try:
+        answers = [input_guard.nul_input_path(doc, None) for doc in (clean, dirty, clean, dirty)]
+        with_variables = input_guard.nul_input_path(clean, {"name": "a\x00b"})
+    finally:
+        input_guard.visit = original
+
+    assert answers == [None, "model", None, "model"]
+    assert walks == [clean, dirty]
+    assert with_variables == "name"

@@ -37,7 +37,7 @@ def test_the_project_uses_the_loop_middleware_in_djangos_order():
     assert [path.rsplit(".", 1)[1] for path in settings.MIDDLEWARE] == [
         path.rsplit(".", 1)[1] for path in DJANGOS_OWN
     ]
-    assert sum(path.startswith("backend.loop_middleware.") for path in settings.MIDDLEWARE) == 6
+    assert sum(path.startswith("backend.loop_middleware.") for path in settings.MIDDLEWARE) == 7
 
 
 async def _answer(method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], set[str]]:
@@ -116,3 +116,28 @@ async def test_messages_read_or_added_are_stored_in_a_thread(monkeypatch):
     assert middleware._response_blocks(request) is False
     request._messages.add(20, "hello")
     assert middleware._response_blocks(request) is True
+
+
+async def test_authentication_sets_the_lazy_user_on_the_loop(monkeypatch):
+    # given: every hop to a thread recorded
+    from asgiref.sync import SyncToAsync
+
+    hops: list[str] = []
+    hop = SyncToAsync.__call__
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return hop(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", recording)
+
+    # when: a GraphQL request without a session or token
+    response = await AsyncClient().post(
+        "/graphql", {"query": "{ __typename }"}, content_type="application/json"
+    )
+
+    # then: the middleware set request.user without a thread; only Django's request signals
+    # (started, and finished when the response is closed) took one
+    assert response.status_code == 200
+    assert "AuthenticationMiddleware.process_request" not in hops
+    assert hops == ["Signal.asend.<locals>.sync_send", "HttpResponseBase.close"]
