@@ -22,10 +22,18 @@ from django.db import connections
 from backend.asgi import application
 from backend.workflows import broadcast
 from backend.workflows.broadcast import attachment_group
-from backend.workflows.services import approve_stage, attach_workflow_to_object
 from schema.execution import event_sharing, fanout
-from tests.support.helpers import api_token_for, approvers_of, make_purchase_request
-from tests.support.ws_helpers import connect, receive, subscribe, write_frames_directly
+from tests.support.helpers import (
+    api_token_for,
+    attached_request_with_reviewer,
+)
+from tests.support.ws_helpers import (
+    approve_in_thread,
+    connect,
+    receive,
+    subscribe,
+    write_frames_directly,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,19 +52,6 @@ async def _close_connections():
     yield
     await sync_to_async(connections.close_all)()
     connections.close_all()
-
-
-def _setup(acme):
-    request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(
-        obj=request, workflow=acme.workflow, user=acme.user("requester")
-    )
-    reviewer = next(u for u in acme.users.values() if u.username == approvers_of(attachment)[0])
-    return request, attachment, reviewer
-
-
-async def _approve(request, reviewer):
-    await sync_to_async(approve_stage)(obj=request, user=reviewer, form_data={"budget_code": "B-1"})
 
 
 async def _client(user, headers=None):
@@ -79,7 +74,7 @@ async def _wait_listening(group, count, timeout=5.0):
 
 
 async def test_frames_written_by_the_listener_task_are_what_strawberry_sends(acme, monkeypatch):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     writes = write_frames_directly(monkeypatch, unless_header=VIA_ASGI)
     event_sharing.clear_shared_results()
     employee = acme.user("employee")
@@ -91,7 +86,7 @@ async def test_frames_written_by_the_listener_task_are_what_strawberry_sends(acm
     group = attachment_group(attachment.pk)
     await _wait_listening(group, 4)
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     expected = [await via_asgi.receive_from(timeout=5) for _ in range(2)]
     for number, client in enumerate(direct):
         frames = [await client.receive_from(timeout=5) for _ in range(2)]
@@ -111,7 +106,7 @@ async def test_frames_written_by_the_listener_task_are_what_strawberry_sends(acm
 
 async def test_a_subscriber_of_another_company_gets_no_frame(acme, globex, monkeypatch):
     """A message in the group that names another company is never written to the socket."""
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     writes = write_frames_directly(monkeypatch)
     sent = []
     real_messages = broadcast._messages
@@ -127,7 +122,7 @@ async def test_a_subscriber_of_another_company_gets_no_frame(acme, globex, monke
     group = attachment_group(attachment.pk)
     await _wait_listening(group, 1)
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     assert [(await receive(client))["payload"]["data"]["attachmentEvents"]["type"] for _ in "ab"]
     assert len(writes) == 2
     # The last event again, newer, but of another company: not this subscriber's.
@@ -144,7 +139,7 @@ async def test_events_missing_before_a_message_are_read_first_and_sent_in_order(
     """The first event's message is lost: the second names it as its previous event, so the
     listener task leaves the second to the subscription, which reads the first from the audit
     trail and sends both in commit order."""
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     writes = write_frames_directly(monkeypatch)
     real_messages = broadcast._messages
 
@@ -158,7 +153,7 @@ async def test_events_missing_before_a_message_are_read_first_and_sent_in_order(
     await subscribe(client, "1", EVENTS, {"id": str(attachment.pk)})
     await _wait_listening(attachment_group(attachment.pk), 1)
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     types = [(await receive(client))["payload"]["data"]["attachmentEvents"]["type"] for _ in "ab"]
     assert types == ["APPROVED", "STAGE_MOVED"]
     assert writes == []  # both went through the subscription's own task

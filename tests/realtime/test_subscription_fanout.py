@@ -25,10 +25,19 @@ from django.db import connections
 from backend.asgi import application
 from backend.workflows import broadcast
 from backend.workflows.broadcast import attachment_group, workflow_group
-from backend.workflows.services import approve_stage, attach_workflow_to_object
 from schema.execution import event_sharing, fanout
-from tests.support.helpers import api_token_for, approvers_of, make_purchase_request
-from tests.support.ws_helpers import connect, group_size, receive, subscribe, wait_group_joined
+from tests.support.helpers import (
+    api_token_for,
+    attached_request_with_reviewer,
+)
+from tests.support.ws_helpers import (
+    approve_in_thread,
+    connect,
+    group_size,
+    receive,
+    subscribe,
+    wait_group_joined,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,19 +63,6 @@ async def _close_connections():
     connections.close_all()
 
 
-def _setup(acme):
-    request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(
-        obj=request, workflow=acme.workflow, user=acme.user("requester")
-    )
-    reviewer = next(u for u in acme.users.values() if u.username == approvers_of(attachment)[0])
-    return request, attachment, reviewer
-
-
-async def _approve(request, reviewer):
-    await sync_to_async(approve_stage)(obj=request, user=reviewer, form_data={"budget_code": "B-1"})
-
-
 async def _clients(acme, count):
     token = await sync_to_async(api_token_for)(acme.user("employee"))
     clients = []
@@ -89,7 +85,7 @@ async def _wait_local_listeners(group, count, timeout=5.0):
 
 
 async def test_subscriptions_of_a_process_share_one_group_membership(acme):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     group = attachment_group(attachment.pk)
     clients = await _clients(acme, 3)
     for client in clients:
@@ -98,7 +94,7 @@ async def test_subscriptions_of_a_process_share_one_group_membership(acme):
     await wait_group_joined(group)
     assert await group_size(group) == 1  # one membership for the process, not one per socket
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     for client in clients:
         types = [
             (await receive(client))["payload"]["data"]["attachmentEvents"]["type"] for _ in range(2)
@@ -121,7 +117,7 @@ async def _wait_local_listeners_gone(group, timeout=5.0):
 
 
 async def test_shared_frames_are_what_strawberry_sends(acme, monkeypatch):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     sent_directly = []
     original_send = event_sharing.FastPath.send
 
@@ -137,7 +133,7 @@ async def test_shared_frames_are_what_strawberry_sends(acme, monkeypatch):
         await subscribe(client, f"op-{number}", EVENTS, {"id": str(attachment.pk)})
     await _wait_local_listeners(attachment_group(attachment.pk), 3)
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     frames = [[await client.receive_from(timeout=5) for _ in range(2)] for client in clients]
     # One subscriber rendered each event through strawberry, the others got its frame.
     assert sent_directly.count(True) == 4 and sent_directly.count(False) == 2
@@ -154,7 +150,7 @@ async def test_shared_frames_are_what_strawberry_sends(acme, monkeypatch):
 
 
 async def test_documents_that_render_differently_are_not_shared(acme):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     event_sharing.clear_shared_results()
     clients = await _clients(acme, 3)
     variables = [True, False, True]
@@ -164,7 +160,7 @@ async def test_documents_that_render_differently_are_not_shared(acme):
         )
     await _wait_local_listeners(attachment_group(attachment.pk), 3)
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     for client, with_actor in zip(clients, variables, strict=True):
         approved = (await receive(client))["payload"]["data"]["attachmentEvents"]
         await receive(client)
@@ -178,13 +174,13 @@ async def test_documents_that_render_differently_are_not_shared(acme):
 async def test_event_committed_while_subscribing_is_not_lost(acme, monkeypatch):
     """The decision commits right after the group is joined, before the subscription has
     looked at the audit trail: the events arrive anyway, once each."""
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     real_listen = fanout.listen
 
     @asynccontextmanager
     async def listen_then_decide(group):
         async with real_listen(group) as next_message:
-            await _approve(request, reviewer)
+            await approve_in_thread(request, reviewer)
             yield next_message
 
     monkeypatch.setattr(fanout, "listen", listen_then_decide)
@@ -199,7 +195,7 @@ async def test_event_committed_while_subscribing_is_not_lost(acme, monkeypatch):
 
 
 async def test_message_without_group_is_routed_by_its_event(acme, monkeypatch):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     real_messages = broadcast._messages
 
     def without_group(events):
@@ -215,7 +211,7 @@ async def test_message_without_group_is_routed_by_its_event(acme, monkeypatch):
     await _wait_local_listeners(attachment_group(attachment.pk), 1)
     await _wait_local_listeners(workflow_group(acme.workflow.pk), 1)
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     received = [await receive(client) for _ in range(4)]
     by_operation = {}
     for message in received:
@@ -230,7 +226,7 @@ async def test_group_membership_is_refreshed_before_the_layer_expires_it(acme, m
     import asyncio
 
     monkeypatch.setattr(fanout, "REFRESH_SECONDS", 0.05)
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     group = attachment_group(attachment.pk)
     (client,) = await _clients(acme, 1)
     await subscribe(client, "1", EVENTS, {"id": str(attachment.pk)})
@@ -241,7 +237,7 @@ async def test_group_membership_is_refreshed_before_the_layer_expires_it(acme, m
     assert await group_size(group) == 0
     await wait_group_joined(group, timeout=2)
 
-    await _approve(request, reviewer)
+    await approve_in_thread(request, reviewer)
     assert (await receive(client))["payload"]["data"]["attachmentEvents"]["type"] == "APPROVED"
     await client.disconnect()
 

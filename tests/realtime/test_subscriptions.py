@@ -7,13 +7,12 @@ from django.db import connections
 from backend.asgi import application
 from backend.workflows.broadcast import attachment_group, inbox_group, workflow_group
 from backend.workflows.constants import EventType
-from backend.workflows.services import approve_stage, attach_workflow_to_object
+from backend.workflows.services import approve_stage
 from tests.support.helpers import (
     api_token_for,
-    approvers_of,
+    attached_request_with_reviewer,
     database_id_of,
     global_id,
-    make_purchase_request,
 )
 from tests.support.ws_helpers import connect, receive, subscribe, wait_group_joined
 
@@ -40,17 +39,8 @@ async def _close_connections():
     connections.close_all()
 
 
-def _setup(acme):
-    request = make_purchase_request(acme)
-    attachment = attach_workflow_to_object(
-        obj=request, workflow=acme.workflow, user=acme.user("requester")
-    )
-    reviewer = next(u for u in acme.users.values() if u.username == approvers_of(attachment)[0])
-    return request, attachment, reviewer
-
-
 async def test_attachment_events_push_the_approval_and_stage_move(acme):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     token = await sync_to_async(api_token_for)(acme.user("employee"))
     client = await connect(application, token)
     assert (await receive(client))["type"] == "connection_ack"
@@ -93,7 +83,7 @@ async def test_attachment_events_push_the_approval_and_stage_move(acme):
 
 
 async def test_since_replays_missed_events_then_continues_live_without_duplicates(acme):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     started_id = await sync_to_async(
         lambda: attachment.events.get(event_type=EventType.STARTED).pk
     )()
@@ -131,7 +121,7 @@ async def test_unauthenticated_connection_is_closed_with_4403(acme):
 
 
 async def test_other_tenant_cannot_subscribe_and_receives_nothing(acme, globex):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     token = await sync_to_async(api_token_for)(globex.user("employee"))
     client = await connect(application, token)
     await receive(client)
@@ -155,7 +145,7 @@ async def test_other_tenant_cannot_subscribe_and_receives_nothing(acme, globex):
 
 
 async def test_several_subscriptions_on_one_socket_and_unsubscribe(acme):
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     token = await sync_to_async(api_token_for)(reviewer)
     client = await connect(application, token)
     await receive(client)
@@ -190,7 +180,7 @@ async def test_several_subscriptions_on_one_socket_and_unsubscribe(acme):
 
 async def test_inbox_of_every_role_member_is_told_when_a_colleague_decides(acme):
     # given: the request waits at Budget Approval (role, anyone) for both budget managers
-    request, attachment, reviewer = await sync_to_async(_setup)(acme)
+    request, attachment, reviewer = await sync_to_async(attached_request_with_reviewer)(acme)
     await sync_to_async(approve_stage)(obj=request, user=reviewer, form_data={"budget_code": "B-1"})
     colleague = acme.user("budget_manager2")
     cfo = acme.user("cfo")

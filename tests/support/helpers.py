@@ -87,3 +87,15 @@ def database_id_of(value: str) -> int:
     from base64 import b64decode
 
     return int(b64decode(value).decode().partition(":")[2])
+
+
+def attached_request_with_reviewer(scenario):
+    """A new purchase request with the scenario's workflow attached, and its first approver."""
+    from backend.workflows.services import attach_workflow_to_object
+
+    request = make_purchase_request(scenario)
+    attachment = attach_workflow_to_object(
+        obj=request, workflow=scenario.workflow, user=scenario.user("requester")
+    )
+    reviewer = next(u for u in scenario.users.values() if u.username == approvers_of(attachment)[0])
+    return request, attachment, reviewer

@@ -95,3 +95,12 @@ def write_frames_directly(monkeypatch: Any, *, unless_header: bytes | None = Non
 
     monkeypatch.setattr(socket_writer.SocketWriter, "of", staticmethod(of))
     return writes
+
+
+async def approve_in_thread(request: Any, reviewer: Any) -> None:
+    """Approve ``request``'s current stage as ``reviewer``, from a worker thread."""
+    from asgiref.sync import sync_to_async
+
+    from backend.workflows.services import approve_stage
+
+    await sync_to_async(approve_stage)(obj=request, user=reviewer, form_data={"budget_code": "B-1"})
