@@ -110,6 +110,9 @@ class Adversary:
     document: str
     # The first error's message once the document is parsed and validated (None: valid).
     first_error: str | None
+    # CPU seconds it may cost; a document whose cost is its sheer size (the lexer reads every
+    # character in Python) gets more, and its growth is held to linear instead.
+    cpu_cap_seconds: float = 0.3
 
 
 ADVERSARIES = (
@@ -177,6 +180,7 @@ ADVERSARIES = (
         "a string of 1,000,000 characters",
         long_string(1_000_000),
         None,  # valid: the resolver refuses the cursor
+        cpu_cap_seconds=1.0,
     ),
     Adversary(
         "an integer of 100,000 digits",
